@@ -1,0 +1,318 @@
+/**
+ * Configuration from environment variables, validated once at start.
+ *
+ * Every problem is collected (not just the first) so an operator fixes a bad deployment in one
+ * round trip; `ConfigError.problems` holds one human sentence per bad value.
+ */
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+
+export type ServiceName = "gateway" | "state" | "memory" | "cache-admin";
+export const SERVICE_NAMES: readonly ServiceName[] = ["gateway", "state", "memory", "cache-admin"];
+
+export type RedisConfig =
+  | { mode: "single"; url: string }
+  | {
+      mode: "sentinel";
+      sentinels: { host: string; port: number }[];
+      name: string;
+      password?: string;
+      tls: boolean;
+    }
+  | { mode: "cluster"; nodes: { host: string; port: number }[]; password?: string; tls: boolean };
+
+export interface Neo4jConfig {
+  uri: string;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface EmbeddingsConfig {
+  /** `local`: the offline Universal Sentence Encoder; `http`: an OpenAI-compatible endpoint; `none`: client vectors only. */
+  provider: "local" | "http" | "none";
+  url?: string;
+  model?: string;
+  apiKey?: string;
+  /** Required for `http` and `none`; the local model is always 512. */
+  dimensions: number;
+  /** Worker threads used by the local embedder. */
+  workers: number;
+}
+
+export interface Config {
+  env: "development" | "production" | "test";
+  host: string;
+  ports: Record<ServiceName, number>;
+  /** Where the gateway finds each subgraph's /graphql endpoint. */
+  subgraphUrls: Record<Exclude<ServiceName, "gateway">, string>;
+  store: "sqlite" | "neo4j";
+  dataDir: string;
+  redis: RedisConfig | null;
+  neo4j: Neo4jConfig | null;
+  auth: {
+    jwtSecret: string;
+    /** True when no AUTH_JWT_SECRET was given and a development secret was generated. */
+    jwtSecretGenerated: boolean;
+    internalSecret: string;
+    issuer?: string;
+    audience?: string;
+  };
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  introspection: boolean;
+  limits: {
+    stateMaxBytes: number;
+    stateHistoryLimit: number;
+    memoryMaxBytes: number;
+    requestBodyBytes: number;
+  };
+  embeddings: EmbeddingsConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads one typed value at a time, remembering every problem instead of throwing on the first. */
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    this.problems.push(`${name} must be one of ${allowed.join(", ")} (got "${value}")`);
+    return fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (["1", "true", "yes", "on"].includes(value)) return true;
+    if (["0", "false", "no", "off"].includes(value)) return false;
+    this.problems.push(`${name} must be true or false (got "${value}")`);
+    return fallback;
+  }
+
+  url(name: string, protocols: readonly string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol.replace(/:$/, ""))) {
+        this.problems.push(
+          `${name} must use ${protocols.map((p) => `${p}://`).join(" or ")} (got "${value}")`,
+        );
+      }
+      return value;
+    } catch {
+      this.problems.push(`${name} must be a URL like ${protocols[0]}://host:port (got "${value}")`);
+      return undefined;
+    }
+  }
+
+  hostPorts(name: string, defaultPort: number): { host: string; port: number }[] | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    const nodes = value.split(",").map((part) => part.trim());
+    const parsed: { host: string; port: number }[] = [];
+    for (const node of nodes) {
+      const match = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(node);
+      const port = match?.[2] ? Number(match[2]) : defaultPort;
+      if (!match?.[1] || port < 1 || port > 65535) {
+        this.problems.push(`${name} must be a comma-separated list of host:port (bad entry "${node}")`);
+        continue;
+      }
+      parsed.push({ host: match[1], port });
+    }
+    return parsed;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Which services this process runs; decides which settings are required. */
+  services: readonly ServiceName[];
+}
+
+export function loadConfig(
+  env: Env = process.env,
+  options: LoadConfigOptions = { services: SERVICE_NAMES },
+): Config {
+  const read = new EnvReader(env);
+  const nodeEnv = read.oneOf("NODE_ENV", ["development", "production", "test"] as const, "development");
+  const production = nodeEnv === "production";
+  const host = read.string("HOST", "127.0.0.1");
+
+  const ports = {
+    gateway: read.int("GATEWAY_PORT", 4000, 0, 65535),
+    state: read.int("STATE_PORT", 4001, 0, 65535),
+    memory: read.int("MEMORY_PORT", 4002, 0, 65535),
+    "cache-admin": read.int("CACHE_ADMIN_PORT", 4003, 0, 65535),
+  };
+  const local = (port: number) => `http://127.0.0.1:${port}/graphql`;
+  const subgraphUrls = {
+    state: read.url("STATE_URL", ["http", "https"]) ?? local(ports.state),
+    memory: read.url("MEMORY_URL", ["http", "https"]) ?? local(ports.memory),
+    "cache-admin": read.url("CACHE_ADMIN_URL", ["http", "https"]) ?? local(ports["cache-admin"]),
+  };
+
+  const store = read.oneOf("STORE", ["sqlite", "neo4j"] as const, "sqlite");
+  const dataDir = path.resolve(read.string("DATA_DIR", "./data"));
+
+  const neo4jUri = read.url("NEO4J_URI", ["neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"]);
+  let neo4j: Neo4jConfig | null = null;
+  const usesStore = options.services.some((s) => s === "state" || s === "memory");
+  if (store === "neo4j" && usesStore) {
+    const password = read.raw("NEO4J_PASSWORD");
+    if (!neo4jUri) read.problems.push("STORE=neo4j needs NEO4J_URI (e.g. neo4j://localhost:7687)");
+    if (!password) read.problems.push("STORE=neo4j needs NEO4J_PASSWORD");
+    neo4j = {
+      uri: neo4jUri ?? "",
+      user: read.string("NEO4J_USER", "neo4j"),
+      password: password ?? "",
+      database: read.string("NEO4J_DATABASE", "neo4j"),
+    };
+  }
+
+  const redis = readRedisConfig(read);
+
+  const multiProcess = options.services.length < SERVICE_NAMES.length;
+  if (multiProcess && !redis && options.services.some((s) => s !== "gateway")) {
+    read.problems.push(
+      "running services in separate processes needs REDIS_URL (or REDIS_SENTINELS / REDIS_CLUSTER_NODES): " +
+        "the in-process cache and pub/sub only work when all services share one process (npm start)",
+    );
+  }
+
+  let jwtSecret = read.raw("AUTH_JWT_SECRET");
+  let jwtSecretGenerated = false;
+  if (!jwtSecret) {
+    if (production) read.problems.push("AUTH_JWT_SECRET is required when NODE_ENV=production");
+    else if (multiProcess) {
+      read.problems.push("AUTH_JWT_SECRET is required when services run in separate processes");
+    }
+    jwtSecret = randomBytes(32).toString("base64url");
+    jwtSecretGenerated = true;
+  } else if (Buffer.byteLength(jwtSecret) < 32) {
+    read.problems.push("AUTH_JWT_SECRET must be at least 32 bytes long (HS256 needs a 256-bit key)");
+  }
+
+  let internalSecret = read.raw("INTERNAL_SECRET");
+  if (!internalSecret) {
+    if (production || multiProcess) {
+      read.problems.push(
+        "INTERNAL_SECRET is required when services run in separate processes or in production: " +
+          "the gateway signs the forwarded principal with it and subgraphs check the signature",
+      );
+    }
+    internalSecret = randomBytes(32).toString("base64url");
+  } else if (Buffer.byteLength(internalSecret) < 32) {
+    read.problems.push("INTERNAL_SECRET must be at least 32 bytes long");
+  }
+
+  const embeddingsProvider = read.oneOf("EMBEDDINGS_PROVIDER", ["local", "http", "none"] as const, "local");
+  const embeddingsUrl = read.url("EMBEDDINGS_URL", ["http", "https"]);
+  if (embeddingsProvider === "http" && !embeddingsUrl) {
+    read.problems.push("EMBEDDINGS_PROVIDER=http needs EMBEDDINGS_URL (an OpenAI-compatible /v1 base URL)");
+  }
+  const defaultDimensions = embeddingsProvider === "local" ? 512 : 0;
+  const dimensions = read.int("EMBEDDINGS_DIMENSIONS", defaultDimensions, 1, 8192);
+  if (embeddingsProvider === "local" && dimensions !== 512) {
+    read.problems.push("EMBEDDINGS_DIMENSIONS must be 512 with the local embedder (or leave it unset)");
+  }
+  if (embeddingsProvider !== "local" && read.raw("EMBEDDINGS_DIMENSIONS") === undefined) {
+    read.problems.push(`EMBEDDINGS_PROVIDER=${embeddingsProvider} needs EMBEDDINGS_DIMENSIONS`);
+  }
+
+  const config: Config = {
+    env: nodeEnv,
+    host,
+    ports,
+    subgraphUrls,
+    store,
+    dataDir,
+    redis,
+    neo4j,
+    auth: {
+      jwtSecret,
+      jwtSecretGenerated,
+      internalSecret,
+      issuer: read.raw("AUTH_ISSUER"),
+      audience: read.raw("AUTH_AUDIENCE"),
+    },
+    logLevel: read.oneOf(
+      "LOG_LEVEL",
+      ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const,
+      nodeEnv === "test" ? "silent" : "info",
+    ),
+    introspection: read.bool("INTROSPECTION", !production),
+    limits: {
+      stateMaxBytes: read.int("STATE_MAX_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
+      stateHistoryLimit: read.int("STATE_HISTORY_LIMIT", 0, 0, 1_000_000_000),
+      memoryMaxBytes: read.int("MEMORY_MAX_BYTES", 64 * 1024, 1, 16 * 1024 * 1024),
+      requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    },
+    embeddings: {
+      provider: embeddingsProvider,
+      url: embeddingsUrl,
+      model: read.raw("EMBEDDINGS_MODEL"),
+      apiKey: read.raw("EMBEDDINGS_API_KEY"),
+      dimensions,
+      workers: read.int("EMBEDDINGS_WORKERS", 1, 1, 64),
+    },
+  };
+
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}
+
+function readRedisConfig(read: EnvReader): RedisConfig | null {
+  const url = read.url("REDIS_URL", ["redis", "rediss"]);
+  const sentinels = read.hostPorts("REDIS_SENTINELS", 26379);
+  const clusterNodes = read.hostPorts("REDIS_CLUSTER_NODES", 6379);
+  const chosen = [url, sentinels, clusterNodes].filter((v) => v !== undefined).length;
+  if (chosen > 1) {
+    read.problems.push("set only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES");
+    return null;
+  }
+  const password = read.raw("REDIS_PASSWORD");
+  const tls = read.bool("REDIS_TLS", false);
+  if (sentinels) {
+    return {
+      mode: "sentinel",
+      sentinels,
+      name: read.string("REDIS_SENTINEL_NAME", "mymaster"),
+      password,
+      tls,
+    };
+  }
+  if (clusterNodes) return { mode: "cluster", nodes: clusterNodes, password, tls };
+  if (url) return { mode: "single", url };
+  return null;
+}

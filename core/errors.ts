@@ -1,0 +1,90 @@
+/**
+ * The error vocabulary of the API. Every error a client can see carries one of these codes in
+ * `extensions.code`; anything else is masked as INTERNAL_SERVER_ERROR in production.
+ */
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
+
+export const ErrorCode = {
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  NOT_FOUND: "NOT_FOUND",
+  VERSION_CONFLICT: "VERSION_CONFLICT",
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  FORBIDDEN: "FORBIDDEN",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  RATE_LIMITED: "RATE_LIMITED",
+  UNAVAILABLE: "UNAVAILABLE",
+  INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
+  PAYLOAD_TOO_LARGE: 413,
+};
+
+/** An error whose message is meant for the client. */
+export class MnemoError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options: { httpStatus?: number } = {},
+  ) {
+    const status = options.httpStatus ?? HTTP_STATUS[code];
+    super(message, {
+      extensions: { code, ...details, ...(status ? { http: { status } } : {}) },
+    });
+    this.name = "MnemoError";
+  }
+}
+
+export const badUserInput = (message: string, details?: Record<string, unknown>) =>
+  new MnemoError(ErrorCode.BAD_USER_INPUT, message, details);
+export const notFound = (message: string, details?: Record<string, unknown>) =>
+  new MnemoError(ErrorCode.NOT_FOUND, message, details);
+export const unauthenticated = (message: string) => new MnemoError(ErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message: string) => new MnemoError(ErrorCode.FORBIDDEN, message);
+export const payloadTooLarge = (message: string, details?: Record<string, unknown>) =>
+  new MnemoError(ErrorCode.PAYLOAD_TOO_LARGE, message, details);
+export const versionConflict = (message: string, currentVersion: number | null) =>
+  new MnemoError(ErrorCode.VERSION_CONFLICT, message, { currentVersion });
+export const unavailable = (message: string) => new MnemoError(ErrorCode.UNAVAILABLE, message);
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new MnemoError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });
+
+const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
+/** Codes produced by graphql-js / Apollo itself for malformed requests; safe to show. */
+const REQUEST_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+]);
+
+/**
+ * Apollo `formatError`: keeps client-facing errors as they are and, in production, replaces
+ * anything unexpected (a bug, a driver message with SQL or a hostname) by a generic message.
+ */
+export function createErrorFormatter(production: boolean) {
+  return (formatted: GraphQLFormattedError, _error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    const known = typeof code === "string" && (PUBLIC_CODES.has(code) || REQUEST_CODES.has(code));
+    if (known && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+      // A client error's stack trace says nothing the message does not; keep responses lean.
+      const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    if (!production) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    }
+    return {
+      message: "Internal server error",
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}

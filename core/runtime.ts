@@ -1,0 +1,105 @@
+/**
+ * The shared infrastructure of one process: Redis connections, the event bus, the cache layer,
+ * the agent directory and the Neo4j driver. Services receive a Runtime instead of creating
+ * their own connections, so `npm start` (four services, one process) opens each only once,
+ * while a test can build two runtimes to act as two replicas.
+ */
+
+import type { AgentDirectory } from "./agents/directory.js";
+import { createNeo4jAgentDirectory } from "./agents/neo4j-directory.js";
+import { createSqliteAgentDirectory } from "./agents/sqlite-directory.js";
+import { CacheLayer } from "./cache/cache.js";
+import { createMemoryCacheBackend } from "./cache/memory-backend.js";
+import { createRedisCacheBackend } from "./cache/redis-backend.js";
+import type { Config } from "./config.js";
+import { createInProcessEventBus, createRedisEventBus, type EventBus } from "./events.js";
+import { createLogger, type Logger } from "./logger.js";
+import { closeRedis, createRedisClient, pingRedis, type RedisClient, waitForRedis } from "./redis.js";
+import type { ReadinessChecks } from "./service/readiness.js";
+import { createNeo4jDriver, type Driver } from "./store/neo4j.js";
+
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** The command connection, or null when Redis is off. */
+  readonly redis: RedisClient | null;
+  readonly events: EventBus;
+  readonly cache: CacheLayer;
+  readonly agents: AgentDirectory;
+  /** The Neo4j driver (STORE=neo4j only). */
+  readonly neo4j: Driver | null;
+  /** Readiness checks for what the runtime owns (Redis, Neo4j). */
+  readiness(): ReadinessChecks;
+  close(): Promise<void>;
+}
+
+/** How long start-up waits for Redis before continuing degraded (reads fall back to the store). */
+const REDIS_START_WAIT_MS = 5000;
+
+export async function createRuntime(config: Config, options: { logger?: Logger } = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config, "mnemo");
+  let redis: RedisClient | null = null;
+  let publisher: RedisClient | null = null;
+  let subscriber: RedisClient | null = null;
+  let events: EventBus;
+  let cache: CacheLayer;
+
+  if (config.redis) {
+    redis = createRedisClient(config.redis, "command", logger);
+    publisher = createRedisClient(config.redis, "publisher", logger);
+    subscriber = createRedisClient(config.redis, "subscriber", logger);
+    events = createRedisEventBus(publisher, subscriber);
+    cache = new CacheLayer({ backend: createRedisCacheBackend(redis), logger });
+    const connected = await waitForRedis(redis, REDIS_START_WAIT_MS);
+    if (!connected)
+      logger.warn("Redis is not reachable yet; starting degraded (cache bypassed) and retrying");
+    redis.on("ready", () => {
+      void cache.recover();
+    });
+  } else {
+    events = createInProcessEventBus();
+    cache = new CacheLayer({ backend: createMemoryCacheBackend(), logger });
+  }
+
+  let neo4jDriver: Driver | null = null;
+  let agents: AgentDirectory;
+  if (config.store === "neo4j" && config.neo4j) {
+    neo4jDriver = createNeo4jDriver(config.neo4j);
+    agents = await createNeo4jAgentDirectory(neo4jDriver, config.neo4j.database);
+  } else {
+    agents = createSqliteAgentDirectory(config.dataDir);
+  }
+
+  return {
+    config,
+    logger,
+    redis,
+    events,
+    cache,
+    agents,
+    neo4j: neo4jDriver,
+    readiness() {
+      const checks: ReadinessChecks = {};
+      if (redis) {
+        const client = redis;
+        checks.redis = () => pingRedis(client);
+      }
+      if (neo4jDriver) {
+        const driver = neo4jDriver;
+        checks.neo4j = async () => {
+          await driver.getServerInfo();
+        };
+      }
+      return checks;
+    },
+    async close() {
+      await events.close();
+      if (redis) await closeRedis(redis);
+      // RedisPubSub.close() quits its connections; these calls cover a bus that never connected.
+      if (publisher && publisher.status !== "end") await closeRedis(publisher);
+      if (subscriber && subscriber.status !== "end") await closeRedis(subscriber);
+      await agents.close();
+      await neo4jDriver?.close();
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * The HTTP shell every Mnemo service shares: Apollo Server on `/graphql` (POST and GET, CSRF
+ * prevention on), optional graphql-ws on the same path, `/health`, `/ready`, `/metrics`, body
+ * limits, and a graceful stop that drains in-flight requests and closes sockets.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
+import type { GatewayInterface } from "@apollo/server-gateway-interface";
+import { expressMiddleware } from "@as-integrations/express5";
+import cors from "cors";
+import express, { type ErrorRequestHandler, type Request } from "express";
+import type { GraphQLSchema } from "graphql";
+import { observabilityPlugin } from "../apollo/observability-plugin.js";
+import type { Config, ServiceName } from "../config.js";
+import { createErrorFormatter, ErrorCode } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { ServiceMetrics } from "../metrics.js";
+import { type ReadinessChecks, runReadinessChecks } from "./readiness.js";
+
+export interface RunningService {
+  readonly name: ServiceName;
+  readonly port: number;
+  /** The service's GraphQL endpoint, e.g. http://127.0.0.1:4001/graphql */
+  readonly url: string;
+  readonly httpServer: http.Server;
+  close(): Promise<void>;
+}
+
+export interface WebSocketAttachment {
+  /** Closes every socket and stops accepting connections. */
+  dispose(): Promise<void> | void;
+}
+
+export interface ServiceOptions<TContext extends BaseContext> {
+  name: ServiceName;
+  config: Config;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Exactly one of `schema` (a subgraph) or `gateway`. */
+  schema?: GraphQLSchema;
+  gateway?: GatewayInterface;
+  plugins?: ApolloServerPlugin<TContext>[];
+  /** Builds the per-request context; throwing a GraphQLError refuses the request. */
+  context: (req: Request) => Promise<TContext>;
+  readiness: ReadinessChecks;
+  /** Serve Apollo Sandbox on GET /graphql from a browser (the gateway, outside production). */
+  landingPage: boolean;
+  /** Allow browsers from other origins (Sandbox is served from Apollo's CDN). */
+  cors: boolean;
+  attachWebSocket?: (httpServer: http.Server) => WebSocketAttachment;
+  port: number;
+  host: string;
+  /** Called after Apollo has stopped, to release what the service owns (stores, connections). */
+  onClose?: () => Promise<void>;
+}
+
+/** How long a stopping server waits for in-flight requests before cutting connections. */
+export const DRAIN_GRACE_MS = 10_000;
+
+export async function startService<TContext extends BaseContext>(
+  options: ServiceOptions<TContext>,
+): Promise<RunningService> {
+  const { config, logger, metrics } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const websocket = options.attachWebSocket?.(httpServer);
+
+  const plugins: ApolloServerPlugin<TContext>[] = [
+    ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: DRAIN_GRACE_MS }),
+    observabilityPlugin<TContext>(logger, metrics),
+    options.landingPage
+      ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+      : ApolloServerPluginLandingPageDisabled(),
+    ...(options.plugins ?? []),
+  ];
+  if (websocket) {
+    plugins.push({
+      async serverWillStart() {
+        return {
+          async drainServer() {
+            await websocket.dispose();
+          },
+        };
+      },
+    });
+  }
+
+  const production = config.env === "production";
+  const common = {
+    plugins,
+    introspection: config.introspection,
+    csrfPrevention: true,
+    // bin/start.ts owns signal handling and stops every service in order.
+    stopOnTerminationSignals: false,
+    formatError: createErrorFormatter(production),
+    includeStacktraceInErrorResponses: !production,
+    logger: logger.child({ component: "apollo" }),
+  };
+  const apollo = options.gateway
+    ? new ApolloServer<TContext>({ ...common, gateway: options.gateway })
+    : new ApolloServer<TContext>({ ...common, schema: options.schema! });
+  await apollo.start();
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok", service: options.name });
+  });
+  app.get("/ready", async (_req, res) => {
+    const report = await runReadinessChecks(options.readiness);
+    res.status(report.ready ? 200 : 503).json({ service: options.name, ...report });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.render());
+  });
+
+  const corsMiddleware = options.cors
+    ? cors({ origin: true, maxAge: 600 })
+    : (_req: Request, _res: express.Response, next: express.NextFunction) => next();
+  app.use(
+    "/graphql",
+    corsMiddleware,
+    express.json({ limit: config.limits.requestBodyBytes }),
+    expressMiddleware(apollo, { context: async ({ req }) => options.context(req) }),
+  );
+  app.use(bodyErrorHandler(config.limits.requestBodyBytes));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(options.port, options.host, () => {
+      httpServer.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const hostForUrl = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
+  const url = `http://${hostForUrl.includes(":") ? `[${hostForUrl}]` : hostForUrl}:${port}/graphql`;
+  logger.debug({ url }, "service listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: options.name,
+    port,
+    url,
+    httpServer,
+    close() {
+      closing ??= (async () => {
+        // Stops accepting, waits for in-flight requests (drain plugin), closes WebSockets.
+        await apollo.stop();
+        await options.onClose?.();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Turns body-parser failures into GraphQL-shaped errors with a clear code. */
+function bodyErrorHandler(limit: number): ErrorRequestHandler {
+  return (error, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const type = (error as { type?: string }).type;
+    if (type === "entity.too.large") {
+      res.status(413).json({
+        errors: [
+          {
+            message: `Request body is larger than the ${limit} bytes allowed (REQUEST_MAX_BYTES)`,
+            extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE },
+          },
+        ],
+      });
+      return;
+    }
+    if (type === "entity.parse.failed") {
+      res.status(400).json({
+        errors: [{ message: "Request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }],
+      });
+      return;
+    }
+    const status = (error as { status?: number }).status;
+    if (status && status >= 400 && status < 500) {
+      res.status(status).json({
+        errors: [{ message: (error as Error).message, extensions: { code: "BAD_REQUEST" } }],
+      });
+      return;
+    }
+    next(error);
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Starting a subgraph: its SDL file from `schema/`, built with `@apollo/subgraph`, served over
+ * HTTP and graphql-ws on `/graphql` by the shared service shell. Both transports accept only
+ * requests carrying a principal signed by the gateway.
+ */
+import { readFileSync } from "node:fs";
+import { buildSubgraphSchema } from "@apollo/subgraph";
+import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
+import { type DocumentNode, parse } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { createPrincipalVerifier, PRINCIPAL_HEADER } from "../auth/internal.js";
+import type { Principal } from "../auth/principal.js";
+import type { ServiceName } from "../config.js";
+import { createLogger } from "../logger.js";
+import { ServiceMetrics } from "../metrics.js";
+import type { Runtime } from "../runtime.js";
+import { type RunningService, startService } from "./http-service.js";
+import type { ReadinessChecks } from "./readiness.js";
+
+/** Every subgraph's context starts with the caller. */
+export interface SubgraphContext {
+  principal: Principal;
+}
+
+export const SCHEMA_DIR = new URL("../../schema/", import.meta.url);
+
+export function loadSubgraphSdl(name: Exclude<ServiceName, "gateway">): DocumentNode {
+  return parse(readFileSync(new URL(`${name}.graphql`, SCHEMA_DIR), "utf8"));
+}
+
+export interface SubgraphOptions<TContext extends SubgraphContext> {
+  name: Exclude<ServiceName, "gateway">;
+  runtime: Runtime;
+  port: number;
+  resolvers: GraphQLResolverMap<TContext>;
+  /** Extends the base context (principal) with per-request state such as DataLoaders. */
+  createContext: (principal: Principal) => TContext;
+  readiness: ReadinessChecks;
+  onClose?: () => Promise<void>;
+}
+
+export async function startSubgraph<TContext extends SubgraphContext>(
+  options: SubgraphOptions<TContext>,
+): Promise<RunningService> {
+  const { runtime, name } = options;
+  const logger = createLogger(runtime.config, name);
+  const metrics = new ServiceMetrics(name);
+  const schema = buildSubgraphSchema({
+    typeDefs: loadSubgraphSdl(name),
+    resolvers: options.resolvers as GraphQLResolverMap<unknown>,
+  });
+  const verifyPrincipal = createPrincipalVerifier(runtime.config.auth.internalSecret);
+
+  return startService<TContext>({
+    name,
+    config: runtime.config,
+    logger,
+    metrics,
+    schema,
+    port: options.port,
+    host: runtime.config.host,
+    landingPage: false,
+    cors: false,
+    readiness: { ...runtime.readiness(), ...options.readiness },
+    onClose: options.onClose,
+    async context(req) {
+      const principal = await verifyPrincipal(req.header(PRINCIPAL_HEADER));
+      return options.createContext(principal);
+    },
+    attachWebSocket(httpServer) {
+      const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+      const cleanup = useServer<Record<string, unknown>, { context?: TContext }>(
+        {
+          schema,
+          // The gateway sends the signed principal in connection_init; anything else is refused.
+          onConnect: async (ctx) => {
+            try {
+              const header = ctx.connectionParams?.[PRINCIPAL_HEADER];
+              const principal = await verifyPrincipal(typeof header === "string" ? header : undefined);
+              ctx.extra.context = options.createContext(principal);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          context: (ctx) => ctx.extra.context!,
+        },
+        wsServer,
+      );
+      return {
+        async dispose() {
+          await cleanup.dispose();
+        },
+      };
+    },
+  });
+}

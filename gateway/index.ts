@@ -1,0 +1,131 @@
+/**
+ * The gateway: Apollo Gateway inside Apollo Server, serving the checked-in supergraph. It is the
+ * only service that sees client tokens: it verifies them and forwards the principal to the
+ * subgraphs, signed with the internal secret.
+ */
+import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
+import type { ApolloServerPlugin } from "@apollo/server";
+import type { DocumentNode, OperationDefinitionNode, SelectionSetNode } from "graphql";
+import { createPrincipalSigner, PRINCIPAL_HEADER } from "../core/auth/internal.js";
+import type { Principal } from "../core/auth/principal.js";
+import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
+import { unauthenticated } from "../core/errors.js";
+import { createLogger } from "../core/logger.js";
+import { ServiceMetrics } from "../core/metrics.js";
+import type { Runtime } from "../core/runtime.js";
+import { type RunningService, startService } from "../core/service/http-service.js";
+import type { ReadinessChecks } from "../core/service/readiness.js";
+import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
+
+export interface GatewayContext {
+  /** null only for anonymous introspection (Sandbox loading the schema), see requireAuthentication. */
+  principal: Principal | null;
+}
+
+export interface GatewayOptions {
+  port: number;
+  /** Where each subgraph's /graphql endpoint is; defaults to the configured URLs. */
+  subgraphUrls?: Partial<Record<SubgraphName, string>>;
+}
+
+/** Adds the signed principal to every request the gateway sends to a subgraph. */
+class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    url: string,
+    private readonly sign: (principal: Principal) => Promise<string>,
+  ) {
+    super({ url });
+  }
+
+  override async willSendRequest({
+    request,
+    context,
+  }: Parameters<RemoteGraphQLDataSource<GatewayContext>["willSendRequest"] & {}>[0]) {
+    if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, await this.sign(context.principal));
+  }
+}
+
+export async function startGateway(runtime: Runtime, options: GatewayOptions): Promise<RunningService> {
+  const { config } = runtime;
+  const logger = createLogger(config, "gateway");
+  const metrics = new ServiceMetrics("gateway");
+  const urls: Record<SubgraphName, string> = { ...config.subgraphUrls, ...options.subgraphUrls };
+  const sign = createPrincipalSigner(config.auth.internalSecret);
+  const verifyToken = createTokenVerifier(config.auth);
+
+  const gateway = new ApolloGateway({
+    supergraphSdl: readSupergraph(),
+    logger: logger.child({ component: "apollo-gateway" }),
+    buildService: ({ name }) => {
+      const url = urls[name as SubgraphName];
+      if (!url) throw new Error(`the supergraph names subgraph "${name}", which this gateway has no URL for`);
+      return new SignedDataSource(url, sign);
+    },
+  });
+
+  const readiness: ReadinessChecks = { ...runtime.readiness() };
+  for (const name of SUBGRAPH_NAMES) {
+    const healthUrl = new URL("/health", urls[name]).toString();
+    readiness[`subgraph:${name}`] = async () => {
+      const response = await fetch(healthUrl, { signal: AbortSignal.timeout(1500) });
+      if (!response.ok) throw new Error(`${healthUrl} answered ${response.status}`);
+    };
+  }
+
+  return startService<GatewayContext>({
+    name: "gateway",
+    config,
+    logger,
+    metrics,
+    gateway,
+    port: options.port,
+    host: config.host,
+    landingPage: config.introspection,
+    cors: true,
+    readiness,
+    plugins: [requireAuthentication(config.introspection)],
+    async context(req) {
+      const token = bearerToken(req.header("authorization"));
+      return { principal: token ? await verifyToken(token) : null };
+    },
+  });
+}
+
+/**
+ * Every operation needs a valid token, except pure introspection while introspection is on:
+ * Apollo Sandbox loads the schema before the user has pasted a token.
+ */
+function requireAuthentication(allowAnonymousIntrospection: boolean): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, document, operation }) {
+          if (contextValue.principal) return;
+          if (allowAnonymousIntrospection && operation && isIntrospectionOnly(operation, document)) return;
+          throw unauthenticated("Authentication required: send `Authorization: Bearer <JWT>`");
+        },
+      };
+    },
+  };
+}
+
+export function isIntrospectionOnly(operation: OperationDefinitionNode, document: DocumentNode): boolean {
+  if (operation.operation !== "query") return false;
+  const fragments = new Map(
+    document.definitions.flatMap((d) =>
+      d.kind === "FragmentDefinition" ? [[d.name.value, d.selectionSet]] : [],
+    ),
+  );
+  const seen = new Set<string>();
+  const onlyMeta = (selectionSet: SelectionSetNode): boolean =>
+    selectionSet.selections.every((selection) => {
+      if (selection.kind === "Field") return selection.name.value.startsWith("__");
+      if (selection.kind === "InlineFragment") return onlyMeta(selection.selectionSet);
+      const name = selection.name.value;
+      if (seen.has(name)) return true;
+      seen.add(name);
+      const fragment = fragments.get(name);
+      return fragment ? onlyMeta(fragment) : false;
+    });
+  return onlyMeta(operation.selectionSet);
+}
