@@ -1,0 +1,58 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../core/config.js";
+
+function problems(env: Record<string, string>, services?: Parameters<typeof loadConfig>[1]): string[] {
+  try {
+    loadConfig(env, services);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+describe("configuration", () => {
+  it("has working defaults for a single development process", () => {
+    const config = loadConfig({});
+    expect(config.ports).toEqual({ gateway: 4000, state: 4001, memory: 4002, "cache-admin": 4003 });
+    expect(config.store).toBe("sqlite");
+    expect(config.dataDir).toMatch(/data$/);
+    expect(config.redis).toBeNull();
+    expect(config.auth.jwtSecretGenerated).toBe(true);
+  });
+
+  it("reports every bad value, one sentence each", () => {
+    const found = problems({ GATEWAY_PORT: "http", STORE: "postgres", REDIS_URL: "localhost:6379", LOG_LEVEL: "loud" });
+    expect(found).toHaveLength(4);
+    expect(found).toContain('GATEWAY_PORT must be an integer from 0 to 65535 (got "http")');
+    expect(found).toContain('STORE must be one of sqlite, neo4j (got "postgres")');
+    expect(found.some((p) => p.startsWith("REDIS_URL must"))).toBe(true);
+  });
+
+  it("names what STORE=neo4j is missing", () => {
+    expect(problems({ STORE: "neo4j" })).toEqual([
+      "STORE=neo4j needs NEO4J_URI (e.g. neo4j://localhost:7687)",
+      "STORE=neo4j needs NEO4J_PASSWORD",
+    ]);
+  });
+
+  it("requires secrets in production and Redis when services run in separate processes", () => {
+    expect(problems({ NODE_ENV: "production", REDIS_URL: "redis://r:6379" })).toEqual([
+      "AUTH_JWT_SECRET is required when NODE_ENV=production",
+      expect.stringContaining("INTERNAL_SECRET is required"),
+    ]);
+    const alone = problems({ AUTH_JWT_SECRET: "x".repeat(32), INTERNAL_SECRET: "y".repeat(32) }, { services: ["state"] });
+    expect(alone).toEqual([expect.stringContaining("running services in separate processes needs REDIS_URL")]);
+  });
+
+  it("makes `npm start` exit non-zero with the message", () => {
+    const result = spawnSync(process.execPath, ["--import", "tsx", "bin/start.ts"], {
+      env: { ...process.env, STORE: "neo4j", NEO4J_URI: "", NEO4J_PASSWORD: "" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("STORE=neo4j needs NEO4J_URI");
+  });
+});
