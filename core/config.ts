@@ -66,6 +66,13 @@ export interface Config {
     memoryMaxBytes: number;
     requestBodyBytes: number;
   };
+  /** Live subscriptions through the gateway. */
+  subscriptions: {
+    /** Events waiting to be sent to one WebSocket client before it is closed as too slow. */
+    queueLimit: number;
+    /** Reconnection attempts to a subgraph before a subscription fails with UNAVAILABLE. */
+    upstreamRetryAttempts: number;
+  };
   embeddings: EmbeddingsConfig;
 }
 
@@ -277,6 +284,10 @@ export function loadConfig(
       stateHistoryLimit: read.int("STATE_HISTORY_LIMIT", 0, 0, 1_000_000_000),
       memoryMaxBytes: read.int("MEMORY_MAX_BYTES", 64 * 1024, 1, 16 * 1024 * 1024),
       requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    },
+    subscriptions: {
+      queueLimit: read.int("SUBSCRIPTION_QUEUE_LIMIT", 256, 1, 1_000_000),
+      upstreamRetryAttempts: read.int("SUBSCRIPTION_RETRY_ATTEMPTS", 8, 0, 1000),
     },
     embeddings: {
       provider: embeddingsProvider,

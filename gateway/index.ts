@@ -3,10 +3,10 @@
  * only service that sees client tokens: it verifies them and forwards the principal to the
  * subgraphs, signed with the internal secret.
  */
-import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
+import { ApolloGateway } from "@apollo/gateway";
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { DocumentNode, OperationDefinitionNode, SelectionSetNode } from "graphql";
-import { createPrincipalSigner, PRINCIPAL_HEADER } from "../core/auth/internal.js";
+import { createPrincipalSigner } from "../core/auth/internal.js";
 import type { Principal } from "../core/auth/principal.js";
 import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
 import { unauthenticated } from "../core/errors.js";
@@ -15,6 +15,8 @@ import { ServiceMetrics } from "../core/metrics.js";
 import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import { createDataSources } from "./data-sources.js";
+import { createSubscriptions } from "./subscriptions/index.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
 
 export interface GatewayContext {
@@ -28,23 +30,6 @@ export interface GatewayOptions {
   subgraphUrls?: Partial<Record<SubgraphName, string>>;
 }
 
-/** Adds the signed principal to every request the gateway sends to a subgraph. */
-class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(
-    url: string,
-    private readonly sign: (principal: Principal) => Promise<string>,
-  ) {
-    super({ url });
-  }
-
-  override async willSendRequest({
-    request,
-    context,
-  }: Parameters<RemoteGraphQLDataSource<GatewayContext>["willSendRequest"] & {}>[0]) {
-    if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, await this.sign(context.principal));
-  }
-}
-
 export async function startGateway(runtime: Runtime, options: GatewayOptions): Promise<RunningService> {
   const { config } = runtime;
   const logger = createLogger(config, "gateway");
@@ -53,14 +38,30 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const sign = createPrincipalSigner(config.auth.internalSecret);
   const verifyToken = createTokenVerifier(config.auth);
 
+  const supergraphSdl = readSupergraph();
+  // One data source per subgraph, shared by Apollo Gateway and the subscription executor.
+  const dataSources = createDataSources(urls, sign);
+
   const gateway = new ApolloGateway({
-    supergraphSdl: readSupergraph(),
+    supergraphSdl,
     logger: logger.child({ component: "apollo-gateway" }),
     buildService: ({ name }) => {
-      const url = urls[name as SubgraphName];
-      if (!url) throw new Error(`the supergraph names subgraph "${name}", which this gateway has no URL for`);
-      return new SignedDataSource(url, sign);
+      const dataSource = dataSources[name as SubgraphName];
+      if (!dataSource) {
+        throw new Error(`the supergraph names subgraph "${name}", which this gateway has no URL for`);
+      }
+      return dataSource;
     },
+  });
+  const attachWebSocket = createSubscriptions({
+    config,
+    supergraphSdl,
+    urls,
+    dataSources,
+    sign,
+    verifyToken,
+    metrics,
+    logger: logger.child({ component: "subscriptions" }),
   });
 
   const readiness: ReadinessChecks = { ...runtime.readiness() };
@@ -84,6 +85,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     cors: true,
     readiness,
     plugins: [requireAuthentication(config.introspection)],
+    attachWebSocket,
     async context(req) {
       const token = bearerToken(req.header("authorization"));
       return { principal: token ? await verifyToken(token) : null };

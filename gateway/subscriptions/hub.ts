@@ -1,0 +1,159 @@
+/**
+ * Client subscriptions, grouped. Clients that send the same subscription (same text, variables
+ * and principal scope) form one group: one upstream listener, one execution of the plan's `rest`
+ * per event, one formatted result handed to every member. So 1,000 dashboards watching one agent
+ * cost one upstream subscription and one entity fetch per event, not 1,000.
+ *
+ * Events of a group are executed one after another, in the order the upstream sent them, so
+ * clients receive them in order even when `rest` takes longer for one event than the next.
+ */
+import canonicalize from "canonicalize";
+import type { FormattedExecutionResult, GraphQLFormattedError } from "graphql";
+import type { Principal } from "../../core/auth/principal.js";
+import { ErrorCode } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import { ClientStream, type ConnectionBudget } from "./client-stream.js";
+import type { FederatedExecutor, UpstreamEvent } from "./executor.js";
+import type { WireFormat } from "./format.js";
+import type { SubscriptionMetrics } from "./metrics.js";
+import { type PreparedOperation, subscriptionNode } from "./planner.js";
+import { principalScope, type UpstreamPool } from "./upstream-pool.js";
+
+export interface SubscriptionHubOptions {
+  pool: UpstreamPool;
+  executor: FederatedExecutor;
+  format: WireFormat;
+  metrics: SubscriptionMetrics;
+  logger: Logger;
+}
+
+export class SubscriptionHub {
+  private readonly groups = new Map<string, EventGroup>();
+
+  constructor(private readonly options: SubscriptionHubOptions) {}
+
+  /** Groups of identical client subscriptions open now. */
+  get size(): number {
+    return this.groups.size;
+  }
+
+  subscribe(
+    prepared: PreparedOperation,
+    variables: Record<string, unknown>,
+    principal: Principal,
+    budget: ConnectionBudget,
+  ): ClientStream {
+    const key = JSON.stringify([principalScope(principal), prepared.key, canonicalize(variables) ?? "{}"]);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new EventGroup(this.options, prepared, variables, principal, () => {
+        if (this.groups.get(key) === group) this.groups.delete(key);
+      });
+      this.groups.set(key, group);
+    }
+    const member = group;
+    const { metrics } = this.options;
+    metrics.clientSubscriptions.inc();
+    const stream = new ClientStream(budget, () => {
+      metrics.clientSubscriptions.dec();
+      member.leave(stream);
+    });
+    member.join(stream);
+    return stream;
+  }
+}
+
+class EventGroup {
+  private readonly members = new Set<ClientStream>();
+  /** The previous event's delivery: events are executed and delivered in upstream order. */
+  private tail: Promise<void> = Promise.resolve();
+  private readonly stopUpstream: () => void;
+  private detached = false;
+
+  constructor(
+    private readonly options: SubscriptionHubOptions,
+    private readonly prepared: PreparedOperation,
+    private readonly variables: Record<string, unknown>,
+    private readonly principal: Principal,
+    private readonly unregister: () => void,
+  ) {
+    const { primary } = subscriptionNode(prepared);
+    const used: Record<string, unknown> = {};
+    for (const name of primary.variableUsages ?? []) {
+      if (Object.hasOwn(variables, name) && variables[name] !== undefined) used[name] = variables[name];
+    }
+    this.stopUpstream = options.pool.subscribe(
+      {
+        subgraph: primary.serviceName,
+        operation: primary.operation,
+        operationName: primary.operationName,
+        variables: used,
+        principal,
+      },
+      {
+        next: (event) => this.inOrder(() => this.deliver(event)),
+        error: (errors) => {
+          this.detach();
+          const formatted = options.format.upstreamErrors(primary.serviceName, errors);
+          this.inOrder(() => this.forEachMember((member) => member.fail(formatted)));
+        },
+        complete: () => {
+          this.detach();
+          this.inOrder(() => this.forEachMember((member) => member.end()));
+        },
+      },
+    );
+  }
+
+  join(stream: ClientStream): void {
+    this.members.add(stream);
+  }
+
+  leave(stream: ClientStream): void {
+    this.members.delete(stream);
+    if (this.members.size > 0) return;
+    this.detach();
+    this.stopUpstream();
+  }
+
+  /** No new members: the group is ending (its upstream is over or its last member left). */
+  private detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.unregister();
+  }
+
+  private inOrder(step: () => Promise<void> | void): void {
+    this.tail = this.tail.then(step).catch((error: unknown) => {
+      this.options.logger.error({ err: String(error) }, "subscription event delivery failed");
+    });
+  }
+
+  private async deliver(event: UpstreamEvent): Promise<void> {
+    if (this.members.size === 0) return;
+    const { executor, format, metrics } = this.options;
+    let result: FormattedExecutionResult;
+    try {
+      result = format.result(
+        await executor.executeEvent(this.prepared, this.variables, this.principal, event),
+      );
+    } catch (error) {
+      // A bug in execution costs this event, not the subscription.
+      this.options.logger.error({ err: String(error) }, "could not execute a subscription event");
+      result = { data: null, errors: [internalError()] };
+    }
+    this.forEachMember((member) => member.push(result));
+    metrics.eventsDelivered.inc(this.members.size);
+  }
+
+  private forEachMember(action: (member: ClientStream) => void): void {
+    for (const member of [...this.members]) action(member);
+  }
+}
+
+function internalError(): GraphQLFormattedError {
+  return {
+    message: "The event could not be executed",
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}

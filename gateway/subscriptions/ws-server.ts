@@ -1,0 +1,162 @@
+/**
+ * The gateway's graphql-ws endpoint (`graphql-transport-ws` on /graphql, the HTTP port).
+ *
+ * graphql-ws runs the protocol (connection_init and its timeout, ping/pong, ids, close codes);
+ * this module plugs Mnemo in:
+ * - connection_init must carry `{ authorization: "Bearer <JWT>" }`; a missing or bad token closes
+ *   the socket with 4403 Forbidden;
+ * - each subscribe message is parsed, validated against the API schema and planned; request
+ *   errors (syntax, validation, variables) answer with an `error` message and the socket stays;
+ * - subscriptions stream from the SubscriptionHub; queries and mutations run once through the
+ *   federated executor (`next` then `complete`);
+ * - errors are formatted as for HTTP (codes kept, internals masked in production).
+ */
+import type http from "node:http";
+import type { FormattedExecutionResult } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import type { Principal } from "../../core/auth/principal.js";
+import { bearerToken } from "../../core/auth/tokens.js";
+import { ErrorCode } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import type { WebSocketAttachment } from "../../core/service/http-service.js";
+import { ConnectionBudget } from "./client-stream.js";
+import { SubscriptionFailure } from "./errors.js";
+import type { FederatedExecutor } from "./executor.js";
+import type { WireFormat } from "./format.js";
+import type { SubscriptionHub } from "./hub.js";
+import type { SubscriptionMetrics } from "./metrics.js";
+import type { OperationPlanner, PreparedOperation } from "./planner.js";
+
+/** Close codes this server sends besides graphql-ws's own (4403 Forbidden, 4400, 4408, …). */
+export const GatewayCloseCode = {
+  /** The client let more than SUBSCRIPTION_QUEUE_LIMIT events wait; it has missed events. */
+  SlowConsumer: 4413,
+} as const;
+
+export interface SubscriptionServerOptions {
+  planner: OperationPlanner;
+  executor: FederatedExecutor;
+  hub: SubscriptionHub;
+  verifyToken: (token: string) => Promise<Principal>;
+  format: WireFormat;
+  /** Events that may wait per client connection (SUBSCRIPTION_QUEUE_LIMIT). */
+  queueLimit: number;
+  /** Largest incoming message, as for HTTP bodies (REQUEST_MAX_BYTES). */
+  maxPayload: number;
+  metrics: SubscriptionMetrics;
+  logger: Logger;
+  /** Called after the client sockets are closed, to release what the streams used upstream. */
+  onDispose?: () => Promise<void>;
+}
+
+/** What the server keeps per client socket (graphql-ws `ctx.extra`, next to socket and request). */
+interface SocketState extends Record<PropertyKey, unknown> {
+  principal?: Principal;
+  budget?: ConnectionBudget;
+}
+
+/** The contextValue of one operation. */
+interface OperationState {
+  principal: Principal;
+  prepared: PreparedOperation;
+  budget: ConnectionBudget;
+}
+
+export function attachSubscriptionServer(
+  httpServer: http.Server,
+  options: SubscriptionServerOptions,
+): WebSocketAttachment {
+  const { planner, executor, hub, metrics, logger } = options;
+  const { format } = options;
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: "/graphql",
+    maxPayload: options.maxPayload,
+  });
+  const slowConsumerReason = `Too slow: more than ${options.queueLimit} events were waiting to be sent; events were missed`;
+
+  const cleanup = useServer<Record<string, unknown>, SocketState>(
+    {
+      onConnect: async (ctx) => {
+        try {
+          const header = ctx.connectionParams?.authorization;
+          const token = bearerToken(typeof header === "string" ? header : undefined);
+          if (!token) return false;
+          const principal = await options.verifyToken(token);
+          const { socket } = ctx.extra;
+          ctx.extra.principal = principal;
+          ctx.extra.budget = new ConnectionBudget(options.queueLimit, () => {
+            metrics.slowConsumers.inc();
+            logger.warn({ sub: principal.sub }, "closing a subscription client that cannot keep up");
+            socket.close(GatewayCloseCode.SlowConsumer, slowConsumerReason);
+          });
+          metrics.clientConnections.inc();
+          return true;
+        } catch (error) {
+          logger.debug({ err: error instanceof Error ? error.message : String(error) }, "WebSocket refused");
+          return false;
+        }
+      },
+      onDisconnect: () => {
+        metrics.clientConnections.dec();
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const prepared = planner.prepare(payload.query, payload.operationName);
+        if (Array.isArray(prepared)) return prepared;
+        const variables = payload.variables ?? {};
+        const variableErrors = planner.variableErrors(prepared, variables);
+        if (variableErrors.length > 0) return variableErrors;
+        const state: OperationState = {
+          principal: ctx.extra.principal!,
+          prepared,
+          budget: ctx.extra.budget!,
+        };
+        return {
+          schema: planner.schema,
+          document: prepared.document,
+          operationName: prepared.operationName,
+          variableValues: variables,
+          contextValue: state,
+        };
+      },
+      subscribe: (args) => {
+        const { prepared, principal, budget } = args.contextValue as OperationState;
+        return hub.subscribe(prepared, args.variableValues ?? {}, principal, budget) as never;
+      },
+      execute: async (args) => {
+        const { prepared, principal } = args.contextValue as OperationState;
+        try {
+          return format.result(
+            await executor.execute(prepared, args.variableValues ?? {}, principal),
+          ) as never;
+        } catch (error) {
+          logger.error({ err: String(error) }, "WebSocket operation failed");
+          return {
+            data: null,
+            errors: [
+              { message: "The operation failed", extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } },
+            ],
+          } as never;
+        }
+      },
+      // Results are formatted once where they are produced (once per event for a whole group of
+      // clients), so they go out as they are.
+      onNext: (_ctx, _id, _payload, _args, result) => result as FormattedExecutionResult as never,
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.flatMap((error) =>
+          error.originalError instanceof SubscriptionFailure
+            ? error.originalError.errors
+            : [format.error(error)],
+        ),
+    },
+    wsServer,
+  );
+
+  return {
+    async dispose() {
+      await cleanup.dispose();
+      await options.onDispose?.();
+    },
+  };
+}
