@@ -98,7 +98,7 @@ describe("subscriptions across replicas and outages", () => {
     await waitUntil(
       async () => (await subscribers("redis-restart").catch(() => 0)) === 1,
       "re-subscribed",
-      30_000,
+      20_000,
     );
     const version = await putState(mnemo, "redis-restart", { n: 2 });
     const events = await watch.waitForEvents(2);
