@@ -414,3 +414,41 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
     expect(forbidden.events[0]?.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 });
+
+describe("subscriptions without Redis (npm start's single process, in-process bus)", () => {
+  let mnemo: TestStack;
+  let client: Client | undefined;
+
+  beforeAll(async () => {
+    mnemo = await startTestStack();
+  });
+  afterAll(async () => {
+    await client?.dispose();
+    await mnemo?.close();
+  });
+
+  it("delivers events through the gateway", async () => {
+    client = gatewayClient(mnemo.url("gateway"), `Bearer ${await mnemo.token(ADMIN)}`);
+    const watch = new Recorder(
+      client,
+      `subscription { agentStateChanged(agentId: "planner") { version data agent { memories { totalCount } } } }`,
+    );
+    // In-process, the subgraph's subscription listens as soon as it is open.
+    await waitUntil(
+      async () => (await metric(mnemo.url("state"), "mnemo_subscriptions_active")) === 1,
+      "subscribed",
+    );
+    await mnemo.query(`mutation { putState(agentId: "planner", data: { goal: "ship v1" }) { version } }`);
+    expect(await watch.waitForEvents(1)).toEqual([
+      {
+        data: {
+          agentStateChanged: {
+            version: 1,
+            data: { goal: "ship v1" },
+            agent: { memories: { totalCount: 0 } },
+          },
+        },
+      },
+    ]);
+  });
+});
