@@ -1,0 +1,467 @@
+/**
+ * `npm run bench:subscriptions`: live subscriptions through one gateway.
+ *
+ * For each level (default 1,000 and 5,000 WebSocket subscribers, BENCH_SUBSCRIBERS) every
+ * subscriber runs `subscription { agentStateChanged(agentId) { version data } }` through the
+ * gateway with its own graphql-ws client and socket, while one writer does `putState` at 50
+ * writes/s (BENCH_SECONDS, default 20 s). Reported:
+ *  - delivery latency from the mutation's response to each client's receipt, p50/p99/max (an
+ *    event may arrive before the writer has its response: those count as 0 ms, and how many did
+ *    is reported), and from the mutation's request, which bounds it from above;
+ *  - deliveries, lost deliveries, out-of-order ones, clients closed by the gateway;
+ *  - events/s delivered, and the gateway's memory (RSS and V8 heap) idle, with the subscribers
+ *    connected, and at its peak during the writes;
+ *  - beside it, in the same run, the floor: raw Redis PUBLISH → SUBSCRIBE latency at the same
+ *    rate, with ioredis.
+ *
+ * Processes (2 cores): redis-server; the subgraphs (state, memory, cache-admin) in one Node
+ * process; the gateway alone in another, so its memory is its own; the writer in a third; the
+ * subscribers in this one. All timestamps come from the machine's monotonic clock
+ * (process.hrtime), which every process on Linux shares. Receipt times include the subscribers'
+ * own work (thousands of clients share one event loop here), so they are an upper bound of what
+ * a client on its own machine would see.
+ *
+ * Results: a table on stdout and bench/results/subscriptions.json. BENCH_GATEWAY_PROFILE=<dir>
+ * writes a V8 CPU profile of the gateway there.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type Client, createClient } from "graphql-ws";
+import { Redis } from "ioredis";
+import WebSocket from "ws";
+import { issueToken } from "../core/auth/tokens.js";
+import { RedisServer } from "../test/support/redis-server.js";
+import { metric, wsUrl } from "../test/support/subscriptions.js";
+import type { WriteTiming } from "./subscriptions/writer.js";
+
+const LEVELS = (process.env.BENCH_SUBSCRIBERS ?? "1000,5000").split(",").map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const WRITES_PER_SECOND = 50;
+const WRITES = SECONDS * WRITES_PER_SECOND;
+const CONNECT_BATCH = 250;
+/** After the last write, how long deliveries may still be arriving before the rest count as lost. */
+const DRAIN_IDLE_MS = 5_000;
+const JWT_SECRET = "benchmark-jwt-secret-that-is-at-least-32-bytes";
+const INTERNAL_SECRET = "benchmark-internal-secret-at-least-32-bytes!";
+const here = path.dirname(new URL(import.meta.url).pathname);
+
+const now = () => process.hrtime.bigint();
+const ms = (ns: bigint) => Number(ns) / 1e6;
+
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+interface LevelResult {
+  subscribers: number;
+  writes: number;
+  writesPerSecondAchieved: number;
+  writeFailures: number;
+  deliveriesExpected: number;
+  deliveries: number;
+  lost: number;
+  outOfOrder: number;
+  clientsClosed: number;
+  closeCodes: Record<string, number>;
+  latencyFromResponseMs: Latency;
+  deliveredBeforeResponse: number;
+  latencyFromRequestMs: Latency;
+  /** The writer's mutation round trips through the gateway. */
+  writeLatencyMs: Latency;
+  eventsPerSecond: number;
+  gateway: { rssIdleMb: number; rssConnectedMb: number; rssPeakMb: number; heapPeakMb: number };
+}
+
+function percentiles(values: Float64Array | number[]): Latency {
+  if (values.length === 0) return { p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1]!) };
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+// ---- processes --------------------------------------------------------------------------
+
+function startServices(
+  services: string,
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
+  const child = fork(path.join(here, "subscriptions/service.ts"), [services], {
+    execArgv: ["--import", "tsx", ...nodeArgs],
+    env,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${services} exited with ${code} before it was ready`)));
+    child.once("message", (message: { type: string; urls: Record<string, string> }) => {
+      if (message.type === "ready") resolve({ child, urls: message.urls });
+    });
+  });
+}
+
+function stopServices(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.send("stop");
+  });
+}
+
+function runWriter(job: {
+  gatewayUrl: string;
+  token: string;
+  agentId: string;
+  writes: number;
+  perSecond: number;
+}) {
+  const child = fork(path.join(here, "subscriptions/writer.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise<{ timings: WriteTiming[]; failures: number; seconds: number }>((resolve, reject) => {
+    child.once(
+      "message",
+      (message: { type: string; timings: WriteTiming[]; failures: number; seconds: number }) =>
+        resolve(message),
+    );
+    child.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`the writer exited with ${code}`));
+    });
+    child.send(job);
+  });
+}
+
+// ---- the floor: Redis alone ---------------------------------------------------------------
+
+async function redisFloor(url: string, messages: number): Promise<Latency & { messages: number }> {
+  const subscriber = new Redis(url);
+  const publisher = new Redis(url);
+  const channel = "mnemo:bench:floor";
+  const latencies: number[] = [];
+  subscriber.on("message", (_channel: string, sentNs: string) => latencies.push(ms(now() - BigInt(sentNs))));
+  await subscriber.subscribe(channel);
+  const start = performance.now();
+  for (let i = 0; i < messages; i++) {
+    const wait = start + (i * 1000) / WRITES_PER_SECOND - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await publisher.publish(channel, String(now()));
+  }
+  const deadline = Date.now() + 2000;
+  while (latencies.length < messages && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  subscriber.disconnect();
+  publisher.disconnect();
+  return { ...percentiles(latencies), messages: latencies.length };
+}
+
+// ---- one level ----------------------------------------------------------------------------
+
+async function runLevel(subscribers: number, gatewayUrl: string, redisUrl: string): Promise<LevelResult> {
+  const agentId = `bench-${subscribers}-${Date.now()}`;
+  const token = await issueToken({ jwtSecret: JWT_SECRET }, { sub: "bench", role: "admin", agents: ["*"] });
+  const query = `subscription Bench { agentStateChanged(agentId: "${agentId}") { version data } }`;
+  const rss = () => metric(gatewayUrl, "mnemo_process_resident_memory_bytes");
+  const heap = () => metric(gatewayUrl, "mnemo_nodejs_heap_size_used_bytes");
+  const rssIdle = await rss();
+
+  // receipts[client * WRITES + version - 1]: when the client got that version (ms on the shared clock).
+  const receipts = new Float64Array(subscribers * WRITES).fill(Number.NaN);
+  const lastVersion = new Int32Array(subscribers);
+  let deliveries = 0;
+  let outOfOrder = 0;
+  let lastReceipt = 0n;
+  const closeCodes: Record<string, number> = {};
+  let clientsClosed = 0;
+  const clients: Client[] = [];
+  const disposers: (() => void)[] = [];
+  for (let c = 0; c < subscribers; c++) {
+    const client = createClient({
+      url: wsUrl(gatewayUrl),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+      on: {
+        closed: (event) => {
+          const code = String((event as { code?: number }).code ?? "?");
+          if (code === "1000") return;
+          closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+          clientsClosed++;
+        },
+      },
+    });
+    clients.push(client);
+    disposers.push(
+      client.subscribe<{ agentStateChanged: { version: number } }>(
+        { query },
+        {
+          next: (event) => {
+            const at = now();
+            const version = event.data?.agentStateChanged.version ?? 0;
+            if (version < 1 || version > WRITES) return;
+            receipts[c * WRITES + version - 1] = ms(at);
+            if (version <= lastVersion[c]!) outOfOrder++;
+            lastVersion[c] = version;
+            deliveries++;
+            lastReceipt = at;
+          },
+          error: () => {},
+          complete: () => {},
+        },
+      ),
+    );
+    if ((c + 1) % CONNECT_BATCH === 0) {
+      const expected = c + 1;
+      await until(async () => (await metric(gatewayUrl, "mnemo_subscriptions_active")) >= expected, 60_000);
+    }
+  }
+  await until(async () => (await metric(gatewayUrl, "mnemo_subscriptions_active")) >= subscribers, 60_000);
+  const probe = new Redis(redisUrl);
+  await until(async () => {
+    const [, count] = (await probe.pubsub("NUMSUB", `mnemo:v1:event:agentStateChanged:${agentId}`)) as [
+      string,
+      number,
+    ];
+    return Number(count) >= 1;
+  }, 10_000);
+  probe.disconnect();
+  const rssConnected = await rss();
+
+  let rssPeak = rssConnected;
+  let heapPeak = await heap();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      rssPeak = Math.max(rssPeak, await rss());
+      heapPeak = Math.max(heapPeak, await heap());
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  })();
+
+  const written = await runWriter({
+    gatewayUrl,
+    token,
+    agentId,
+    writes: WRITES,
+    perSecond: WRITES_PER_SECOND,
+  });
+  const expected = subscribers * written.timings.length;
+  // Let the last events arrive: stop when everything came or nothing has come for a while.
+  let seen = -1;
+  let idleSince = Date.now();
+  while (deliveries < expected && Date.now() - idleSince < DRAIN_IDLE_MS) {
+    if (deliveries !== seen) {
+      seen = deliveries;
+      idleSince = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  sampling = false;
+  await sampler;
+
+  const fromResponse: number[] = [];
+  const fromRequest: number[] = [];
+  let beforeResponse = 0;
+  for (const timing of written.timings) {
+    const responded = ms(BigInt(timing.respondedNs));
+    const sent = ms(BigInt(timing.sentNs));
+    for (let c = 0; c < subscribers; c++) {
+      const received = receipts[c * WRITES + timing.version - 1]!;
+      if (Number.isNaN(received)) continue;
+      const latency = received - responded;
+      if (latency < 0) beforeResponse++;
+      fromResponse.push(Math.max(0, latency));
+      fromRequest.push(received - sent);
+    }
+  }
+  const writeLatency = written.timings.map((timing) =>
+    ms(BigInt(timing.respondedNs) - BigInt(timing.sentNs)),
+  );
+  const firstSent = ms(BigInt(written.timings[0]?.sentNs ?? "0"));
+  const deliverySeconds = (ms(lastReceipt) - firstSent) / 1000;
+
+  for (const dispose of disposers) dispose();
+  await Promise.all(clients.map((client) => client.dispose()));
+  await until(async () => (await metric(gatewayUrl, "mnemo_subscriptions_active")) === 0, 60_000);
+
+  return {
+    subscribers,
+    writes: written.timings.length,
+    writesPerSecondAchieved: round(written.timings.length / written.seconds),
+    writeFailures: written.failures,
+    deliveriesExpected: expected,
+    deliveries,
+    lost: expected - deliveries,
+    outOfOrder,
+    clientsClosed,
+    closeCodes,
+    latencyFromResponseMs: percentiles(fromResponse),
+    deliveredBeforeResponse: beforeResponse,
+    latencyFromRequestMs: percentiles(fromRequest),
+    writeLatencyMs: percentiles(writeLatency),
+    eventsPerSecond: Math.round(deliveries / deliverySeconds),
+    gateway: {
+      rssIdleMb: mb(rssIdle),
+      rssConnectedMb: mb(rssConnected),
+      rssPeakMb: mb(rssPeak),
+      heapPeakMb: mb(heapPeak),
+    },
+  };
+}
+
+async function until(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error("benchmark setup timed out");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const loadAverageStart = os.loadavg();
+  const redis = await RedisServer.start();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-subscriptions-"));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    GATEWAY_PORT: "0",
+    STATE_PORT: "0",
+    MEMORY_PORT: "0",
+    CACHE_ADMIN_PORT: "0",
+    DATA_DIR: dataDir,
+    REDIS_URL: redis.url,
+    AUTH_JWT_SECRET: JWT_SECRET,
+    INTERNAL_SECRET,
+    LOG_LEVEL: "warn",
+    EMBEDDINGS_PROVIDER: "none",
+    EMBEDDINGS_DIMENSIONS: "512",
+  };
+  const subgraphs = await startServices("state,memory,cache-admin", env);
+  const gateway = await startServices(
+    "gateway",
+    {
+      ...env,
+      STATE_URL: subgraphs.urls.state,
+      MEMORY_URL: subgraphs.urls.memory,
+      CACHE_ADMIN_URL: subgraphs.urls["cache-admin"],
+    },
+    process.env.BENCH_GATEWAY_PROFILE
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_GATEWAY_PROFILE}`]
+      : [],
+  );
+  const gatewayUrl = gateway.urls.gateway!;
+
+  try {
+    console.log(`Redis floor: PUBLISH → SUBSCRIBE, ${WRITES_PER_SECOND} messages/s …`);
+    const floor = await redisFloor(redis.url, WRITES_PER_SECOND * 10);
+    const levels: LevelResult[] = [];
+    for (const subscribers of LEVELS) {
+      console.log(`${subscribers} subscribers, ${WRITES} writes at ${WRITES_PER_SECOND}/s …`);
+      levels.push(await runLevel(subscribers, gatewayUrl, redis.url));
+    }
+    printTable(floor, levels);
+    const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(" / ");
+    console.log(
+      `load average (1/5/15 min): ${load(loadAverageStart)} at start, ${load(os.loadavg())} at end`,
+    );
+    const results = {
+      benchmark: "subscriptions",
+      date: new Date().toISOString(),
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        node: process.version,
+        // Other work on the machine skews every figure: the 1/5/15-minute load at start and end.
+        loadAverageStart,
+        loadAverageEnd: os.loadavg(),
+      },
+      settings: {
+        writesPerSecond: WRITES_PER_SECOND,
+        seconds: SECONDS,
+        query: "agentStateChanged { version data }",
+      },
+      redisFloorMs: floor,
+      levels,
+    };
+    mkdirSync(path.join(here, "results"), { recursive: true });
+    writeFileSync(path.join(here, "results/subscriptions.json"), `${JSON.stringify(results, null, 2)}\n`);
+    console.log("\nwritten to bench/results/subscriptions.json");
+  } finally {
+    await stopServices(gateway.child);
+    await stopServices(subgraphs.child);
+    await redis.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function printTable(floor: Latency & { messages: number }, levels: LevelResult[]): void {
+  const rows = [
+    [
+      "",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "delivered",
+      "lost",
+      "events/s",
+      "gw RSS MB idle/conn/peak",
+      "gw heap MB",
+    ],
+    [
+      "Redis PUBLISH→SUBSCRIBE (floor)",
+      String(floor.p50),
+      String(floor.p99),
+      String(floor.max),
+      String(floor.messages),
+      String(WRITES_PER_SECOND * 10 - floor.messages),
+      "",
+      "",
+      "",
+    ],
+    ...levels.map((level) => [
+      `${level.subscribers} subscribers, from response`,
+      String(level.latencyFromResponseMs.p50),
+      String(level.latencyFromResponseMs.p99),
+      String(level.latencyFromResponseMs.max),
+      String(level.deliveries),
+      String(level.lost),
+      String(level.eventsPerSecond),
+      `${level.gateway.rssIdleMb}/${level.gateway.rssConnectedMb}/${level.gateway.rssPeakMb}`,
+      String(level.gateway.heapPeakMb),
+    ]),
+    ...levels.map((level) => [
+      `${level.subscribers} subscribers, from request`,
+      String(level.latencyFromRequestMs.p50),
+      String(level.latencyFromRequestMs.p99),
+      String(level.latencyFromRequestMs.max),
+      "",
+      "",
+      "",
+      "",
+      "",
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  console.log("");
+  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  "));
+  for (const level of levels) {
+    console.log(
+      `${level.subscribers}: ${level.writes} writes (${level.writesPerSecondAchieved}/s achieved, ${level.writeFailures} failed, ` +
+        `mutation round trip p50 ${level.writeLatencyMs.p50} ms, p99 ${level.writeLatencyMs.p99} ms), ` +
+        `${level.deliveredBeforeResponse} deliveries arrived before the writer had its response, ` +
+        `${level.outOfOrder} out of order, ${level.clientsClosed} clients closed ${JSON.stringify(level.closeCodes)}`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
