@@ -15,6 +15,7 @@ import { ServiceMetrics } from "../core/metrics.js";
 import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import { createSubgraphFetcher } from "./subgraph-fetcher.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
 
 export interface GatewayContext {
@@ -33,8 +34,9 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     url: string,
     private readonly sign: (principal: Principal) => Promise<string>,
+    fetcher: RemoteGraphQLDataSource["fetcher"],
   ) {
-    super({ url });
+    super({ url, fetcher });
   }
 
   override async willSendRequest({
@@ -51,6 +53,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const metrics = new ServiceMetrics("gateway");
   const urls: Record<SubgraphName, string> = { ...config.subgraphUrls, ...options.subgraphUrls };
   const sign = createPrincipalSigner(config.auth.internalSecret);
+  const subgraphFetcher = createSubgraphFetcher();
   const verifyToken = createTokenVerifier(config.auth);
 
   const gateway = new ApolloGateway({
@@ -59,7 +62,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     buildService: ({ name }) => {
       const url = urls[name as SubgraphName];
       if (!url) throw new Error(`the supergraph names subgraph "${name}", which this gateway has no URL for`);
-      return new SignedDataSource(url, sign);
+      return new SignedDataSource(url, sign, subgraphFetcher.fetcher);
     },
   });
 
@@ -84,6 +87,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     cors: true,
     readiness,
     plugins: [requireAuthentication(config.introspection)],
+    onClose: () => subgraphFetcher.close(),
     async context(req) {
       const token = bearerToken(req.header("authorization"));
       return { principal: token ? await verifyToken(token) : null };

@@ -4,6 +4,7 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { unauthenticated } from "../errors.js";
 import { type Principal, principalFromClaims } from "./principal.js";
+import { hmacKey, VerifiedTokenCache } from "./verified-cache.js";
 
 export interface TokenSettings {
   jwtSecret: string;
@@ -15,10 +16,13 @@ export interface TokenSettings {
 export const CLOCK_TOLERANCE_SECONDS = 30;
 
 export function createTokenVerifier(settings: TokenSettings) {
-  const key = new TextEncoder().encode(settings.jwtSecret);
+  const key = hmacKey(settings.jwtSecret);
+  const verified = new VerifiedTokenCache();
   return async function verifyToken(token: string): Promise<Principal> {
+    const known = verified.get(token);
+    if (known) return known;
     try {
-      const { payload } = await jwtVerify(token, key, {
+      const { payload } = await jwtVerify(token, await key, {
         algorithms: ["HS256"],
         issuer: settings.issuer,
         audience: settings.audience,
@@ -26,6 +30,7 @@ export function createTokenVerifier(settings: TokenSettings) {
       });
       const principal = principalFromClaims(payload);
       if (typeof principal === "string") throw unauthenticated(`Invalid token: ${principal}`);
+      verified.remember(token, principal, payload.exp);
       return principal;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated("Invalid token: it has expired");
