@@ -6,10 +6,10 @@
  *  (c) write throughput with 1 and 16 concurrent writers (and the store append alone as the floor)
  */
 import { Redis } from "ioredis";
-import { RedisServer } from "../test/support/redis-server.js";
-import { ADMIN, startTestStack } from "../test/support/stack.js";
 import { hashVersion } from "../subgraphs/state/domain/hash-chain.js";
 import { createSqliteStateStore } from "../subgraphs/state/store/sqlite.js";
+import { RedisServer } from "../test/support/redis-server.js";
+import { ADMIN, startTestStack } from "../test/support/stack.js";
 import { createGraphQLPoster, printTable, runLoad, summarize, writeResults } from "./support/report.js";
 
 const AGENTS = 100;
@@ -28,9 +28,15 @@ async function main() {
   const post = client.post;
 
   console.log(`seeding ${AGENTS} agents…`);
-  const state = { goal: "benchmark", steps: Array.from({ length: 20 }, (_, i) => ({ i, done: i % 2 === 0 })) };
+  const state = {
+    goal: "benchmark",
+    steps: Array.from({ length: 20 }, (_, i) => ({ i, done: i % 2 === 0 })),
+  };
   for (let i = 0; i < AGENTS; i++) {
-    await post(`mutation P($id: ID!, $d: JSON!) { putState(agentId: $id, data: $d) { version } }`, { id: `b-${i}`, d: state });
+    await post(`mutation P($id: ID!, $d: JSON!) { putState(agentId: $id, data: $d) { version } }`, {
+      id: `b-${i}`,
+      d: state,
+    });
   }
 
   // (a) reads: cache on vs off
@@ -82,7 +88,10 @@ async function main() {
     "store queries/req": 1,
     errors: 0,
   });
-  printTable(`(a) current-state reads through the gateway, ${READ_CONCURRENCY} concurrent clients, ${AGENTS} agents`, readRows);
+  printTable(
+    `(a) current-state reads through the gateway, ${READ_CONCURRENCY} concurrent clients, ${AGENTS} agents`,
+    readRows,
+  );
 
   // (b) one query for 100 agents' states
   const many = `query Many { ${Array.from({ length: AGENTS }, (_, i) => `a${i}: agent(id: "b-${i}") { state { version } }`).join(" ")} }`;
@@ -106,7 +115,7 @@ async function main() {
     const row = {
       phase,
       ok: ok ? "yes" : "NO",
-      "ms": Math.round(ms * 10) / 10,
+      ms: Math.round(ms * 10) / 10,
       "store queries": cache.stats("AGENT_STATE").storeLoads - loadsBefore,
       "Redis MGET": after.mget - before.mget,
       "Lua write-backs (1 pipeline)": after.evalsha - before.evalsha,
@@ -156,10 +165,21 @@ async function main() {
   }
   const appendFloor = summarize(appendLatencies);
   writeFigures["store append (floor)"] = { latency: appendFloor, writesPerSecond: appendFloor.count };
-  writeRows.push({ writers: "store append (floor)", "writes/s": appendFloor.count, "p50 ms": appendFloor.p50Ms, "p99 ms": appendFloor.p99Ms, errors: 0 });
+  writeRows.push({
+    writers: "store append (floor)",
+    "writes/s": appendFloor.count,
+    "p50 ms": appendFloor.p50Ms,
+    "p99 ms": appendFloor.p99Ms,
+    errors: 0,
+  });
   printTable("(c) putState throughput through the gateway (each writer on its own agent)", writeRows);
 
-  writeResults("state", { durationMs: DURATION_MS, reads: readResults, manyAgents: manyResults, writes: writeFigures });
+  writeResults("state", {
+    durationMs: DURATION_MS,
+    reads: readResults,
+    manyAgents: manyResults,
+    writes: writeFigures,
+  });
 
   await floorStore.close();
   await client.close();

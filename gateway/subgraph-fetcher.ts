@@ -11,9 +11,15 @@ import { Agent, request } from "undici";
 
 type Fetcher = NonNullable<RemoteGraphQLDataSource["fetcher"]>;
 
-export function createSubgraphFetcher(options: { connections?: number } = {}): { fetcher: Fetcher; close(): Promise<void> } {
+export function createSubgraphFetcher(options: { connections?: number } = {}): {
+  fetcher: Fetcher;
+  close(): Promise<void>;
+} {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: options.connections ?? 256 });
-  const fetcher = async (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => {
+  const fetcher = async (
+    url: string,
+    init?: { method?: string; headers?: Record<string, string>; body?: string },
+  ) => {
     const response = await request(url, {
       method: (init?.method ?? "POST") as "POST",
       headers: init?.headers,

@@ -52,7 +52,12 @@ export function writeResults(name: string, results: unknown): string {
   const payload = {
     benchmark: name,
     at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      node: process.version,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    },
     results,
   };
   writeFileSync(file, `${JSON.stringify(payload, null, 2)}\n`);
