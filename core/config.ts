@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
+import { type EncryptionKey, parseEncryptionKeys } from "./crypto/encryption.js";
 
 export type ServiceName = "gateway" | "state" | "memory" | "cache-admin";
 export const SERVICE_NAMES: readonly ServiceName[] = ["gateway", "state", "memory", "cache-admin"];
@@ -67,6 +68,8 @@ export interface Config {
     requestBodyBytes: number;
   };
   embeddings: EmbeddingsConfig;
+  /** Keys for encryption at rest, newest (the one that encrypts) first; empty = off. */
+  encryptionKeys: EncryptionKey[];
 }
 
 export class ConfigError extends Error {
@@ -250,6 +253,13 @@ export function loadConfig(
     read.problems.push(`EMBEDDINGS_PROVIDER=${embeddingsProvider} needs EMBEDDINGS_DIMENSIONS`);
   }
 
+  const rawKeys = [
+    ...(read.raw("ENCRYPTION_KEYS")?.split(",") ?? []),
+    ...(read.raw("ENCRYPTION_KEY") ? [read.raw("ENCRYPTION_KEY")!] : []),
+  ].filter((k) => k.trim() !== "");
+  const encryption = parseEncryptionKeys(rawKeys);
+  read.problems.push(...encryption.problems.map((p) => `ENCRYPTION_KEY(S): ${p}`));
+
   const config: Config = {
     env: nodeEnv,
     host,
@@ -286,6 +296,7 @@ export function loadConfig(
       dimensions,
       workers: read.int("EMBEDDINGS_WORKERS", 1, 1, 64),
     },
+    encryptionKeys: encryption.keys,
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

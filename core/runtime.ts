@@ -12,6 +12,7 @@ import { CacheLayer } from "./cache/cache.js";
 import { createMemoryCacheBackend } from "./cache/memory-backend.js";
 import { createRedisCacheBackend } from "./cache/redis-backend.js";
 import type { Config } from "./config.js";
+import { createEncryptor, type Encryptor } from "./crypto/encryption.js";
 import { createInProcessEventBus, createRedisEventBus, type EventBus } from "./events.js";
 import { createLogger, type Logger } from "./logger.js";
 import { closeRedis, createRedisClient, pingRedis, type RedisClient, waitForRedis } from "./redis.js";
@@ -28,6 +29,8 @@ export interface Runtime {
   readonly agents: AgentDirectory;
   /** The Neo4j driver (STORE=neo4j only). */
   readonly neo4j: Driver | null;
+  /** Encryption at rest for state data, memory content and cached values (a no-op when off). */
+  readonly encryption: Encryptor;
   /** Readiness checks for what the runtime owns (Redis, Neo4j). */
   readiness(): ReadinessChecks;
   close(): Promise<void>;
@@ -78,6 +81,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     cache,
     agents,
     neo4j: neo4jDriver,
+    encryption: createEncryptor(config.encryptionKeys),
     readiness() {
       const checks: ReadinessChecks = {};
       if (redis) {

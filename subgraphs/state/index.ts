@@ -13,8 +13,10 @@ import { createSqliteStateStore } from "./store/sqlite.js";
 
 export async function createStateStore(runtime: Runtime): Promise<StateStore> {
   const { config } = runtime;
-  if (config.store === "neo4j") return createNeo4jStateStore(runtime.neo4j!, config.neo4j!.database);
-  return createSqliteStateStore(config.dataDir);
+  if (config.store === "neo4j") {
+    return createNeo4jStateStore(runtime.neo4j!, config.neo4j!.database, runtime.encryption);
+  }
+  return createSqliteStateStore(config.dataDir, runtime.encryption);
 }
 
 export async function startStateSubgraph(
