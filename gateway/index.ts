@@ -15,6 +15,8 @@ import { ServiceMetrics } from "../core/metrics.js";
 import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import { createArmor } from "./protection.js";
+import { createRateLimiter } from "./rate-limit.js";
 import { createSubgraphFetcher } from "./subgraph-fetcher.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
 
@@ -55,6 +57,8 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const sign = createPrincipalSigner(config.auth.internalSecret);
   const subgraphFetcher = createSubgraphFetcher();
   const verifyToken = createTokenVerifier(config.auth);
+  const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute);
+  const armor = createArmor(config);
 
   const gateway = new ApolloGateway({
     supergraphSdl: readSupergraph(),
@@ -86,11 +90,21 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     landingPage: config.introspection,
     cors: true,
     readiness,
-    plugins: [requireAuthentication(config.introspection)],
+    plugins: [
+      requireAuthentication(config.introspection),
+      ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
+    ],
+    validationRules: armor.validationRules,
+    parseOptions: armor.parseOptions,
+    tls: config.tls,
+    trustProxyHops: config.protection.trustProxyHops,
     onClose: () => subgraphFetcher.close(),
     async context(req) {
       const token = bearerToken(req.header("authorization"));
-      return { principal: token ? await verifyToken(token) : null };
+      const principal = token ? await verifyToken(token) : null;
+      // Counted before any parsing or planning, so refused floods cost as little as possible.
+      await rateLimiter?.consume(principal ? `sub:${principal.sub}` : `ip:${req.ip}`);
+      return { principal };
     },
   });
 }
