@@ -29,6 +29,7 @@ export async function startStateSubgraph(
     cache: runtime.cache,
     events: runtime.events,
     agents: runtime.agents,
+    audit: runtime.audit,
     limits: {
       maxBytes: runtime.config.limits.stateMaxBytes,
       historyLimit: runtime.config.limits.stateHistoryLimit,
@@ -39,7 +40,7 @@ export async function startStateSubgraph(
     name: "state",
     runtime,
     port: options.port,
-    resolvers: createStateResolvers(service, runtime.events, runtime.agents),
+    resolvers: createStateResolvers(service, runtime.events, runtime.agents, runtime.audit),
     createContext: (principal) => ({ principal, loaders: service.createLoaders() }),
     readiness: { store: () => store.ping() },
     onClose: () => store.close(),
