@@ -8,6 +8,7 @@
  */
 import type { RemoteGraphQLDataSource } from "@apollo/gateway";
 import { Agent, request } from "undici";
+import { unavailable } from "../core/errors.js";
 
 type Fetcher = NonNullable<RemoteGraphQLDataSource["fetcher"]>;
 
@@ -20,12 +21,18 @@ export function createSubgraphFetcher(options: { connections?: number } = {}): {
     url: string,
     init?: { method?: string; headers?: Record<string, string>; body?: string },
   ) => {
-    const response = await request(url, {
-      method: (init?.method ?? "POST") as "POST",
-      headers: init?.headers,
-      body: init?.body,
-      dispatcher: agent,
-    });
+    let response: Awaited<ReturnType<typeof request>>;
+    try {
+      response = await request(url, {
+        method: (init?.method ?? "POST") as "POST",
+        headers: init?.headers,
+        body: init?.body,
+        dispatcher: agent,
+      });
+    } catch {
+      // The cause names an internal address; the client learns only that a service is down.
+      throw unavailable("A Mnemo service this operation needs is unavailable; try again shortly");
+    }
     const text = await response.body.text();
     const headers = new Headers();
     for (const [name, value] of Object.entries(response.headers)) {
