@@ -2,6 +2,7 @@
  * The error vocabulary of the API. Every error a client can see carries one of these codes in
  * `extensions.code`; anything else is masked as INTERNAL_SERVER_ERROR in production.
  */
+import { HeaderMap } from "@apollo/server";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 
 export const ErrorCode = {
@@ -17,24 +18,23 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  UNAUTHENTICATED: 401,
-  RATE_LIMITED: 429,
-  PAYLOAD_TOO_LARGE: 413,
-};
-
-/** An error whose message is meant for the client. */
+/**
+ * An error whose message is meant for the client. `httpStatus` is only for errors that refuse
+ * a whole request (authentication, rate limits): a resolver error must keep HTTP 200, or the
+ * gateway would see a failed subgraph call instead of a GraphQL error it can pass on.
+ */
 export class MnemoError extends GraphQLError {
   constructor(
     readonly code: ErrorCode,
     message: string,
     details: Record<string, unknown> = {},
-    options: { httpStatus?: number } = {},
+    options: { httpStatus?: number; headers?: Record<string, string> } = {},
   ) {
-    const status = options.httpStatus ?? HTTP_STATUS[code];
-    super(message, {
-      extensions: { code, ...details, ...(status ? { http: { status } } : {}) },
-    });
+    const status = options.httpStatus;
+    const http = status
+      ? { status, headers: new HeaderMap(Object.entries(options.headers ?? {})) }
+      : undefined;
+    super(message, { extensions: { code, ...details, ...(http ? { http } : {}) } });
     this.name = "MnemoError";
   }
 }
@@ -43,15 +43,22 @@ export const badUserInput = (message: string, details?: Record<string, unknown>)
   new MnemoError(ErrorCode.BAD_USER_INPUT, message, details);
 export const notFound = (message: string, details?: Record<string, unknown>) =>
   new MnemoError(ErrorCode.NOT_FOUND, message, details);
-export const unauthenticated = (message: string) => new MnemoError(ErrorCode.UNAUTHENTICATED, message);
+export const unauthenticated = (message: string) =>
+  new MnemoError(ErrorCode.UNAUTHENTICATED, message, {}, { httpStatus: 401 });
 export const forbidden = (message: string) => new MnemoError(ErrorCode.FORBIDDEN, message);
 export const payloadTooLarge = (message: string, details?: Record<string, unknown>) =>
   new MnemoError(ErrorCode.PAYLOAD_TOO_LARGE, message, details);
 export const versionConflict = (message: string, currentVersion: number | null) =>
   new MnemoError(ErrorCode.VERSION_CONFLICT, message, { currentVersion });
 export const unavailable = (message: string) => new MnemoError(ErrorCode.UNAVAILABLE, message);
+/** Refuses a whole request: HTTP 429 with Retry-After. */
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
-  new MnemoError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });
+  new MnemoError(
+    ErrorCode.RATE_LIMITED,
+    message,
+    { retryAfterSeconds },
+    { httpStatus: 429, headers: { "retry-after": String(retryAfterSeconds) } },
+  );
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 /** Codes produced by graphql-js / Apollo itself for malformed requests; safe to show. */
@@ -69,8 +76,21 @@ const REQUEST_CODES = new Set([
  * anything unexpected (a bug, a driver message with SQL or a hostname) by a generic message.
  */
 export function createErrorFormatter(production: boolean) {
-  return (formatted: GraphQLFormattedError, _error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    let code = formatted.extensions?.code;
+    // Apollo refuses some malformed requests (e.g. a persisted-query hash that does not match)
+    // with an HTTP 4xx error that has no code; those are the client's errors, not ours.
+    const status = (error as { extensions?: { http?: { status?: number } } } | null)?.extensions?.http
+      ?.status;
+    if (
+      code === ErrorCode.INTERNAL_SERVER_ERROR &&
+      typeof status === "number" &&
+      status >= 400 &&
+      status < 500
+    ) {
+      code = "BAD_REQUEST";
+      formatted = { ...formatted, extensions: { ...formatted.extensions, code } };
+    }
     const known = typeof code === "string" && (PUBLIC_CODES.has(code) || REQUEST_CODES.has(code));
     if (known && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       // A client error's stack trace says nothing the message does not; keep responses lean.

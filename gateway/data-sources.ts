@@ -19,8 +19,9 @@ export class SignedDataSource extends RemoteGraphQLDataSource<PrincipalContext> 
   constructor(
     url: string,
     private readonly sign: (principal: Principal) => Promise<string>,
+    fetcher?: RemoteGraphQLDataSource["fetcher"],
   ) {
-    super({ url });
+    super({ url, ...(fetcher ? { fetcher } : {}) });
   }
 
   override async willSendRequest({
@@ -36,8 +37,9 @@ export type SubgraphDataSources = Record<SubgraphName, SignedDataSource>;
 export function createDataSources(
   urls: Record<SubgraphName, string>,
   sign: (principal: Principal) => Promise<string>,
+  fetcher?: RemoteGraphQLDataSource["fetcher"],
 ): SubgraphDataSources {
   return Object.fromEntries(
-    Object.entries(urls).map(([name, url]) => [name, new SignedDataSource(url, sign)]),
+    Object.entries(urls).map(([name, url]) => [name, new SignedDataSource(url, sign, fetcher)]),
   ) as SubgraphDataSources;
 }

@@ -4,8 +4,13 @@
  * subgraphs, signed with the internal secret.
  */
 import { ApolloGateway } from "@apollo/gateway";
-import type { ApolloServerPlugin } from "@apollo/server";
-import type { DocumentNode, OperationDefinitionNode, SelectionSetNode } from "graphql";
+import { type ApolloServerPlugin, HeaderMap } from "@apollo/server";
+import {
+  type DocumentNode,
+  GraphQLError,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from "graphql";
 import { createPrincipalSigner } from "../core/auth/internal.js";
 import type { Principal } from "../core/auth/principal.js";
 import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
@@ -16,6 +21,9 @@ import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
 import { createDataSources } from "./data-sources.js";
+import { createArmor } from "./protection.js";
+import { createRateLimiter } from "./rate-limit.js";
+import { createSubgraphFetcher } from "./subgraph-fetcher.js";
 import { createSubscriptions } from "./subscriptions/index.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
 
@@ -36,11 +44,14 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const metrics = new ServiceMetrics("gateway");
   const urls: Record<SubgraphName, string> = { ...config.subgraphUrls, ...options.subgraphUrls };
   const sign = createPrincipalSigner(config.auth.internalSecret);
+  const subgraphFetcher = createSubgraphFetcher();
   const verifyToken = createTokenVerifier(config.auth);
+  const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute);
+  const armor = createArmor(config);
 
   const supergraphSdl = readSupergraph();
   // One data source per subgraph, shared by Apollo Gateway and the subscription executor.
-  const dataSources = createDataSources(urls, sign);
+  const dataSources = createDataSources(urls, sign, subgraphFetcher.fetcher);
 
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -53,6 +64,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
       return dataSource;
     },
   });
+  // graphql-ws on the same /graphql path, with the same token check, limits and rate limit.
   const attachWebSocket = createSubscriptions({
     config,
     supergraphSdl,
@@ -60,6 +72,9 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     dataSources,
     sign,
     verifyToken,
+    validationRules: armor.validationRules,
+    parseOptions: armor.parseOptions,
+    rateLimiter,
     metrics,
     logger: logger.child({ component: "subscriptions" }),
   });
@@ -84,11 +99,23 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     landingPage: config.introspection,
     cors: true,
     readiness,
-    plugins: [requireAuthentication(config.introspection)],
+    plugins: [
+      requireAuthentication(config.introspection),
+      subscriptionsNeedWebSocket,
+      ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
+    ],
+    validationRules: armor.validationRules,
+    parseOptions: armor.parseOptions,
+    tls: config.tls,
     attachWebSocket,
+    trustProxyHops: config.protection.trustProxyHops,
+    onClose: () => subgraphFetcher.close(),
     async context(req) {
       const token = bearerToken(req.header("authorization"));
-      return { principal: token ? await verifyToken(token) : null };
+      const principal = token ? await verifyToken(token) : null;
+      // Counted before any parsing or planning, so refused floods cost as little as possible.
+      await rateLimiter?.consume(principal ? `sub:${principal.sub}` : `ip:${req.ip}`);
+      return { principal };
     },
   });
 }
@@ -110,6 +137,21 @@ function requireAuthentication(allowAnonymousIntrospection: boolean): ApolloServ
     },
   };
 }
+
+/** Over HTTP a subscription cannot stream; say where it works instead of failing inside the gateway. */
+const subscriptionsNeedWebSocket: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== "subscription") return;
+        throw new GraphQLError(
+          "Subscriptions are served over WebSocket (graphql-transport-ws protocol) on this same /graphql path",
+          { extensions: { code: "BAD_REQUEST", http: { status: 400, headers: new HeaderMap() } } },
+        );
+      },
+    };
+  },
+};
 
 export function isIntrospectionOnly(operation: OperationDefinitionNode, document: DocumentNode): boolean {
   if (operation.operation !== "query") return false;

@@ -11,13 +11,16 @@
  * - ws-server.ts      the graphql-ws endpoint on /graphql: auth, protocol, error formatting
  */
 import type http from "node:http";
+import type https from "node:https";
 import type { ServiceMap } from "@apollo/gateway";
+import type { ParseOptions, ValidationRule } from "graphql";
 import type { Principal } from "../../core/auth/principal.js";
 import type { Config } from "../../core/config.js";
 import { createErrorFormatter } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { ServiceMetrics } from "../../core/metrics.js";
 import type { WebSocketAttachment } from "../../core/service/http-service.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { FederatedExecutor } from "./executor.js";
 import { WireFormat } from "./format.js";
 import { SubscriptionHub } from "./hub.js";
@@ -35,6 +38,11 @@ export interface SubscriptionOptions {
   dataSources: ServiceMap;
   sign: (principal: Principal) => Promise<string>;
   verifyToken: (token: string) => Promise<Principal>;
+  /** The HTTP path's request limits (graphql-armor rules, parser token limit), applied alike. */
+  validationRules?: readonly ValidationRule[];
+  parseOptions?: ParseOptions;
+  /** The HTTP path's per-principal rate limit; each operation over the socket spends from it. */
+  rateLimiter?: RateLimiter | null;
   metrics: ServiceMetrics;
   logger: Logger;
 }
@@ -42,11 +50,15 @@ export interface SubscriptionOptions {
 /** Builds the subscription machinery; returns the hook that serves it on the HTTP server. */
 export function createSubscriptions(
   options: SubscriptionOptions,
-): (httpServer: http.Server) => WebSocketAttachment {
+): (httpServer: http.Server | https.Server) => WebSocketAttachment {
   const { config, logger } = options;
   const metrics = new SubscriptionMetrics(options.metrics);
   const format = new WireFormat(createErrorFormatter(config.env === "production"));
-  const planner = new OperationPlanner(options.supergraphSdl);
+  const planner = new OperationPlanner(options.supergraphSdl, {
+    validationRules: options.validationRules,
+    parseOptions: options.parseOptions,
+    hideSuggestions: !config.introspection,
+  });
   const executor = new FederatedExecutor(planner, options.dataSources, logger);
   const pool = new UpstreamPool({
     urls: options.urls,
@@ -62,6 +74,7 @@ export function createSubscriptions(
       executor,
       hub,
       verifyToken: options.verifyToken,
+      rateLimiter: options.rateLimiter ?? null,
       format,
       queueLimit: config.subscriptions.queueLimit,
       maxPayload: config.limits.requestBodyBytes,

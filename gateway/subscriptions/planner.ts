@@ -14,7 +14,10 @@ import {
   getOperationAST,
   getVariableValues,
   type OperationTypeNode,
+  type ParseOptions,
   parse,
+  specifiedRules,
+  type ValidationRule,
   validate,
 } from "graphql";
 import { LRUCache } from "lru-cache";
@@ -54,7 +57,20 @@ export class OperationPlanner {
   private readonly queryPlanner: QueryPlanner;
   private readonly cache = new LRUCache<string, PreparedOperation>({ max: PLAN_CACHE_SIZE });
 
-  constructor(supergraphSdl: string) {
+  private readonly validationRules: readonly ValidationRule[];
+
+  constructor(
+    supergraphSdl: string,
+    private readonly limits: {
+      /** Rules beyond graphql-js's own: the gateway's depth, alias and cost limits. */
+      validationRules?: readonly ValidationRule[];
+      /** Parser limits (token count), as on HTTP. */
+      parseOptions?: ParseOptions;
+      /** Remove "Did you mean …?" from validation errors, which would reveal the schema. */
+      hideSuggestions?: boolean;
+    } = {},
+  ) {
+    this.validationRules = [...specifiedRules, ...(limits.validationRules ?? [])];
     const supergraph = Supergraph.build(supergraphSdl);
     this.apiSchema = supergraph.apiSchema();
     this.schema = this.apiSchema.toGraphQLJSSchema();
@@ -70,13 +86,15 @@ export class OperationPlanner {
 
     let document: DocumentNode;
     try {
-      document = parse(query);
+      document = parse(query, this.limits.parseOptions);
     } catch (error) {
       return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
     }
-    const validationErrors = validate(this.schema, document);
+    const validationErrors = validate(this.schema, document, this.validationRules);
     if (validationErrors.length > 0) {
-      return validationErrors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
+      return validationErrors.map((error) =>
+        withCode(error, "GRAPHQL_VALIDATION_FAILED", this.limits.hideSuggestions),
+      );
     }
     const operation = getOperationAST(document, operationName ?? undefined);
     if (!operation) {
@@ -126,8 +144,9 @@ export class OperationPlanner {
   }
 }
 
-function withCode(error: GraphQLError, code: string): GraphQLError {
-  return new GraphQLError(error.message, {
+function withCode(error: GraphQLError, code: string, hideSuggestions = false): GraphQLError {
+  const message = hideSuggestions ? error.message.replace(/ *Did you mean .+\?$/, "") : error.message;
+  return new GraphQLError(message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,

@@ -12,7 +12,8 @@
  * - errors are formatted as for HTTP (codes kept, internals masked in production).
  */
 import type http from "node:http";
-import type { FormattedExecutionResult } from "graphql";
+import type https from "node:https";
+import { type FormattedExecutionResult, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Principal } from "../../core/auth/principal.js";
@@ -20,6 +21,7 @@ import { bearerToken } from "../../core/auth/tokens.js";
 import { ErrorCode } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { WebSocketAttachment } from "../../core/service/http-service.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { ConnectionBudget } from "./client-stream.js";
 import { SubscriptionFailure } from "./errors.js";
 import type { FederatedExecutor } from "./executor.js";
@@ -39,6 +41,8 @@ export interface SubscriptionServerOptions {
   executor: FederatedExecutor;
   hub: SubscriptionHub;
   verifyToken: (token: string) => Promise<Principal>;
+  /** Spends one request of the principal's budget per operation, as an HTTP request would. */
+  rateLimiter: RateLimiter | null;
   format: WireFormat;
   /** Events that may wait per client connection (SUBSCRIPTION_QUEUE_LIMIT). */
   queueLimit: number;
@@ -64,7 +68,7 @@ interface OperationState {
 }
 
 export function attachSubscriptionServer(
-  httpServer: http.Server,
+  httpServer: http.Server | https.Server,
   options: SubscriptionServerOptions,
 ): WebSocketAttachment {
   const { planner, executor, hub, metrics, logger } = options;
@@ -101,14 +105,21 @@ export function attachSubscriptionServer(
       onDisconnect: () => {
         metrics.clientConnections.dec();
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        const principal = ctx.extra.principal!;
+        try {
+          await options.rateLimiter?.consume(`sub:${principal.sub}`);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const prepared = planner.prepare(payload.query, payload.operationName);
         if (Array.isArray(prepared)) return prepared;
         const variables = payload.variables ?? {};
         const variableErrors = planner.variableErrors(prepared, variables);
         if (variableErrors.length > 0) return variableErrors;
         const state: OperationState = {
-          principal: ctx.extra.principal!,
+          principal,
           prepared,
           budget: ctx.extra.budget!,
         };

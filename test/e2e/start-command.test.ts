@@ -53,13 +53,25 @@ describe("the start command", () => {
     expect(output).toContain(`Apollo Sandbox:       open ${gatewayUrl}`);
     const token = /Authorization: Bearer (\S+)/.exec(output)![1]!;
 
-    const write = await postGraphQL(gatewayUrl, `mutation { putState(agentId: "cli-1", data: {n: 1}) { version } }`, {}, {
-      authorization: `Bearer ${token}`,
-    });
+    const write = await postGraphQL(
+      gatewayUrl,
+      `mutation { putState(agentId: "cli-1", data: {n: 1}) { version } }`,
+      {},
+      {
+        authorization: `Bearer ${token}`,
+      },
+    );
     expect(write.data).toEqual({ putState: { version: 1 } });
 
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(output).toContain('"msg":"stopped"');
+
+    // One JSON line per request at info level, naming the operation, never its data or the token.
+    const afterBanner = output.slice(output.indexOf(token) + token.length);
+    expect(afterBanner).toMatch(/"msg":"graphql request"/);
+    expect(afterBanner).not.toContain(token);
+    expect(output).not.toContain("private-state-text");
+    expect(output).not.toContain("private-memory-text");
   });
 });

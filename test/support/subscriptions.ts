@@ -1,6 +1,6 @@
 /**
- * Helpers for subscription tests: real graphql-ws clients over real WebSockets, Prometheus
- * metrics read over HTTP, Redis pub/sub state read with PUBSUB.
+ * Helpers for subscription tests: real graphql-ws clients over real WebSockets, collectors that
+ * await events, Prometheus metrics read over HTTP, Redis pub/sub state read with PUBSUB.
  */
 
 import type { FormattedExecutionResult, GraphQLFormattedError } from "graphql";
@@ -17,13 +17,7 @@ export function wsUrl(httpUrl: string): string {
  * does not retry, so tests see every close.
  */
 export function gatewayClient(gatewayUrl: string, authorization: string | null): Client {
-  return createClient({
-    url: wsUrl(gatewayUrl),
-    webSocketImpl: WebSocket,
-    connectionParams: authorization === null ? {} : { authorization },
-    retryAttempts: 0,
-    lazy: true,
-  });
+  return wsClient(gatewayUrl, authorization === null ? {} : { authorization });
 }
 
 type Result = FormattedExecutionResult<Record<string, unknown>, unknown>;
@@ -152,3 +146,78 @@ export class PubSubProbe {
 }
 
 export const stateChannel = (agentId: string) => `mnemo:v1:event:agentStateChanged:${agentId}`;
+
+export function wsClient(httpUrl: string, connectionParams: Record<string, unknown>): Client {
+  return createClient({
+    url: httpUrl.replace(/^http/, "ws"),
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy: true,
+  });
+}
+
+export interface Collected<T> {
+  events: T[];
+  errors: unknown[];
+  /** Resolves when at least `count` events arrived (rejects after `timeoutMs`). */
+  waitFor(count: number, timeoutMs?: number): Promise<T[]>;
+  unsubscribe(): void;
+}
+
+export function collect<T = Record<string, unknown>>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Collected<T> {
+  const events: T[] = [];
+  const errors: unknown[] = [];
+  const waiters: (() => void)[] = [];
+  const wake = () => {
+    for (const waiter of waiters.splice(0)) waiter();
+  };
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (result) => {
+        if (result.errors) errors.push(...result.errors);
+        if (result.data) events.push(result.data as T);
+        wake();
+      },
+      error: (error) => {
+        errors.push(error);
+        wake();
+      },
+      complete: wake,
+    },
+  );
+  return {
+    events,
+    errors,
+    unsubscribe,
+    async waitFor(count, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length < count) {
+        if (errors.length > 0) throw new Error(`subscription error: ${errors.map(describeError).join("; ")}`);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new Error(`expected ${count} events, got ${events.length}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      return events.slice(0, count);
+    },
+  };
+}
+
+/** graphql-ws reports a closed socket as a CloseEvent; show its code and reason. */
+export function describeError(error: unknown): string {
+  if (error && typeof error === "object" && "code" in error && "reason" in error) {
+    return `close ${String(error.code)} ${String(error.reason)}`;
+  }
+  return JSON.stringify(error);
+}

@@ -4,12 +4,14 @@
  */
 import type DataLoader from "dataloader";
 import type { AgentDirectory } from "../../../core/agents/directory.js";
+import type { AuditLog } from "../../../core/audit/audit-log.js";
 import type { Principal } from "../../../core/auth/principal.js";
 import type { CacheLayer } from "../../../core/cache/cache.js";
 import type { CacheRef } from "../../../core/cache/keys.js";
 import { badUserInput, notFound, payloadTooLarge, versionConflict } from "../../../core/errors.js";
 import { type EventBus, topic } from "../../../core/events.js";
 import type { Logger } from "../../../core/logger.js";
+import { findJsonProblem, isWellFormedText } from "../../../core/validation/json.js";
 import {
   type AppendResult,
   type HistoryPage,
@@ -54,6 +56,7 @@ export class StateService {
       cache: CacheLayer;
       events: EventBus;
       agents: AgentDirectory;
+      audit: AuditLog;
       limits: StateLimits;
       logger: Logger;
     },
@@ -93,7 +96,7 @@ export class StateService {
     request: WriteRequest & { data: JsonValue },
   ): Promise<StateVersionRecord> {
     this.checkDocument(request.data, "data");
-    return this.append(principal, request, () => request.data);
+    return this.append(principal, "state.put", request, () => request.data);
   }
 
   async patchState(
@@ -106,7 +109,7 @@ export class StateService {
         "A MERGE_PATCH patch must be a JSON object (RFC 7396); use format JSON_PATCH for operation lists",
       );
     }
-    return this.append(principal, request, (current) => {
+    return this.append(principal, "state.patch", request, (current) => {
       const patched = applyStatePatch(request.format, current?.data ?? {}, request.patch);
       this.checkDocument(patched, "patched state");
       return patched;
@@ -129,17 +132,25 @@ export class StateService {
     }
     const data = target.value.data;
     const reason = request.reason ?? `rollback to version ${request.toVersion}`;
-    return this.append(principal, { ...request, reason }, () => data);
+    return this.append(principal, "state.rollback", { ...request, reason }, () => data);
   }
 
-  async deleteAgent(agentId: string): Promise<boolean> {
+  async deleteAgent(principal: Principal, agentId: string): Promise<boolean> {
     const { deleted, revision } = await this.deps.store.deleteAgent(agentId);
     if (revision > 0) await this.deps.cache.purgeAgent(agentId, ["AGENT_STATE", "STATE_VERSION"], revision);
     await this.deps.agents.mark(agentId, "state", false);
+    if (deleted) {
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "state.delete",
+        target: null,
+        details: null,
+      });
+    }
     return deleted;
   }
 
-  async pruneHistory(agentId: string, keepLast: number): Promise<number> {
+  async pruneHistory(principal: Principal, agentId: string, keepLast: number): Promise<number> {
     if (!Number.isInteger(keepLast) || keepLast < 1) {
       throw badUserInput(
         `keepLast must be a positive integer (got ${keepLast}); the current version is always kept`,
@@ -149,12 +160,21 @@ export class StateService {
       );
     }
     const { removed, revision } = await this.deps.store.prune(agentId, keepLast);
-    if (removed > 0) await this.deps.cache.purgeAgent(agentId, ["STATE_VERSION"], revision);
+    if (removed > 0) {
+      await this.deps.cache.purgeAgent(agentId, ["STATE_VERSION"], revision);
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "state.prune",
+        target: null,
+        details: { keepLast, removed },
+      });
+    }
     return removed;
   }
 
   private async append(
     principal: Principal,
+    action: "state.put" | "state.patch" | "state.rollback",
     request: WriteRequest,
     nextData: (current: StateVersionRecord | null) => JsonValue,
   ): Promise<StateVersionRecord> {
@@ -171,6 +191,9 @@ export class StateService {
     const reason = request.reason ?? null;
     if (reason !== null && reason.length > MAX_REASON_LENGTH) {
       throw badUserInput(`reason is longer than ${MAX_REASON_LENGTH} characters`, { argument: "reason" });
+    }
+    if (reason !== null && !isWellFormedText(reason)) {
+      throw badUserInput("reason has malformed Unicode (a lone surrogate)", { argument: "reason" });
     }
 
     let result: AppendResult;
@@ -197,6 +220,12 @@ export class StateService {
       throw error;
     }
     await this.afterCommit(result);
+    await this.deps.audit.record(principal, {
+      agentId,
+      action,
+      target: String(result.record.version),
+      details: { version: result.record.version, hash: result.record.hash, pruned: result.pruned },
+    });
     return result.record;
   }
 
@@ -218,9 +247,13 @@ export class StateService {
 
   private checkDocument(value: JsonValue, what: string): void {
     if (value === undefined) throw badUserInput(`${what} must be a JSON value`);
-    // Depth first: serialising a hostile, very deep document would overflow the stack.
-    if (jsonDepth(value) > MAX_STATE_DEPTH) {
+    // Checked before serialising: a hostile, very deep document would overflow the stack.
+    const problem = findJsonProblem(value, MAX_STATE_DEPTH);
+    if (problem?.kind === "too-deep") {
       throw badUserInput(`The ${what} is nested deeper than ${MAX_STATE_DEPTH} levels`);
+    }
+    if (problem?.kind === "malformed-text") {
+      throw badUserInput(`The ${what} has malformed Unicode (a lone surrogate) at ${problem.path}`);
     }
     const size = Buffer.byteLength(JSON.stringify(value));
     if (size > this.deps.limits.maxBytes) {
@@ -240,21 +273,4 @@ export function assertPositive(value: number, argument: string): void {
 
 function isPlainObject(value: unknown): value is Record<string, JsonValue> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Iterative, so a hostile 100k-deep document cannot overflow the stack while being measured. */
-function jsonDepth(value: JsonValue): number {
-  let deepest = 0;
-  const stack: [JsonValue, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > deepest) deepest = depth;
-    if (deepest > MAX_STATE_DEPTH) return deepest;
-    if (node !== null && typeof node === "object") {
-      for (const child of Array.isArray(node) ? node : Object.values(node)) {
-        if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
-      }
-    }
-  }
-  return deepest;
 }
