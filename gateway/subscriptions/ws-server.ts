@@ -14,10 +14,12 @@
 import type http from "node:http";
 import type https from "node:https";
 import { type FormattedExecutionResult, GraphQLError } from "graphql";
+import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { decodeJwt } from "jose";
+import { type WebSocket, WebSocketServer } from "ws";
 import type { Principal } from "../../core/auth/principal.js";
-import { bearerToken } from "../../core/auth/tokens.js";
+import { bearerToken, CLOCK_TOLERANCE_SECONDS } from "../../core/auth/tokens.js";
 import { ErrorCode } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { WebSocketAttachment } from "../../core/service/http-service.js";
@@ -89,6 +91,7 @@ export function attachSubscriptionServer(
           if (!token) return false;
           const principal = await options.verifyToken(token);
           const { socket } = ctx.extra;
+          closeWhenExpired(socket, token);
           ctx.extra.principal = principal;
           ctx.extra.budget = new ConnectionBudget(options.queueLimit, () => {
             metrics.slowConsumers.inc();
@@ -170,4 +173,28 @@ export function attachSubscriptionServer(
       await options.onDispose?.();
     },
   };
+}
+
+/** setTimeout's longest delay (about 24.8 days); longer waits are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A connection lives as long as its token: when the token expires (with the same clock
+ * tolerance as on HTTP) the socket is closed with 4403, and the client reconnects with a new one.
+ */
+function closeWhenExpired(socket: WebSocket, token: string): void {
+  const { exp } = decodeJwt(token);
+  if (typeof exp !== "number") return;
+  const deadline = (exp + CLOCK_TOLERANCE_SECONDS) * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    const wait = deadline - Date.now();
+    if (wait <= 0) {
+      socket.close(CloseCode.Forbidden, "Token expired");
+      return;
+    }
+    timer = setTimeout(check, Math.min(wait, MAX_TIMER_MS));
+  };
+  check();
+  socket.once("close", () => clearTimeout(timer));
 }

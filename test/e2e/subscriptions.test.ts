@@ -4,6 +4,7 @@
  */
 import type { Client } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CLOCK_TOLERANCE_SECONDS } from "../../core/auth/tokens.js";
 import { RedisServer } from "../support/redis-server.js";
 import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, type TestStack } from "../support/stack.js";
 import {
@@ -53,7 +54,8 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url });
+    // Hundreds of operations of one principal in a second: the rate limit has its own test below.
+    mnemo = await startTestStack({ redisUrl: redis.url, env: { RATE_LIMIT_PER_MINUTE: "0" } });
     probe = new PubSubProbe(redis.url);
   });
   afterEach(async () => {
@@ -296,6 +298,22 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
     expect(await gatewayMetric("mnemo_websocket_connections")).toBe(0);
   });
 
+  it("closes the connection with 4403 when its token expires", async () => {
+    // Expired 27 s ago: still accepted for 3 s thanks to the 30 s clock tolerance, as on HTTP.
+    const expiresIn = Math.floor(Date.now() / 1000) - (CLOCK_TOLERANCE_SECONDS - 3);
+    const client = gatewayClient(mnemo.url("gateway"), `Bearer ${await mnemo.token(ADMIN, { expiresIn })}`);
+    clients.push(client);
+    const watch = new Recorder(
+      client,
+      `subscription { agentStateChanged(agentId: "sub-expiry") { version } }`,
+    );
+    await subscribed("sub-expiry");
+    await putState("sub-expiry", { before: "expiry" });
+    await watch.waitForEvents(1);
+    await watch.waitForEnd();
+    expect(watch.error).toMatchObject({ code: 4403, reason: "Token expired" });
+  });
+
   it("refuses a subscription to an agent the principal may not read with FORBIDDEN, at once, and keeps the socket", async () => {
     const client = await connect(readerPrincipal("sub-mine"));
     const refused = new Recorder(
@@ -450,5 +468,40 @@ describe("subscriptions without Redis (npm start's single process, in-process bu
         },
       },
     ]);
+  });
+});
+
+describe("the HTTP path's limits over the WebSocket", () => {
+  let mnemo: TestStack;
+  let client: Client | undefined;
+
+  beforeAll(async () => {
+    mnemo = await startTestStack({ env: { RATE_LIMIT_PER_MINUTE: "4", QUERY_MAX_DEPTH: "5" } });
+  });
+  afterAll(async () => {
+    await client?.dispose();
+    await mnemo?.close();
+  });
+
+  it("refuses an operation over the depth limit, then spends the principal's rate limit per operation", async () => {
+    client = gatewayClient(mnemo.url("gateway"), `Bearer ${await mnemo.token(ADMIN)}`);
+    let selection = "version";
+    for (let i = 0; i < 6; i++) selection = `agent { state { ${selection} } }`;
+    const deep = new Recorder(
+      client,
+      `subscription { agentStateChanged(agentId: "limits") { ${selection} } }`,
+    );
+    await deep.waitForEnd();
+    expect(deep.errorCodes).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+    expect((deep.error as { message: string }[])[0]?.message).toMatch(/depth/i);
+
+    // The refused one counted too: 4 per minute leaves 3.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const query = new Recorder(client, `{ agent(id: "limits") { id } }`);
+      await query.waitForEnd();
+      outcomes.push(query.completed ? "ok" : query.errorCodes.join());
+    }
+    expect(outcomes).toEqual(["ok", "ok", "ok", "RATE_LIMITED"]);
   });
 });
