@@ -363,6 +363,16 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
         undefined,
         "GRAPHQL_VALIDATION_FAILED",
       ],
+      [
+        'subscription { a: agentStateChanged(agentId: "x") { version } b: agentStateChanged(agentId: "y") { version } }',
+        undefined,
+        "GRAPHQL_VALIDATION_FAILED",
+      ],
+      [
+        'subscription A { agentStateChanged(agentId: "x") { version } } query B { agents { totalCount } }',
+        undefined,
+        "OPERATION_RESOLUTION_FAILURE",
+      ],
       // Valid GraphQL, refused by the subgraph's resolver (the agent id has a space).
       ['subscription { agentStateChanged(agentId: "not valid") { version } }', undefined, "BAD_USER_INPUT"],
     ];
