@@ -18,7 +18,7 @@ export class WireFormat {
   }
 
   error(error: GraphQLError): GraphQLFormattedError {
-    return this.formatError(error.toJSON(), error);
+    return this.formatError(withoutHttp(error.toJSON()), error);
   }
 
   /**
@@ -30,7 +30,14 @@ export class WireFormat {
     return errors.map((error) => {
       const { locations: _locations, ...rest } = error;
       const formatted = { ...rest, extensions: { ...error.extensions, serviceName: subgraph } };
-      return this.formatError(formatted, error);
+      return this.formatError(withoutHttp(formatted), error);
     });
   }
+}
+
+/** `extensions.http` tells Apollo Server the HTTP status; like Apollo, it is not sent to clients. */
+function withoutHttp(error: GraphQLFormattedError): GraphQLFormattedError {
+  if (!error.extensions || !("http" in error.extensions)) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return { ...error, extensions };
 }

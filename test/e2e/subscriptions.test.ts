@@ -513,5 +513,13 @@ describe("the HTTP path's limits over the WebSocket", () => {
       outcomes.push(query.completed ? "ok" : query.errorCodes.join());
     }
     expect(outcomes).toEqual(["ok", "ok", "ok", "RATE_LIMITED"]);
+    const limited = new Recorder(client, `{ agent(id: "limits") { id } }`);
+    await limited.waitForEnd();
+    expect(limited.error).toEqual([
+      {
+        message: expect.stringMatching(/^Rate limit of 4 requests per minute exceeded; retry in \d+ s$/),
+        extensions: { code: "RATE_LIMITED", retryAfterSeconds: expect.any(Number) },
+      },
+    ]);
   });
 });
