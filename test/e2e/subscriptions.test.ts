@@ -2,8 +2,13 @@
  * Live subscriptions through the gateway: real graphql-ws clients on real WebSockets, a real
  * Redis, the whole stack in this process on port 0.
  */
-import type { Client } from "graphql-ws";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type Client, createClient } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { CLOCK_TOLERANCE_SECONDS } from "../../core/auth/tokens.js";
 import { RedisServer } from "../support/redis-server.js";
 import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, type TestStack } from "../support/stack.js";
@@ -523,3 +528,55 @@ describe("the HTTP path's limits over the WebSocket", () => {
     ]);
   });
 });
+
+describe("subscriptions over TLS (wss)", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-wss-"));
+  const certFile = path.join(dir, "cert.pem");
+  const keyFile = path.join(dir, "key.pem");
+  let mnemo: TestStack;
+  let client: Client | undefined;
+
+  beforeAll(async () => {
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        .concat(["-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
+      { stdio: "ignore" },
+    );
+    mnemo = await startTestStack({ env: { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile } });
+  });
+  afterAll(async () => {
+    await client?.dispose();
+    await mnemo?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves graphql-ws on the gateway's https port", async () => {
+    const ca = readFileSync(certFile);
+    /** A WebSocket that trusts the test certificate. */
+    class TrustingWebSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { ca });
+      }
+    }
+    expect(mnemo.url("gateway").startsWith("https://")).toBe(true);
+    client = createClient({
+      url: mnemo.url("gateway").replace(/^https/, "wss"),
+      webSocketImpl: TrustingWebSocket,
+      connectionParams: { authorization: `Bearer ${await mnemo.token(ADMIN)}` },
+      retryAttempts: 0,
+    });
+    const watch = new Recorder(client, `subscription { agentStateChanged(agentId: "wss") { version } }`);
+    await waitUntil(async () => (await stateSubscriptions(mnemo)) === 1, "subscribed");
+    // The write goes over the same wss connection (fetch would not trust the test certificate).
+    const write = new Recorder(client, `mutation { putState(agentId: "wss", data: {}) { version } }`);
+    await write.waitForEnd();
+    expect(write.events).toEqual([{ data: { putState: { version: 1 } } }]);
+    expect(await watch.waitForEvents(1)).toEqual([{ data: { agentStateChanged: { version: 1 } } }]);
+  });
+});
+
+function stateSubscriptions(stack: TestStack): Promise<number> {
+  return metric(stack.url("state"), "mnemo_subscriptions_active");
+}
