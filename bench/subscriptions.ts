@@ -78,6 +78,11 @@ interface LevelResult {
   writeLatencyMs: Latency;
   eventsPerSecond: number;
   gateway: { rssIdleMb: number; rssConnectedMb: number; rssPeakMb: number; heapPeakMb: number };
+  /**
+   * CPU time (user + system) each process spent from the first write to the last delivery, in
+   * µs per delivery: unlike latencies, this barely depends on what else runs on the machine.
+   */
+  cpuMicrosecondsPerDelivery: { gateway: number; subgraphs: number; subscribers: number };
 }
 
 function percentiles(values: Float64Array | number[]): Latency {
@@ -165,7 +170,13 @@ async function redisFloor(url: string, messages: number): Promise<Latency & { me
 
 // ---- one level ----------------------------------------------------------------------------
 
-async function runLevel(subscribers: number, gatewayUrl: string, redisUrl: string): Promise<LevelResult> {
+async function runLevel(
+  subscribers: number,
+  urls: { gateway: string; state: string },
+  redisUrl: string,
+): Promise<LevelResult> {
+  const gatewayUrl = urls.gateway;
+  const cpuSeconds = (url: string) => metric(url, "mnemo_process_cpu_seconds_total");
   const agentId = `bench-${subscribers}-${Date.now()}`;
   const token = await issueToken({ jwtSecret: JWT_SECRET }, { sub: "bench", role: "admin", agents: ["*"] });
   const query = `subscription Bench { agentStateChanged(agentId: "${agentId}") { version data createdAt } }`;
@@ -246,12 +257,18 @@ async function runLevel(subscribers: number, gatewayUrl: string, redisUrl: strin
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      rssPeak = Math.max(rssPeak, await rss());
-      heapPeak = Math.max(heapPeak, await heap());
+      // A gateway too busy to answer /metrics for a moment is not a reason to abort the run.
+      rssPeak = Math.max(rssPeak, await rss().catch(() => 0));
+      heapPeak = Math.max(heapPeak, await heap().catch(() => 0));
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   })();
 
+  const cpuBefore = {
+    gateway: await cpuSeconds(gatewayUrl),
+    subgraphs: await cpuSeconds(urls.state),
+    subscribers: process.cpuUsage(),
+  };
   const written = await runWriter({
     gatewayUrl,
     token,
@@ -270,6 +287,11 @@ async function runLevel(subscribers: number, gatewayUrl: string, redisUrl: strin
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  const cpuUsed = {
+    gateway: (await cpuSeconds(gatewayUrl)) - cpuBefore.gateway,
+    subgraphs: (await cpuSeconds(urls.state)) - cpuBefore.subgraphs,
+    subscribers: cpuUsageSeconds(process.cpuUsage(cpuBefore.subscribers)),
+  };
   sampling = false;
   await sampler;
 
@@ -318,6 +340,11 @@ async function runLevel(subscribers: number, gatewayUrl: string, redisUrl: strin
     latencyFromCommitMs: percentiles(fromCommit),
     writeLatencyMs: percentiles(writeLatency),
     eventsPerSecond: Math.round(deliveries / deliverySeconds),
+    cpuMicrosecondsPerDelivery: {
+      gateway: round((cpuUsed.gateway * 1e6) / deliveries),
+      subgraphs: round((cpuUsed.subgraphs * 1e6) / deliveries),
+      subscribers: round((cpuUsed.subscribers * 1e6) / deliveries),
+    },
     gateway: {
       rssIdleMb: mb(rssIdle),
       rssConnectedMb: mb(rssConnected),
@@ -325,6 +352,11 @@ async function runLevel(subscribers: number, gatewayUrl: string, redisUrl: strin
       heapPeakMb: mb(heapPeak),
     },
   };
+}
+
+/** process.cpuUsage() (µs) as seconds. */
+function cpuUsageSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
 }
 
 async function until(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -381,7 +413,9 @@ async function main(): Promise<void> {
     const levels: LevelResult[] = [];
     for (const subscribers of LEVELS) {
       console.log(`${subscribers} subscribers, ${WRITES} writes at ${WRITES_PER_SECOND}/s …`);
-      levels.push(await runLevel(subscribers, gatewayUrl, redis.url));
+      levels.push(
+        await runLevel(subscribers, { gateway: gatewayUrl, state: subgraphs.urls.state! }, redis.url),
+      );
     }
     printTable(floor, levels);
     const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(" / ");
@@ -486,7 +520,9 @@ function printTable(floor: Latency & { messages: number }, levels: LevelResult[]
       `${level.subscribers}: ${level.writes} writes (${level.writesPerSecondAchieved}/s achieved, ${level.writeFailures} failed, ` +
         `mutation round trip p50 ${level.writeLatencyMs.p50} ms, p99 ${level.writeLatencyMs.p99} ms), ` +
         `${level.deliveredBeforeResponse} deliveries arrived before the writer had its response, ` +
-        `${level.outOfOrder} out of order, ${level.clientsClosed} clients closed ${JSON.stringify(level.closeCodes)}`,
+        `${level.outOfOrder} out of order, ${level.clientsClosed} clients closed ${JSON.stringify(level.closeCodes)}; ` +
+        `CPU µs per delivery: gateway ${level.cpuMicrosecondsPerDelivery.gateway}, subgraphs ` +
+        `${level.cpuMicrosecondsPerDelivery.subgraphs}, subscribers ${level.cpuMicrosecondsPerDelivery.subscribers}`,
     );
   }
 }

@@ -1,96 +1,98 @@
 /**
- * A client subscription's outgoing events: the async iterator the graphql-ws server consumes.
+ * Sending subscription events to clients.
  *
- * The server awaits each WebSocket send before it asks for the next event, so when a client reads
- * slowly its events wait here. Every connection has one budget, shared by all its subscriptions:
- * at most `limit` events may wait. When one more arrives, the connection is closed with
- * SLOW_CONSUMER_CLOSE_CODE and a reason (see ws-server.ts) instead of letting memory grow: the
- * client learns it missed events, rather than silently receiving a gapped stream.
+ * graphql-ws runs the protocol (connection_init, subscribe, complete, ping, close codes) but its
+ * per-event path serialises the whole payload once per client and takes several promise hops per
+ * message; with one result fanned out to thousands of clients that was most of the gateway's
+ * work. So events bypass it: a group serialises each result once, and every client's `next`
+ * message is that JSON with the client's subscription id around it, written to the socket
+ * directly. graphql-ws still owns each subscription's lifecycle through the ClientStream it
+ * iterates, which yields nothing and ends when the subscription ends, so its `complete` or
+ * `error` message follows the last event on the socket.
+ *
+ * Backpressure: a ClientConnection counts the messages written to its socket that the operating
+ * system has not accepted yet (for all its subscriptions). A client that reads too slowly lets
+ * them pile up; at `limit` the connection is closed with SLOW_CONSUMER_CLOSE_CODE and a reason,
+ * instead of buffering without bound. Events are not dropped silently: the client learns it
+ * missed events and can reconnect and catch up.
  */
-import type { FormattedExecutionResult, GraphQLFormattedError } from "graphql";
+import type { GraphQLFormattedError } from "graphql";
+import type { WebSocket } from "ws";
 import { SubscriptionFailure } from "./errors.js";
 
-export class ConnectionBudget {
-  private waiting = 0;
+/** One client socket's outgoing events. */
+export class ClientConnection {
+  private unflushed = 0;
   private exhausted = false;
+  private readonly flushed = () => {
+    this.unflushed--;
+  };
 
   constructor(
+    private readonly socket: WebSocket,
     readonly limit: number,
     private readonly onExhausted: () => void,
   ) {}
 
-  /** True once the limit was hit: the connection is closing and takes no more events. */
-  get overflowed(): boolean {
-    return this.exhausted;
-  }
-
-  /** Events waiting on this connection now. */
+  /** Messages handed to the socket and not yet accepted by the operating system. */
   get pending(): number {
-    return this.waiting;
+    return this.unflushed;
   }
 
-  /** Reserves room for one waiting event; false (and the connection closing) when there is none. */
-  take(): boolean {
-    if (this.exhausted) return false;
-    if (this.waiting >= this.limit) {
+  /** Sends `{"id":…,"type":"next","payload":…}` with an already serialised id and payload. */
+  sendNext(idJson: string, payloadJson: string): void {
+    if (this.exhausted || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.unflushed >= this.limit) {
       this.exhausted = true;
       this.onExhausted();
-      return false;
+      return;
     }
-    this.waiting++;
-    return true;
-  }
-
-  give(count = 1): void {
-    this.waiting -= count;
+    this.unflushed++;
+    this.socket.send(`{"id":${idJson},"type":"next","payload":${payloadJson}}`, this.flushed);
   }
 }
 
-type Result = FormattedExecutionResult;
-
-export class ClientStream implements AsyncIterableIterator<Result> {
-  private readonly queue: Result[] = [];
+/**
+ * One client subscription, as the async iterator graphql-ws consumes. It yields nothing (events
+ * are sent directly, see above); its pending `next()` settles when the subscription ends:
+ * done (graphql-ws sends `complete`) or rejected with a SubscriptionFailure (graphql-ws sends an
+ * `error` message with its errors).
+ */
+export class ClientStream implements AsyncIterableIterator<never> {
+  private readonly idJson: string;
+  private closed = false;
+  private ending: { failure: SubscriptionFailure | null } | null = null;
   private consumer: {
-    resolve: (step: IteratorResult<Result>) => void;
+    resolve: (step: IteratorResult<never>) => void;
     reject: (error: unknown) => void;
   } | null = null;
-  /** Set when the source ended: delivered after the queued events. */
-  private ending: { failure: SubscriptionFailure | null } | null = null;
-  private closed = false;
 
   constructor(
-    private readonly budget: ConnectionBudget,
+    private readonly connection: ClientConnection,
+    id: string,
     /** Called once, when the stream closes for any reason. */
     private readonly onClose: () => void,
-  ) {}
-
-  push(result: Result): void {
-    if (this.closed || this.ending || this.budget.overflowed) return;
-    if (this.consumer) {
-      const { resolve } = this.consumer;
-      this.consumer = null;
-      resolve({ done: false, value: result });
-      return;
-    }
-    if (this.budget.take()) this.queue.push(result);
+  ) {
+    this.idJson = JSON.stringify(id);
   }
 
-  /** Ends the stream with errors (sent as a graphql-ws `error` message after queued events). */
+  /** Sends one event: a formatted execution result, serialised. */
+  push(payloadJson: string): void {
+    if (this.closed || this.ending) return;
+    this.connection.sendNext(this.idJson, payloadJson);
+  }
+
+  /** Ends the subscription with errors (a graphql-ws `error` message). */
   fail(errors: readonly GraphQLFormattedError[]): void {
     this.finish(new SubscriptionFailure(errors));
   }
 
-  /** Ends the stream normally (graphql-ws `complete`) after queued events. */
+  /** Ends the subscription normally (a graphql-ws `complete` message). */
   end(): void {
     this.finish(null);
   }
 
-  next(): Promise<IteratorResult<Result>> {
-    const queued = this.queue.shift();
-    if (queued) {
-      this.budget.give();
-      return Promise.resolve({ done: false, value: queued });
-    }
+  next(): Promise<IteratorResult<never>> {
     if (this.ending) {
       const { failure } = this.ending;
       this.close();
@@ -103,12 +105,12 @@ export class ClientStream implements AsyncIterableIterator<Result> {
   }
 
   /** The client completed the subscription or disconnected. */
-  return(): Promise<IteratorResult<Result>> {
+  return(): Promise<IteratorResult<never>> {
     this.close();
     return Promise.resolve({ done: true, value: undefined });
   }
 
-  throw(error: unknown): Promise<IteratorResult<Result>> {
+  throw(error: unknown): Promise<IteratorResult<never>> {
     this.close();
     return Promise.reject(error);
   }
@@ -120,24 +122,19 @@ export class ClientStream implements AsyncIterableIterator<Result> {
   private finish(failure: SubscriptionFailure | null): void {
     if (this.closed || this.ending) return;
     this.ending = { failure };
-    if (this.consumer) {
-      const consumer = this.consumer;
-      this.consumer = null;
-      this.close();
-      if (failure) consumer.reject(failure);
-      else consumer.resolve({ done: true, value: undefined });
-    }
+    const consumer = this.consumer;
+    if (!consumer) return;
+    this.consumer = null;
+    this.close();
+    if (failure) consumer.reject(failure);
+    else consumer.resolve({ done: true, value: undefined });
   }
 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.budget.give(this.queue.length);
-    this.queue.length = 0;
-    if (this.consumer) {
-      this.consumer.resolve({ done: true, value: undefined });
-      this.consumer = null;
-    }
+    this.consumer?.resolve({ done: true, value: undefined });
+    this.consumer = null;
     this.onClose();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Client subscriptions, grouped. Clients that send the same subscription (same text, variables
  * and principal scope) form one group: one upstream listener, one execution of the plan's `rest`
- * per event, one formatted result handed to every member. So 1,000 dashboards watching one agent
+ * per event, one formatted and serialised result sent to every member. So 1,000 dashboards watching one agent
  * cost one upstream subscription and one entity fetch per event, not 1,000.
  *
  * Events of a group are executed one after another, in the order the upstream sent them, so
@@ -12,7 +12,7 @@ import type { FormattedExecutionResult, GraphQLFormattedError } from "graphql";
 import type { Principal } from "../../core/auth/principal.js";
 import { ErrorCode } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { ClientStream, type ConnectionBudget } from "./client-stream.js";
+import { type ClientConnection, ClientStream } from "./client-stream.js";
 import type { FederatedExecutor, UpstreamEvent } from "./executor.js";
 import type { WireFormat } from "./format.js";
 import type { SubscriptionMetrics } from "./metrics.js";
@@ -41,7 +41,9 @@ export class SubscriptionHub {
     prepared: PreparedOperation,
     variables: Record<string, unknown>,
     principal: Principal,
-    budget: ConnectionBudget,
+    connection: ClientConnection,
+    /** The client's id for this subscription (graphql-ws message id). */
+    id: string,
   ): ClientStream {
     const key = JSON.stringify([principalScope(principal), prepared.key, canonicalize(variables) ?? "{}"]);
     let group = this.groups.get(key);
@@ -54,7 +56,7 @@ export class SubscriptionHub {
     const member = group;
     const { metrics } = this.options;
     metrics.clientSubscriptions.inc();
-    const stream = new ClientStream(budget, () => {
+    const stream = new ClientStream(connection, id, () => {
       metrics.clientSubscriptions.dec();
       member.leave(stream);
     });
@@ -142,7 +144,9 @@ class EventGroup {
       this.options.logger.error({ err: String(error) }, "could not execute a subscription event");
       result = { data: null, errors: [internalError()] };
     }
-    this.forEachMember((member) => member.push(result));
+    // Serialised once for every member (see client-stream.ts).
+    const payloadJson = JSON.stringify(result);
+    this.forEachMember((member) => member.push(payloadJson));
     metrics.eventsDelivered.inc(this.members.size);
   }
 

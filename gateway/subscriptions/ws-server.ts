@@ -7,8 +7,9 @@
  *   the socket with 4403 Forbidden;
  * - each subscribe message is parsed, validated against the API schema and planned; request
  *   errors (syntax, validation, variables) answer with an `error` message and the socket stays;
- * - subscriptions stream from the SubscriptionHub; queries and mutations run once through the
- *   federated executor (`next` then `complete`);
+ * - subscriptions stream from the SubscriptionHub, their events written to the socket directly
+ *   (client-stream.ts); queries and mutations run once through the federated executor (`next`
+ *   then `complete`);
  * - errors are formatted as for HTTP (codes kept, internals masked in production).
  */
 import type http from "node:http";
@@ -24,7 +25,7 @@ import { ErrorCode } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { WebSocketAttachment } from "../../core/service/http-service.js";
 import type { RateLimiter } from "../rate-limit.js";
-import { ConnectionBudget } from "./client-stream.js";
+import { ClientConnection } from "./client-stream.js";
 import { SubscriptionFailure } from "./errors.js";
 import type { FederatedExecutor } from "./executor.js";
 import type { WireFormat } from "./format.js";
@@ -59,14 +60,16 @@ export interface SubscriptionServerOptions {
 /** What the server keeps per client socket (graphql-ws `ctx.extra`, next to socket and request). */
 interface SocketState extends Record<PropertyKey, unknown> {
   principal?: Principal;
-  budget?: ConnectionBudget;
+  connection?: ClientConnection;
 }
 
 /** The contextValue of one operation. */
 interface OperationState {
   principal: Principal;
   prepared: PreparedOperation;
-  budget: ConnectionBudget;
+  connection: ClientConnection;
+  /** The graphql-ws message id of the subscribe message. */
+  id: string;
 }
 
 export function attachSubscriptionServer(
@@ -93,7 +96,7 @@ export function attachSubscriptionServer(
           const { socket } = ctx.extra;
           closeWhenExpired(socket, token);
           ctx.extra.principal = principal;
-          ctx.extra.budget = new ConnectionBudget(options.queueLimit, () => {
+          ctx.extra.connection = new ClientConnection(socket, options.queueLimit, () => {
             metrics.slowConsumers.inc();
             logger.warn({ sub: principal.sub }, "closing a subscription client that cannot keep up");
             socket.close(GatewayCloseCode.SlowConsumer, slowConsumerReason);
@@ -108,7 +111,7 @@ export function attachSubscriptionServer(
       onDisconnect: () => {
         metrics.clientConnections.dec();
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const principal = ctx.extra.principal!;
         try {
           await options.rateLimiter?.consume(`sub:${principal.sub}`);
@@ -121,11 +124,7 @@ export function attachSubscriptionServer(
         const variables = payload.variables ?? {};
         const variableErrors = planner.variableErrors(prepared, variables);
         if (variableErrors.length > 0) return variableErrors;
-        const state: OperationState = {
-          principal,
-          prepared,
-          budget: ctx.extra.budget!,
-        };
+        const state: OperationState = { principal, prepared, connection: ctx.extra.connection!, id };
         return {
           schema: planner.schema,
           document: prepared.document,
@@ -135,8 +134,8 @@ export function attachSubscriptionServer(
         };
       },
       subscribe: (args) => {
-        const { prepared, principal, budget } = args.contextValue as OperationState;
-        return hub.subscribe(prepared, args.variableValues ?? {}, principal, budget) as never;
+        const { prepared, principal, connection, id } = args.contextValue as OperationState;
+        return hub.subscribe(prepared, args.variableValues ?? {}, principal, connection, id) as never;
       },
       execute: async (args) => {
         const { prepared, principal } = args.contextValue as OperationState;
@@ -154,8 +153,8 @@ export function attachSubscriptionServer(
           } as never;
         }
       },
-      // Results are formatted once where they are produced (once per event for a whole group of
-      // clients), so they go out as they are.
+      // Subscription events do not pass here (see client-stream.ts); query and mutation results
+      // are formatted where they are produced, so they go out as they are.
       onNext: (_ctx, _id, _payload, _args, result) => result as FormattedExecutionResult as never,
       onError: (_ctx, _id, _payload, errors) =>
         errors.flatMap((error) =>
