@@ -26,7 +26,7 @@
  * Results: a table on stdout and bench/results/subscriptions.json. BENCH_GATEWAY_PROFILE=<dir>
  * writes a V8 CPU profile of the gateway there.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -35,6 +35,7 @@ import { Redis } from "ioredis";
 import WebSocket from "ws";
 import { issueToken } from "../core/auth/tokens.js";
 import { RedisServer } from "../test/support/redis-server.js";
+import { ServiceProcess } from "../test/support/service-process.js";
 import { metric, wsUrl } from "../test/support/subscriptions.js";
 import type { WriteTiming } from "./subscriptions/writer.js";
 
@@ -96,31 +97,6 @@ const round = (value: number) => Math.round(value * 100) / 100;
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
 // ---- processes --------------------------------------------------------------------------
-
-function startServices(
-  services: string,
-  env: NodeJS.ProcessEnv,
-  nodeArgs: string[] = [],
-): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
-  const child = fork(path.join(here, "subscriptions/service.ts"), [services], {
-    execArgv: ["--import", "tsx", ...nodeArgs],
-    env,
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`${services} exited with ${code} before it was ready`)));
-    child.once("message", (message: { type: string; urls: Record<string, string> }) => {
-      if (message.type === "ready") resolve({ child, urls: message.urls });
-    });
-  });
-}
-
-function stopServices(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.send("stop");
-  });
-}
 
 function runWriter(job: {
   gatewayUrl: string;
@@ -392,8 +368,8 @@ async function main(): Promise<void> {
     EMBEDDINGS_PROVIDER: "none",
     EMBEDDINGS_DIMENSIONS: "512",
   };
-  const subgraphs = await startServices("state,memory,cache-admin", env);
-  const gateway = await startServices(
+  const subgraphs = await ServiceProcess.start("state,memory,cache-admin", env);
+  const gateway = await ServiceProcess.start(
     "gateway",
     {
       ...env,
@@ -445,8 +421,8 @@ async function main(): Promise<void> {
     writeFileSync(path.join(here, "results/subscriptions.json"), `${JSON.stringify(results, null, 2)}\n`);
     console.log("\nwritten to bench/results/subscriptions.json");
   } finally {
-    await stopServices(gateway.child);
-    await stopServices(subgraphs.child);
+    await gateway.stop();
+    await subgraphs.stop();
     await redis.close();
     rmSync(dataDir, { recursive: true, force: true });
   }

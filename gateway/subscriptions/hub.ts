@@ -13,13 +13,23 @@ import type { Principal } from "../../core/auth/principal.js";
 import { ErrorCode } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { type ClientConnection, ClientStream } from "./client-stream.js";
+import { unavailableError } from "./errors.js";
 import type { FederatedExecutor, UpstreamEvent } from "./executor.js";
 import type { WireFormat } from "./format.js";
 import type { SubscriptionMetrics } from "./metrics.js";
 import { type PreparedOperation, subscriptionNode } from "./planner.js";
 import { principalScope, type UpstreamPool } from "./upstream-pool.js";
 
+/** Members sent to between two turns of the event loop, so a huge group does not starve HTTP. */
+const FAN_OUT_SLICE = 256;
+
 export interface SubscriptionHubOptions {
+  /**
+   * Events that may wait in a group for execution (SUBSCRIPTION_QUEUE_LIMIT). More means the
+   * gateway cannot keep up with this subscription: its clients get UNAVAILABLE rather than the
+   * backlog growing without bound.
+   */
+  backlogLimit: number;
   pool: UpstreamPool;
   executor: FederatedExecutor;
   format: WireFormat;
@@ -71,6 +81,8 @@ class EventGroup {
   private tail: Promise<void> = Promise.resolve();
   private readonly stopUpstream: () => void;
   private detached = false;
+  /** Events received from upstream and not yet delivered. */
+  private backlog = 0;
 
   constructor(
     private readonly options: SubscriptionHubOptions,
@@ -93,7 +105,20 @@ class EventGroup {
         principal,
       },
       {
-        next: (event) => this.inOrder(() => this.deliver(event)),
+        next: (event) => {
+          if (this.detached) return;
+          if (++this.backlog > options.backlogLimit) {
+            this.overloaded();
+            return;
+          }
+          this.inOrder(async () => {
+            try {
+              await this.deliver(event);
+            } finally {
+              this.backlog--;
+            }
+          });
+        },
         error: (errors) => {
           this.detach();
           const formatted = options.format.upstreamErrors(primary.serviceName, errors);
@@ -116,6 +141,25 @@ class EventGroup {
     if (this.members.size > 0) return;
     this.detach();
     this.stopUpstream();
+  }
+
+  /** Ends the group at once, queued events unsent: the members are told, not left waiting. */
+  private overloaded(): void {
+    const { backlogLimit, metrics, logger } = this.options;
+    metrics.overloadedGroups.inc();
+    logger.warn(
+      { members: this.members.size },
+      "a subscription's events arrive faster than they can be delivered",
+    );
+    this.detach();
+    this.stopUpstream();
+    const errors = [
+      unavailableError(
+        `The gateway cannot keep up with this subscription's events (more than ${backlogLimit} waiting); ` +
+          "events were missed: subscribe again",
+      ),
+    ];
+    this.forEachMember((member) => member.fail(errors));
   }
 
   /** No new members: the group is ending (its upstream is over or its last member left). */
@@ -146,8 +190,12 @@ class EventGroup {
     }
     // Serialised once for every member (see client-stream.ts).
     const payloadJson = JSON.stringify(result);
-    this.forEachMember((member) => member.push(payloadJson));
-    metrics.eventsDelivered.inc(this.members.size);
+    const members = [...this.members];
+    for (let i = 0; i < members.length; i++) {
+      if (i > 0 && i % FAN_OUT_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      members[i]!.push(payloadJson);
+    }
+    metrics.eventsDelivered.inc(members.length);
   }
 
   private forEachMember(action: (member: ClientStream) => void): void {

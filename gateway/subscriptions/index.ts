@@ -67,7 +67,14 @@ export function createSubscriptions(
     metrics,
     logger,
   });
-  const hub = new SubscriptionHub({ pool, executor, format, metrics, logger });
+  const hub = new SubscriptionHub({
+    pool,
+    executor,
+    format,
+    metrics,
+    logger,
+    backlogLimit: config.subscriptions.queueLimit,
+  });
   return (httpServer) =>
     attachSubscriptionServer(httpServer, {
       planner,

@@ -16,6 +16,7 @@ export class SubscriptionMetrics {
   readonly upstreamFailures: Counter<"subgraph">;
   readonly eventsDelivered: Counter;
   readonly slowConsumers: Counter;
+  readonly overloadedGroups: Counter;
 
   constructor(service: ServiceMetrics) {
     const registers = [service.registry];
@@ -48,6 +49,11 @@ export class SubscriptionMetrics {
     this.eventsDelivered = new Counter({
       name: "mnemo_subscription_events_total",
       help: "Subscription events queued for clients (one per client per event)",
+      registers,
+    });
+    this.overloadedGroups = new Counter({
+      name: "mnemo_subscription_overloads_total",
+      help: "Subscriptions whose events came faster than the gateway could deliver them, ended with UNAVAILABLE",
       registers,
     });
     this.slowConsumers = new Counter({

@@ -1,13 +1,20 @@
 /**
- * Backpressure: a client that stops reading is closed with 4413 and a reason once
- * SUBSCRIPTION_QUEUE_LIMIT events wait for it, instead of the gateway buffering without bound;
- * the other clients of the same subscription miss nothing.
+ * Backpressure, where events could pile up in the gateway:
+ * - a client that stops reading is closed with 4413 and a reason once SUBSCRIPTION_QUEUE_LIMIT
+ *   events wait for it; the other clients of the same subscription miss nothing;
+ * - a subscription whose events cannot be executed as fast as they come (a subgraph in `rest`
+ *   stalls) ends with UNAVAILABLE once SUBSCRIPTION_QUEUE_LIMIT events wait for execution.
  */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { RedisServer } from "../support/redis-server.js";
-import { ADMIN, startTestStack, type TestStack } from "../support/stack.js";
+import { ServiceProcess } from "../support/service-process.js";
+import { ADMIN, startTestStack, type TestStack, testEnvironment } from "../support/stack.js";
 import {
   gatewayClient,
   metric,
@@ -113,5 +120,71 @@ describe("a subscription client that cannot keep up", () => {
       "slow client released",
     );
     expect(await metric(gateway, "mnemo_websocket_connections")).toBe(1);
+  });
+});
+
+describe("a subscription whose events cannot be executed as fast as they come", () => {
+  let redis: RedisServer;
+  let memory: ServiceProcess;
+  let mnemo: TestStack;
+  let client: Client | undefined;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-overload-"));
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    // The memory subgraph in its own process, so that it can be frozen while the rest runs.
+    memory = await ServiceProcess.start("memory", {
+      ...process.env,
+      ...testEnvironment({ redisUrl: redis.url, dataDir }),
+    });
+    mnemo = await startTestStack({
+      redisUrl: redis.url,
+      dataDir,
+      services: ["gateway", "state", "cache-admin"],
+      subgraphUrls: { memory: memory.url("memory") },
+      env: { SUBSCRIPTION_QUEUE_LIMIT: String(QUEUE_LIMIT) },
+    });
+  });
+  afterAll(async () => {
+    await client?.dispose();
+    await memory?.stop();
+    await mnemo?.close();
+    await redis?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("ends with UNAVAILABLE instead of queueing without bound", async () => {
+    const gateway = mnemo.url("gateway");
+    client = gatewayClient(gateway, `Bearer ${await mnemo.token(ADMIN)}`);
+    const watch = new Recorder(
+      client,
+      `subscription { agentStateChanged(agentId: "stalled") { version agent { memories { totalCount } } } }`,
+    );
+    const probe = new PubSubProbe(redis.url);
+    await waitUntil(async () => (await probe.subscribers(stateChannel("stalled"))) === 1, "subscribed");
+    await probe.close();
+    const put = (n: number) =>
+      mnemo.query(`mutation { putState(agentId: "stalled", data: { n: ${n} }) { version } }`);
+    await put(0);
+    await watch.waitForEvents(1);
+
+    // Each event needs the memory subgraph (`rest`); frozen, the first one waits and the next pile up.
+    memory.pause();
+    for (let n = 1; n <= QUEUE_LIMIT + 2; n++) expect((await put(n)).errors).toBeUndefined();
+    await watch.waitForEnd();
+    memory.resume();
+
+    expect(watch.events).toHaveLength(1);
+    expect(watch.errorCodes).toEqual(["UNAVAILABLE"]);
+    expect((watch.error as { message: string }[])[0]?.message).toContain("cannot keep up");
+    expect(await metric(gateway, "mnemo_subscription_overloads_total")).toBe(1);
+    await waitUntil(
+      async () => (await metric(gateway, "mnemo_subscription_upstreams_active")) === 0,
+      "upstream closed",
+    );
+    await waitUntil(
+      async () => (await metric(gateway, "mnemo_subscriptions_active")) === 0,
+      "client released",
+    );
   });
 });

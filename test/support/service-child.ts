@@ -1,7 +1,7 @@
 /**
- * A child process of the subscription benchmark: starts Mnemo services (from argv, e.g.
- * "state,memory,cache-admin" or "gateway") with the configuration in its environment, reports
- * their URLs to the parent over IPC, and stops cleanly when the parent says "stop".
+ * The child side of ServiceProcess: starts Mnemo services (from argv, e.g. "memory" or
+ * "state,memory,cache-admin") with the configuration in its environment, reports their URLs to
+ * the parent over IPC, and stops cleanly when the parent says "stop".
  */
 import { startStack } from "../../bin/stack.js";
 import { loadConfig, type ServiceName } from "../../core/config.js";
