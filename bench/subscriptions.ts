@@ -70,6 +70,7 @@ interface LevelResult {
   outOfOrder: number;
   clientsClosed: number;
   closeCodes: Record<string, number>;
+  subscriptionErrors: Record<string, number>;
   latencyFromResponseMs: Latency;
   deliveredBeforeResponse: number;
   latencyFromRequestMs: Latency;
@@ -170,6 +171,8 @@ async function runLevel(
   let outOfOrder = 0;
   let lastReceipt = 0n;
   const closeCodes: Record<string, number> = {};
+  /** Subscriptions that ended with an error, by code (UNAVAILABLE: the gateway could not keep up). */
+  const subscriptionErrors: Record<string, number> = {};
   let clientsClosed = 0;
   const clients: Client[] = [];
   const disposers: (() => void)[] = [];
@@ -206,7 +209,12 @@ async function runLevel(
             deliveries++;
             lastReceipt = at;
           },
-          error: () => {},
+          error: (error) => {
+            const code = Array.isArray(error)
+              ? String((error[0] as { extensions?: { code?: string } })?.extensions?.code)
+              : "socket closed";
+            subscriptionErrors[code] = (subscriptionErrors[code] ?? 0) + 1;
+          },
           complete: () => {},
         },
       ),
@@ -310,6 +318,7 @@ async function runLevel(
     outOfOrder,
     clientsClosed,
     closeCodes,
+    subscriptionErrors,
     latencyFromResponseMs: percentiles(fromResponse),
     deliveredBeforeResponse: beforeResponse,
     latencyFromRequestMs: percentiles(fromRequest),
@@ -496,7 +505,8 @@ function printTable(floor: Latency & { messages: number }, levels: LevelResult[]
       `${level.subscribers}: ${level.writes} writes (${level.writesPerSecondAchieved}/s achieved, ${level.writeFailures} failed, ` +
         `mutation round trip p50 ${level.writeLatencyMs.p50} ms, p99 ${level.writeLatencyMs.p99} ms), ` +
         `${level.deliveredBeforeResponse} deliveries arrived before the writer had its response, ` +
-        `${level.outOfOrder} out of order, ${level.clientsClosed} clients closed ${JSON.stringify(level.closeCodes)}; ` +
+        `${level.outOfOrder} out of order, ${level.clientsClosed} clients closed ${JSON.stringify(level.closeCodes)}, ` +
+        `subscriptions ended in error ${JSON.stringify(level.subscriptionErrors)}; ` +
         `CPU µs per delivery: gateway ${level.cpuMicrosecondsPerDelivery.gateway}, subgraphs ` +
         `${level.cpuMicrosecondsPerDelivery.subgraphs}, subscribers ${level.cpuMicrosecondsPerDelivery.subscribers}`,
     );
