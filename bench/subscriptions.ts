@@ -2,9 +2,9 @@
  * `npm run bench:subscriptions`: live subscriptions through one gateway.
  *
  * For each level (default 1,000 and 5,000 WebSocket subscribers, BENCH_SUBSCRIBERS) every
- * subscriber runs `subscription { agentStateChanged(agentId) { version data createdAt } }` through the
- * gateway with its own graphql-ws client and socket, while one writer does `putState` at 50
- * writes/s (BENCH_SECONDS, default 20 s). Reported:
+ * subscriber runs `subscription { agentStateChanged(agentId) { version data createdAt } }`
+ * through the gateway on its own socket (graphql-transport-ws, see subscriptions/subscriber.ts),
+ * while one writer does `putState` at 50 writes/s (BENCH_SECONDS, default 20 s). Reported:
  *  - delivery latency from the mutation's response to each client's receipt, p50/p99/max (an
  *    event may arrive before the writer has its response: those count as 0 ms, and how many did
  *    is reported); from the version's commit (its createdAt, the subgraph's wall clock), the
@@ -30,13 +30,12 @@ import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Client, createClient } from "graphql-ws";
 import { Redis } from "ioredis";
-import WebSocket from "ws";
 import { issueToken } from "../core/auth/tokens.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { ServiceProcess } from "../test/support/service-process.js";
 import { metric, wsUrl } from "../test/support/subscriptions.js";
+import { BenchSubscriber } from "./subscriptions/subscriber.js";
 import type { WriteTiming } from "./subscriptions/writer.js";
 
 const LEVELS = (process.env.BENCH_SUBSCRIBERS ?? "1000,5000").split(",").map(Number);
@@ -174,51 +173,32 @@ async function runLevel(
   /** Subscriptions that ended with an error, by code (UNAVAILABLE: the gateway could not keep up). */
   const subscriptionErrors: Record<string, number> = {};
   let clientsClosed = 0;
-  const clients: Client[] = [];
-  const disposers: (() => void)[] = [];
+  const clients: BenchSubscriber[] = [];
   for (let c = 0; c < subscribers; c++) {
-    const client = createClient({
-      url: wsUrl(gatewayUrl),
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${token}` },
-      retryAttempts: 0,
-      on: {
-        closed: (event) => {
-          const code = String((event as { code?: number }).code ?? "?");
-          if (code === "1000") return;
+    const subscriber = new BenchSubscriber(wsUrl(gatewayUrl), `Bearer ${token}`, query, {
+      next: (payload) => {
+        const at = now();
+        const event = payload.data?.agentStateChanged as { version: number; createdAt: string } | undefined;
+        const version = event?.version ?? 0;
+        if (version < 1 || version > WRITES) return;
+        receipts[c * WRITES + version - 1] = ms(at);
+        if (!committedAt.has(version)) committedAt.set(version, Date.parse(event?.createdAt ?? ""));
+        if (version <= lastVersion[c]!) outOfOrder++;
+        lastVersion[c] = version;
+        deliveries++;
+        lastReceipt = at;
+      },
+      ended: (reason) => {
+        if ("closeCode" in reason) {
+          const code = String(reason.closeCode);
           closeCodes[code] = (closeCodes[code] ?? 0) + 1;
           clientsClosed++;
-        },
+        } else {
+          subscriptionErrors[reason.code] = (subscriptionErrors[reason.code] ?? 0) + 1;
+        }
       },
     });
-    clients.push(client);
-    disposers.push(
-      client.subscribe<{ agentStateChanged: { version: number; createdAt: string } }>(
-        { query },
-        {
-          next: (event) => {
-            const at = now();
-            const version = event.data?.agentStateChanged.version ?? 0;
-            if (version < 1 || version > WRITES) return;
-            receipts[c * WRITES + version - 1] = ms(at);
-            if (!committedAt.has(version)) {
-              committedAt.set(version, Date.parse(event.data?.agentStateChanged.createdAt ?? ""));
-            }
-            if (version <= lastVersion[c]!) outOfOrder++;
-            lastVersion[c] = version;
-            deliveries++;
-            lastReceipt = at;
-          },
-          error: (error) => {
-            const code = Array.isArray(error)
-              ? String((error[0] as { extensions?: { code?: string } })?.extensions?.code)
-              : "socket closed";
-            subscriptionErrors[code] = (subscriptionErrors[code] ?? 0) + 1;
-          },
-          complete: () => {},
-        },
-      ),
-    );
+    clients.push(subscriber);
     if ((c + 1) % CONNECT_BATCH === 0) {
       const expected = c + 1;
       await until(async () => (await metric(gatewayUrl, "mnemo_subscriptions_active")) >= expected, 60_000);
@@ -303,8 +283,7 @@ async function runLevel(
   const firstSent = ms(BigInt(written.timings[0]?.sentNs ?? "0"));
   const deliverySeconds = (ms(lastReceipt) - firstSent) / 1000;
 
-  for (const dispose of disposers) dispose();
-  await Promise.all(clients.map((client) => client.dispose()));
+  await Promise.all(clients.map((client) => client.close()));
   await until(async () => (await metric(gatewayUrl, "mnemo_subscriptions_active")) === 0, 60_000);
 
   return {
