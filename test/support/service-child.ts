@@ -11,6 +11,8 @@ const config = loadConfig(process.env, { services });
 const stack = await startStack(config, { services });
 const urls = Object.fromEntries(Object.entries(stack.services).map(([name, service]) => [name, service.url]));
 process.send?.({ type: "ready", urls });
+// A parent that dies without saying "stop" must not leave the services running.
+process.once("disconnect", () => process.exit(1));
 process.on("message", (message) => {
   if (message !== "stop") return;
   stack.close().then(
