@@ -22,6 +22,7 @@ export interface WriteTiming {
   respondedNs: string;
 }
 
+process.once("disconnect", () => process.exit(1));
 process.once("message", async (job: WriterJob) => {
   const timings: WriteTiming[] = [];
   const interval = 1000 / job.perSecond;
