@@ -13,8 +13,9 @@
  *  - deliveries, lost deliveries, out-of-order ones, clients closed by the gateway;
  *  - events/s delivered, and the gateway's memory (RSS and V8 heap) idle, with the subscribers
  *    connected, and at its peak during the writes;
- *  - beside it, in the same run, the floor: raw Redis PUBLISH → SUBSCRIBE latency at the same
- *    rate, with ioredis.
+ *  - beside it, in the same run, the floors: raw Redis PUBLISH → SUBSCRIBE latency at the same
+ *    rate, with ioredis; and the WebSocket fan-out alone (the same subscribers fed by a bare `ws`
+ *    server at the same rate, subscriptions/ws-floor.ts), with its CPU per delivery.
  *
  * Processes (2 cores): redis-server; the subgraphs (state, memory, cache-admin) in one Node
  * process; the gateway alone in another, so its memory is its own; the writer in a third; the
@@ -142,6 +143,86 @@ async function redisFloor(url: string, messages: number): Promise<Latency & { me
   subscriber.disconnect();
   publisher.disconnect();
   return { ...percentiles(latencies), messages: latencies.length };
+}
+
+// ---- the floor: WebSocket fan-out alone ----------------------------------------------------
+
+interface FanOutFloor extends Latency {
+  subscribers: number;
+  deliveries: number;
+  lost: number;
+  eventsPerSecond: number;
+  cpuMicrosecondsPerDelivery: { server: number; subscribers: number };
+}
+
+/** The same subscribers and event rate against a bare ws server (subscriptions/ws-floor.ts). */
+async function fanOutFloor(subscribers: number): Promise<FanOutFloor> {
+  const child = fork(path.join(here, "subscriptions/ws-floor.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const ask = <T>(message: object, type: string) =>
+    new Promise<T>((resolve) => {
+      const listener = (reply: { type: string } & T) => {
+        if (reply.type !== type) return;
+        child.off("message", listener);
+        resolve(reply);
+      };
+      child.on("message", listener);
+      if (Object.keys(message).length > 0) child.send(message);
+    });
+  const { url } = await ask<{ url: string }>({}, "ready");
+  const latencies: number[] = [];
+  let lastReceipt = 0n;
+  const clients: BenchSubscriber[] = [];
+  for (let c = 0; c < subscribers; c++) {
+    clients.push(
+      new BenchSubscriber(url, "none", "subscription { floor }", {
+        next: (payload) => {
+          const at = now();
+          const event = payload.data?.agentStateChanged as { sentNs: string } | undefined;
+          if (!event) return;
+          latencies.push(ms(at - BigInt(event.sentNs)));
+          lastReceipt = at;
+        },
+        ended: () => {},
+      }),
+    );
+  }
+  await until(
+    async () => (await ask<{ subscribed: number }>({ type: "count" }, "count")).subscribed === subscribers,
+    60_000,
+  );
+  const cpuBefore = process.cpuUsage();
+  const started = now();
+  const done = await ask<{ sent: number; cpuMicroseconds: number }>(
+    { type: "run", events: WRITES, perSecond: WRITES_PER_SECOND },
+    "done",
+  );
+  let seen = -1;
+  let idleSince = Date.now();
+  while (latencies.length < done.sent && Date.now() - idleSince < DRAIN_IDLE_MS) {
+    if (latencies.length !== seen) {
+      seen = latencies.length;
+      idleSince = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const subscriberCpu = cpuUsageSeconds(process.cpuUsage(cpuBefore));
+  await Promise.all(clients.map((client) => client.close()));
+  child.kill();
+  const deliveries = latencies.length;
+  return {
+    ...percentiles(latencies),
+    subscribers,
+    deliveries,
+    lost: subscribers * WRITES - deliveries,
+    eventsPerSecond: Math.round(deliveries / (ms(lastReceipt - started) / 1000)),
+    cpuMicrosecondsPerDelivery: {
+      server: round(done.cpuMicroseconds / deliveries),
+      subscribers: round((subscriberCpu * 1e6) / deliveries),
+    },
+  };
 }
 
 // ---- one level ----------------------------------------------------------------------------
@@ -374,6 +455,11 @@ async function main(): Promise<void> {
   try {
     console.log(`Redis floor: PUBLISH → SUBSCRIBE, ${WRITES_PER_SECOND} messages/s …`);
     const floor = await redisFloor(redis.url, WRITES_PER_SECOND * 10);
+    const fanOutFloors: FanOutFloor[] = [];
+    for (const subscribers of LEVELS) {
+      console.log(`WebSocket fan-out floor: ${subscribers} subscribers, bare ws server …`);
+      fanOutFloors.push(await fanOutFloor(subscribers));
+    }
     const levels: LevelResult[] = [];
     for (const subscribers of LEVELS) {
       console.log(`${subscribers} subscribers, ${WRITES} writes at ${WRITES_PER_SECOND}/s …`);
@@ -381,7 +467,7 @@ async function main(): Promise<void> {
         await runLevel(subscribers, { gateway: gatewayUrl, state: subgraphs.urls.state! }, redis.url),
       );
     }
-    printTable(floor, levels);
+    printTable(floor, fanOutFloors, levels);
     const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(" / ");
     console.log(
       `load average (1/5/15 min): ${load(loadAverageStart)} at start, ${load(os.loadavg())} at end`,
@@ -403,6 +489,7 @@ async function main(): Promise<void> {
         query: "agentStateChanged { version data createdAt }",
       },
       redisFloorMs: floor,
+      webSocketFanOutFloor: fanOutFloors,
       levels,
     };
     mkdirSync(path.join(here, "results"), { recursive: true });
@@ -416,7 +503,11 @@ async function main(): Promise<void> {
   }
 }
 
-function printTable(floor: Latency & { messages: number }, levels: LevelResult[]): void {
+function printTable(
+  floor: Latency & { messages: number },
+  fanOutFloors: FanOutFloor[],
+  levels: LevelResult[],
+): void {
   const rows = [
     [
       "",
@@ -440,6 +531,17 @@ function printTable(floor: Latency & { messages: number }, levels: LevelResult[]
       "",
       "",
     ],
+    ...fanOutFloors.map((fanOut) => [
+      `${fanOut.subscribers} subscribers, bare ws fan-out (floor)`,
+      String(fanOut.p50),
+      String(fanOut.p99),
+      String(fanOut.max),
+      String(fanOut.deliveries),
+      String(fanOut.lost),
+      String(fanOut.eventsPerSecond),
+      "",
+      "",
+    ]),
     ...levels.map((level) => [
       `${level.subscribers} subscribers, from response`,
       String(level.latencyFromResponseMs.p50),
@@ -479,6 +581,12 @@ function printTable(floor: Latency & { messages: number }, levels: LevelResult[]
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log("");
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  "));
+  for (const fanOut of fanOutFloors) {
+    console.log(
+      `floor ${fanOut.subscribers}: CPU µs per delivery: ws server ${fanOut.cpuMicrosecondsPerDelivery.server}, ` +
+        `subscribers ${fanOut.cpuMicrosecondsPerDelivery.subscribers}`,
+    );
+  }
   for (const level of levels) {
     console.log(
       `${level.subscribers}: ${level.writes} writes (${level.writesPerSecondAchieved}/s achieved, ${level.writeFailures} failed, ` +
