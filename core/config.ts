@@ -40,6 +40,14 @@ export interface EmbeddingsConfig {
   workers: number;
 }
 
+/** Cache layer settings (see core/cache/cache.ts CacheSettings and docs/cache.md). */
+export interface CacheConfig {
+  fillLockMs: number;
+  prefetch: boolean;
+  prefetchLimit: number;
+  statsFlushMs: number;
+}
+
 export interface Config {
   env: "development" | "production" | "test";
   host: string;
@@ -49,6 +57,7 @@ export interface Config {
   store: "sqlite" | "neo4j";
   dataDir: string;
   redis: RedisConfig | null;
+  cache: CacheConfig;
   neo4j: Neo4jConfig | null;
   auth: {
     jwtSecret: string;
@@ -258,6 +267,12 @@ export function loadConfig(
     store,
     dataDir,
     redis,
+    cache: {
+      fillLockMs: read.int("CACHE_FILL_LOCK_MS", 2000, 0, 60_000),
+      prefetch: read.bool("CACHE_PREFETCH", true),
+      prefetchLimit: read.int("CACHE_PREFETCH_LIMIT", 3, 1, 32),
+      statsFlushMs: read.int("CACHE_STATS_FLUSH_MS", 5000, 100, 600_000),
+    },
     neo4j,
     auth: {
       jwtSecret,

@@ -8,9 +8,8 @@
 import type { AgentDirectory } from "./agents/directory.js";
 import { createNeo4jAgentDirectory } from "./agents/neo4j-directory.js";
 import { createSqliteAgentDirectory } from "./agents/sqlite-directory.js";
-import { CacheLayer } from "./cache/cache.js";
-import { createMemoryCacheBackend } from "./cache/memory-backend.js";
-import { createRedisCacheBackend } from "./cache/redis-backend.js";
+import type { CacheLayer } from "./cache/cache.js";
+import { createCacheLayer } from "./cache/create.js";
 import type { Config } from "./config.js";
 import { createInProcessEventBus, createRedisEventBus, type EventBus } from "./events.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -49,17 +48,19 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     publisher = createRedisClient(config.redis, "publisher", logger);
     subscriber = createRedisClient(config.redis, "subscriber", logger);
     events = createRedisEventBus(publisher, subscriber);
-    cache = new CacheLayer({ backend: createRedisCacheBackend(redis), logger });
+    cache = createCacheLayer({ redis, redisMode: config.redis.mode, events, logger, settings: config.cache });
     const connected = await waitForRedis(redis, REDIS_START_WAIT_MS);
     if (!connected)
       logger.warn("Redis is not reachable yet; starting degraded (cache bypassed) and retrying");
+    // After any reconnect: replay invalidations queued during the outage, re-read policies.
     redis.on("ready", () => {
       void cache.recover();
     });
   } else {
     events = createInProcessEventBus();
-    cache = new CacheLayer({ backend: createMemoryCacheBackend(), logger });
+    cache = createCacheLayer({ redis: null, events, logger, settings: config.cache });
   }
+  await cache.start();
 
   let neo4jDriver: Driver | null = null;
   let agents: AgentDirectory;
@@ -84,6 +85,16 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
         const client = redis;
         checks.redis = () => pingRedis(client);
       }
+      // The cache's own view: degraded until Redis answers AND the outage's invalidations are replayed.
+      checks.cache = async () => {
+        const health = await cache.health();
+        if (!health.ok) {
+          throw new Error(
+            `degraded since ${health.degradedSince}: reads bypass the cache, ` +
+              `${health.pendingInvalidations} invalidation(s) waiting for Redis`,
+          );
+        }
+      };
       if (neo4jDriver) {
         const driver = neo4jDriver;
         checks.neo4j = async () => {
@@ -93,6 +104,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
       return checks;
     },
     async close() {
+      await cache.close();
       await events.close();
       if (redis) await closeRedis(redis);
       // RedisPubSub.close() quits its connections; these calls cover a bus that never connected.
