@@ -38,6 +38,8 @@ export interface KeyDetails {
 
 export interface KeyPage {
   keys: string[];
+  /** For each key, a cursor that resumes the listing right after it. */
+  cursors: string[];
   /** Where the next page starts; null when the scan is complete. Opaque to callers. */
   cursor: string | null;
 }

@@ -148,7 +148,8 @@ export interface CacheHealth {
 }
 
 export interface CacheKeyPage {
-  keys: KeyDetails[];
+  keys: { details: KeyDetails; cursor: string }[];
+  /** Where the next page starts; null when the listing is complete. */
   cursor: string | null;
 }
 
@@ -781,7 +782,8 @@ export class CacheLayer {
 
   async listKeys(prefix: string, first: number, after: string | null): Promise<CacheKeyPage> {
     const page = await this.backend.scan(prefix, after, first);
-    return { keys: await this.backend.inspect(page.keys), cursor: page.cursor };
+    const details = await this.backend.inspect(page.keys);
+    return { keys: details.map((d, i) => ({ details: d, cursor: page.cursors[i]! })), cursor: page.cursor };
   }
 
   /** This process's counters since it started. */

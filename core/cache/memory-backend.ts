@@ -97,12 +97,10 @@ export function createMemoryCacheBackend(maxEntries = 50_000): CacheBackend {
         .filter((key) => key.startsWith(prefix) && (after === null || key > after))
         .sort();
       const keys = matching.slice(0, count);
+      const cursors = keys.map((key) => Buffer.from(`k:${key}`).toString("base64url"));
       const more = matching.length > keys.length;
       const last = keys.at(-1) ?? after;
-      return {
-        keys,
-        cursor: more && last !== null ? Buffer.from(`k:${last}`).toString("base64url") : null,
-      };
+      return { keys, cursors, cursor: more && last !== null ? Buffer.from(`k:${last}`).toString("base64url") : null };
     },
     async inspect(keys) {
       return keys.map((key) => {

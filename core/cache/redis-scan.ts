@@ -7,11 +7,11 @@
  * used and the last key returned; the next page repeats that step, sorts its keys and continues
  * after the last one. If the repeated step does not end at the same SCAN cursor (the keyspace
  * changed meanwhile) nothing is skipped: a key may then be listed twice, never missed, which is
- * SCAN's own guarantee.
+ * SCAN's own guarantee. A page may hold fewer keys than asked (even none) while more follow.
  */
 import type { Redis } from "ioredis";
 import type { RedisClient } from "../redis.js";
-import { InvalidCursorError } from "./backend.js";
+import { InvalidCursorError, type KeyPage } from "./backend.js";
 import { escapeGlob } from "./keys.js";
 import { dataNodes, nodeName } from "./redis-topology.js";
 
@@ -29,6 +29,11 @@ interface ScanPosition {
 
 const MIN_STEP = 10;
 const MAX_STEP = 1000;
+/**
+ * SCAN steps one page may take. A selective prefix over a large keyspace would otherwise walk
+ * everything in one call; instead the page comes back short, with a cursor to continue.
+ */
+const MAX_STEPS_PER_PAGE = 100;
 
 export function encodeScanCursor(position: ScanPosition): string {
   return Buffer.from(JSON.stringify(position)).toString("base64url");
@@ -64,7 +69,7 @@ export async function scanPage(
   prefix: string,
   cursor: string | null,
   count: number,
-): Promise<{ keys: string[]; cursor: string | null }> {
+): Promise<KeyPage> {
   const nodes = dataNodes(client);
   const names = nodes.map(nodeName);
   let position: ScanPosition = cursor
@@ -76,10 +81,11 @@ export async function scanPage(
       "the Redis nodes changed since this cursor was issued; start the listing again",
     );
   }
-  if (count === 0) return { keys: [], cursor: cursor ?? encodeScanCursor(position) };
+  if (count === 0) return { keys: [], cursors: [], cursor: cursor ?? encodeScanCursor(position) };
   const match = `${escapeGlob(prefix)}*`;
   const keys: string[] = [];
-  while (keys.length < count) {
+  const cursors: string[] = [];
+  for (let steps = 0; keys.length < count && steps < MAX_STEPS_PER_PAGE; steps++) {
     const node = nodes[nodeIndex]!;
     const [next, batch] = await node.scan(position.c, "MATCH", match, "COUNT", position.n);
     let candidates = [...new Set(batch)].sort();
@@ -88,23 +94,24 @@ export async function scanPage(
       candidates = candidates.filter((key) => key > last);
     }
     const room = count - keys.length;
-    if (candidates.length > room) {
-      const taken = candidates.slice(0, room);
-      keys.push(...taken);
-      return { keys, cursor: encodeScanCursor({ ...position, e: next, k: taken.at(-1)! }) };
+    const taken = candidates.slice(0, room);
+    for (const key of taken) {
+      keys.push(key);
+      // Resuming after this key = repeating this step and continuing past it.
+      cursors.push(encodeScanCursor({ h: position.h, c: position.c, n: position.n, e: next, k: key }));
     }
-    keys.push(...candidates);
+    if (candidates.length > room) return { keys, cursors, cursor: cursors.at(-1)! };
     // Sparse matches: take bigger steps so a selective prefix needs fewer round trips.
     const step = candidates.length === 0 ? Math.min(MAX_STEP, position.n * 2) : position.n;
     if (next === "0") {
-      if (nodeIndex + 1 >= nodes.length) return { keys, cursor: null };
+      if (nodeIndex + 1 >= nodes.length) return { keys, cursors, cursor: null };
       nodeIndex++;
       position = { h: names[nodeIndex]!, c: "0", n: step };
     } else {
       position = { h: position.h, c: next, n: step };
     }
   }
-  return { keys, cursor: encodeScanCursor(position) };
+  return { keys, cursors, cursor: encodeScanCursor(position) };
 }
 
 /** Every key matching `pattern` on one node, in SCAN steps, handed to `visit` step by step. */
