@@ -100,7 +100,11 @@ export function createMemoryCacheBackend(maxEntries = 50_000): CacheBackend {
       const cursors = keys.map((key) => Buffer.from(`k:${key}`).toString("base64url"));
       const more = matching.length > keys.length;
       const last = keys.at(-1) ?? after;
-      return { keys, cursors, cursor: more && last !== null ? Buffer.from(`k:${last}`).toString("base64url") : null };
+      return {
+        keys,
+        cursors,
+        cursor: more && last !== null ? Buffer.from(`k:${last}`).toString("base64url") : null,
+      };
     },
     async inspect(keys) {
       return keys.map((key) => {

@@ -216,10 +216,11 @@ export function createRedisCacheBackend(
     async inspect(keys) {
       if (keys.length === 0) return [];
       const details = new Map<string, KeyDetails>();
-      const nodes = await perNode(
+      // Keys listed by prefix can be tag sets or co-access sets: a GET on those fails per command.
+      const nodes = await pipelinePerNode<string, ScriptedPipeline>(
+        client,
         keys,
         (key) => key,
-        "INSPECT",
         (pipeline, group) => {
           for (const key of group) {
             pipeline.get(key);
@@ -227,10 +228,12 @@ export function createRedisCacheBackend(
             pipeline.memory("USAGE", key, "SAMPLES", 0);
           }
         },
+        () => hooks.onRoundTrip?.("INSPECT"),
+        true,
       );
       for (const { group, replies } of nodes) {
         group.forEach((key, i) => {
-          const raw = replies[i * 3]?.[1] as string | null;
+          const raw = replies[i * 3]?.[0] ? null : (replies[i * 3]?.[1] as string | null);
           const ttl = Number(replies[i * 3 + 1]?.[1]);
           const bytes = replies[i * 3 + 2]?.[1];
           details.set(key, {

@@ -75,7 +75,8 @@ export interface SlotGroupReplies<T> {
 
 /**
  * One pipeline per node; `queue` adds the commands for one slot group. Any command error
- * rejects the whole call (callers treat the cache as unavailable for that operation).
+ * rejects the whole call (callers treat the cache as unavailable for that operation), unless
+ * `perCommandErrors` is set: then errors stay in the replies for the caller to read.
  */
 export async function pipelinePerNode<T, P extends ReturnType<RedisClient["pipeline"]>>(
   client: RedisClient,
@@ -83,6 +84,7 @@ export async function pipelinePerNode<T, P extends ReturnType<RedisClient["pipel
   keyOf: (item: T) => string,
   queue: (pipeline: P, group: T[]) => void,
   onRoundTrip?: () => void,
+  perCommandErrors = false,
 ): Promise<SlotGroupReplies<T>[]> {
   const out: SlotGroupReplies<T>[] = [];
   await Promise.all(
@@ -95,7 +97,7 @@ export async function pipelinePerNode<T, P extends ReturnType<RedisClient["pipel
         return pipeline.length - before;
       });
       const replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
-      for (const [error] of replies) if (error) throw error;
+      if (!perCommandErrors) for (const [error] of replies) if (error) throw error;
       let offset = 0;
       groups.forEach((group, index) => {
         out.push({ group, replies: replies.slice(offset, offset + sizes[index]!) });

@@ -78,7 +78,10 @@ export function createCacheAdminResolvers(
       cacheStats: async (_: unknown, _args: unknown, context: SubgraphContext) => {
         authorizeAdmin(context.principal);
         const snapshot = await cache.statsSnapshot();
-        const byType = snapshot.byType.map((stats) => ({ ...stats, hitRatio: ratio(stats.hits, stats.misses) }));
+        const byType = snapshot.byType.map((stats) => ({
+          ...stats,
+          hitRatio: ratio(stats.hits, stats.misses),
+        }));
         const hits = byType.reduce((sum, t) => sum + t.hits, 0);
         const misses = byType.reduce((sum, t) => sum + t.misses, 0);
         return { ...snapshot, hits, misses, hitRatio: ratio(hits, misses), byType };
@@ -141,8 +144,11 @@ export function createCacheAdminResolvers(
       ) => {
         const admin = authorizeAdmin(context.principal);
         const type = assertType(args.type);
-        const result = await againstRedis("setCachePolicy", () => cache.updatePolicy(type, args.policy ?? {}, admin.sub));
-        if (Array.isArray(result)) throw badUserInput(`Invalid cache policy: ${result.join("; ")}`, { argument: "policy" });
+        const result = await againstRedis("setCachePolicy", () =>
+          cache.updatePolicy(type, args.policy ?? {}, admin.sub),
+        );
+        if (Array.isArray(result))
+          throw badUserInput(`Invalid cache policy: ${result.join("; ")}`, { argument: "policy" });
         return result;
       },
       warmAgent: (_: unknown, args: { agentId: string }, context: SubgraphContext) => {

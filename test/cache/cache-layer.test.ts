@@ -6,7 +6,14 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { cacheKey } from "../../core/cache/keys.js";
 import { StateService } from "../../subgraphs/state/domain/state-service.js";
-import { eventually, type Replica, type ReplicaOptions, startReplica, tempDir, WRITER } from "../support/cache-fixture.js";
+import {
+  eventually,
+  type Replica,
+  type ReplicaOptions,
+  startReplica,
+  tempDir,
+  WRITER,
+} from "../support/cache-fixture.js";
 import { RedisServer } from "../support/redis-server.js";
 
 const current = (agentId: string) => StateService.currentRef(agentId);
@@ -19,11 +26,16 @@ describe("cache layer (real Redis)", () => {
   const replicas: Replica[] = [];
 
   const replica = async (settings?: ReplicaOptions["settings"]) => {
-    const started = await startReplica({ redis: { mode: "single", url: server.url }, dataDir: data.dir, settings });
+    const started = await startReplica({
+      redis: { mode: "single", url: server.url },
+      dataDir: data.dir,
+      settings,
+    });
     replicas.push(started);
     return started;
   };
-  const mgetCalls = async () => Number(/cmdstat_mget:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0);
+  const mgetCalls = async () =>
+    Number(/cmdstat_mget:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0);
 
   beforeAll(async () => {
     server = await RedisServer.start();
@@ -67,7 +79,11 @@ describe("cache layer (real Redis)", () => {
     const snapshot = await a.cache.statsSnapshot();
     expect(snapshot.allReplicas).toBe(true);
     expect(snapshot.since).not.toBeNull();
-    expect(snapshot.byType.find((t) => t.type === "AGENT_STATE")).toMatchObject({ hits: 2, misses: 1, writes: 1 });
+    expect(snapshot.byType.find((t) => t.type === "AGENT_STATE")).toMatchObject({
+      hits: 2,
+      misses: 1,
+      writes: 1,
+    });
     expect(snapshot.redis).toMatchObject({ mode: "single", nodes: 1 });
     expect(snapshot.redis?.version).toMatch(/^\d+\./);
   });
@@ -192,7 +208,9 @@ describe("cache layer (real Redis)", () => {
     expect(other.cache.stats("STATE_VERSION").prefetched).toBe(1);
 
     const loadsBefore = other.store.loads;
-    expect((await other.state.createLoaders().version.load(StateService.versionRef("co-1", 2)))?.data).toEqual({
+    expect(
+      (await other.state.createLoaders().version.load(StateService.versionRef("co-1", 2)))?.data,
+    ).toEqual({
       v: 2,
     });
     expect(other.store.loads).toBe(loadsBefore);
@@ -202,7 +220,13 @@ describe("cache layer (real Redis)", () => {
   it("applies a policy change on every replica, and a replica started later reads it", async () => {
     const [a, b] = [await replica(), await replica()];
     const changed = await a.cache.updatePolicy("MEMORY", { ttlSeconds: 42, enabled: false }, "ops");
-    expect(changed).toMatchObject({ type: "MEMORY", ttlSeconds: 42, enabled: false, isDefault: false, updatedBy: "ops" });
+    expect(changed).toMatchObject({
+      type: "MEMORY",
+      ttlSeconds: 42,
+      enabled: false,
+      isDefault: false,
+      updatedBy: "ops",
+    });
     await eventually(() => b.cache.policy("MEMORY").ttlSeconds === 42);
     expect(b.cache.policy("MEMORY")).toEqual({ enabled: false, ttlSeconds: 42, writeMode: "INVALIDATE" });
 
@@ -221,7 +245,9 @@ describe("cache layer (real Redis)", () => {
     await a.cache.updatePolicy("RECALL", { ttlSeconds: 7 }, "ops");
     await admin.flushall();
     await a.cache.reloadPolicies();
-    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "RECALL")) ?? "{}")).toMatchObject({ ttlSeconds: 7 });
+    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "RECALL")) ?? "{}")).toMatchObject({
+      ttlSeconds: 7,
+    });
     const late = await replica();
     expect(late.cache.policy("RECALL").ttlSeconds).toBe(7);
   });
