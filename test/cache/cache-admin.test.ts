@@ -5,7 +5,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
-import { errorCodes } from "../support/graphql-client.js";
+import { errorCodes, type GraphQLResponse } from "../support/graphql-client.js";
 import { RedisServer } from "../support/redis-server.js";
 import {
   agentPrincipal,
@@ -79,9 +79,9 @@ describe("cache-admin API", () => {
     const keys: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 100; page++) {
-      const response = await mnemo.query<KeyPage>(KEYS, { prefix, first, after });
+      const response: GraphQLResponse<KeyPage> = await mnemo.query<KeyPage>(KEYS, { prefix, first, after });
       expect(response.errors).toBeUndefined();
-      const connection = response.data!.cacheKeys;
+      const connection: KeyPage["cacheKeys"] = response.data!.cacheKeys;
       expect(connection.edges.length).toBeLessThanOrEqual(first);
       keys.push(...connection.edges.map((edge) => edge.node.key));
       if (!connection.pageInfo.hasNextPage) return keys;
