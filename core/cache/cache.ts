@@ -861,8 +861,9 @@ export class CacheLayer {
   private async replay(): Promise<boolean> {
     try {
       await this.backend.ping();
+      await this.reloadPolicies();
       let replayed = 0;
-      // New failures can queue more while replaying; go round until the queues are empty.
+      // Writes keep queueing while degraded; go round until the queues are empty.
       for (let round = 0; round < 5 && this.hasPendingInvalidations(); round++) {
         for (const [agentId, purge] of [...this.pendingPurges]) {
           await this.backend.purge(agentTagKey(agentId), purge.floorKeys, purge.floor, FLOOR_TTL_MS);
@@ -879,10 +880,10 @@ export class CacheLayer {
         for (const write of writes) if (this.pending.get(write.key) === write) this.pending.delete(write.key);
         replayed += writes.length;
       }
+      // No await between this check and markHealthy: a write queued in between would be stranded.
       if (this.hasPendingInvalidations()) return false;
-      await this.reloadPolicies();
-      if (replayed > 0) this.logger?.info({ replayed }, "cache invalidations replayed after Redis came back");
       this.markHealthy();
+      if (replayed > 0) this.logger?.info({ replayed }, "cache invalidations replayed after Redis came back");
       return true;
     } catch (error) {
       this.markDegraded(error);
