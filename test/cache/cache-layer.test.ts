@@ -187,6 +187,55 @@ describe("cache layer (real Redis)", () => {
     expect(a.store.loads + b.store.loads).toBe(1);
   });
 
+  it("never shows a reader a version older than one acknowledged before its read began", async () => {
+    // Slow store answers, two replicas, writers, readers and an admin flipping write modes and
+    // invalidating: late write-backs, joins of running loads and fill-lock waits all race.
+    const [a, b] = [await replica(), await replica()];
+    for (const r of [a, b]) r.store.latencyMs = 8;
+    const agents = ["race-0", "race-1"];
+    const acknowledged = new Map(agents.map((id) => [id, 0]));
+    const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)]!;
+    const violations: string[] = [];
+    let running = true;
+    let reads = 0;
+
+    const writer = async () => {
+      for (let i = 0; i < 60; i++) {
+        const agentId = pick(agents);
+        const record = await pick([a, b]).state.putState(WRITER, { agentId, data: { i } });
+        acknowledged.set(agentId, Math.max(acknowledged.get(agentId)!, record.version));
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 6));
+      }
+    };
+    const reader = async () => {
+      while (running) {
+        const agentId = pick(agents);
+        const floor = acknowledged.get(agentId)!;
+        const state = await pick([a, b]).state.createLoaders().current.load(current(agentId));
+        reads++;
+        if ((state?.version ?? 0) < floor)
+          violations.push(`${agentId}: read ${state?.version} after ${floor}`);
+      }
+    };
+    const churn = async () => {
+      for (let i = 0; running; i++) {
+        await pick([a, b]).cache.updatePolicy(
+          "AGENT_STATE",
+          { writeMode: i % 2 ? "WRITE_THROUGH" : "INVALIDATE" },
+          "t",
+        );
+        await pick([a, b]).cache.invalidateAgent(pick(agents));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    const background = [...Array.from({ length: 8 }, reader), churn()];
+    await Promise.all([writer(), writer(), writer()]);
+    running = false;
+    await Promise.all(background);
+    expect(violations).toEqual([]);
+    expect(reads).toBeGreaterThan(100);
+  });
+
   it("prefetches what an agent usually reads next, learned on another replica", async () => {
     const learner = await replica();
     for (let v = 1; v <= 3; v++) await learner.state.putState(WRITER, { agentId: "co-1", data: { v } });

@@ -28,6 +28,11 @@ export class CountingStore {
   private openGate: (() => void) | null = null;
   /** Loads waiting at the gate right now. */
   waiting = 0;
+  /**
+   * Up to this many milliseconds between taking the snapshot and answering, at random: a store
+   * across a network, whose answer can be older than a write that commits while it travels.
+   */
+  latencyMs = 0;
 
   constructor(readonly inner: StateStore) {}
 
@@ -52,6 +57,11 @@ export class CountingStore {
       const result = await run();
       await this.gate;
       this.waiting--;
+      return result;
+    }
+    if (this.latencyMs > 0) {
+      const result = await run();
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * this.latencyMs));
       return result;
     }
     return run();
