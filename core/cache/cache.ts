@@ -162,6 +162,8 @@ const RECOVERY_PROBE_MS = 1000;
 /** Polling for another process's fill: first delay, then doubling up to the cap. */
 const FILL_POLL_FIRST_MS = 5;
 const FILL_POLL_MAX_MS = 50;
+/** How long start() waits for its event subscriptions (they complete later if Redis is slow). */
+const SUBSCRIBE_WAIT_MS = 3000;
 /** Background work still running at shutdown is abandoned after this long. */
 const CLOSE_GRACE_MS = 3000;
 
@@ -268,21 +270,32 @@ export class CacheLayer {
         "cache policies not loaded yet (Redis unavailable); using defaults",
       );
     }
-    // Not awaited: while Redis is down a subscription waits for it, and start-up must not.
-    this.listen<CacheEvent>(CACHE_EVENTS_TOPIC, (event) => {
-      if (event.kind === "POLICY_CHANGE") this.track(this.reloadPolicies());
-    });
-    this.listen<WarmRequest>(WARM_REQUEST_TOPIC, (request) => {
-      this.track(this.answerWarmRequest(request));
-    });
+    // Subscribed before start() returns, so a change made right after is not missed; but while
+    // Redis is down a subscription waits for it, and start-up must not wait long for that.
+    const subscribed = Promise.all([
+      this.listen<CacheEvent>(CACHE_EVENTS_TOPIC, (event) => {
+        if (event.kind === "POLICY_CHANGE") this.track(this.reloadPolicies());
+      }),
+      this.listen<WarmRequest>(WARM_REQUEST_TOPIC, (request) => {
+        this.track(this.answerWarmRequest(request));
+      }),
+    ]);
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([
+      subscribed,
+      new Promise<void>((resolve) => {
+        timeout = setTimeout(resolve, SUBSCRIBE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timeout);
     const timer = setInterval(() => this.track(this.periodic()), this.settings.statsFlushMs);
     timer.unref();
     this.timers.push(timer);
     this.track(this.announceSources());
   }
 
-  private listen<T>(topicName: string, handler: (payload: T) => void): void {
-    this.events.listen<T>(topicName, handler).then(
+  private listen<T>(topicName: string, handler: (payload: T) => void): Promise<void> {
+    return this.events.listen<T>(topicName, handler).then(
       (stop) => {
         if (this.closed) stop();
         else this.unlisten.push(stop);
