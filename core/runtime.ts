@@ -8,9 +8,13 @@
 import type { AgentDirectory } from "./agents/directory.js";
 import { createNeo4jAgentDirectory } from "./agents/neo4j-directory.js";
 import { createSqliteAgentDirectory } from "./agents/sqlite-directory.js";
+import { AuditLog, type AuditStore } from "./audit/audit-log.js";
+import { createNeo4jAuditStore } from "./audit/neo4j-audit.js";
+import { createSqliteAuditStore } from "./audit/sqlite-audit.js";
 import type { CacheLayer } from "./cache/cache.js";
 import { createCacheLayer } from "./cache/create.js";
 import type { Config } from "./config.js";
+import { createEncryptor, type Encryptor } from "./crypto/encryption.js";
 import { createInProcessEventBus, createRedisEventBus, type EventBus } from "./events.js";
 import { createLogger, type Logger } from "./logger.js";
 import { closeRedis, createRedisClient, pingRedis, type RedisClient, waitForRedis } from "./redis.js";
@@ -27,6 +31,10 @@ export interface Runtime {
   readonly agents: AgentDirectory;
   /** The Neo4j driver (STORE=neo4j only). */
   readonly neo4j: Driver | null;
+  /** Encryption at rest for state data, memory content and cached values (a no-op when off). */
+  readonly encryption: Encryptor;
+  /** Who changed what, for every write (admin-readable). */
+  readonly audit: AuditLog;
   /** Readiness checks for what the runtime owns (Redis, Neo4j). */
   readiness(): ReadinessChecks;
   close(): Promise<void>;
@@ -42,13 +50,21 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
   let subscriber: RedisClient | null = null;
   let events: EventBus;
   let cache: CacheLayer;
+  const encryption = createEncryptor(config.encryptionKeys);
 
   if (config.redis) {
     redis = createRedisClient(config.redis, "command", logger);
     publisher = createRedisClient(config.redis, "publisher", logger);
     subscriber = createRedisClient(config.redis, "subscriber", logger);
     events = createRedisEventBus(publisher, subscriber);
-    cache = createCacheLayer({ redis, redisMode: config.redis.mode, events, logger, settings: config.cache });
+    cache = createCacheLayer({
+      redis,
+      redisMode: config.redis.mode,
+      events,
+      logger,
+      encryption,
+      settings: config.cache,
+    });
     const connected = await waitForRedis(redis, REDIS_START_WAIT_MS);
     if (!connected)
       logger.warn("Redis is not reachable yet; starting degraded (cache bypassed) and retrying");
@@ -58,18 +74,27 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     });
   } else {
     events = createInProcessEventBus();
-    cache = createCacheLayer({ redis: null, events, logger, settings: config.cache });
+    cache = createCacheLayer({ redis: null, events, logger, encryption, settings: config.cache });
   }
   await cache.start();
 
   let neo4jDriver: Driver | null = null;
   let agents: AgentDirectory;
+  let auditStore: AuditStore;
   if (config.store === "neo4j" && config.neo4j) {
     neo4jDriver = createNeo4jDriver(config.neo4j);
     agents = await createNeo4jAgentDirectory(neo4jDriver, config.neo4j.database);
+    auditStore = await createNeo4jAuditStore(neo4jDriver, config.neo4j.database);
   } else {
     agents = createSqliteAgentDirectory(config.dataDir);
+    auditStore = createSqliteAuditStore(config.dataDir);
   }
+  const audit = new AuditLog(auditStore, (error, entry) =>
+    logger.error(
+      { err: String(error), action: entry.action, agentId: entry.agentId },
+      "could not record audit entry",
+    ),
+  );
 
   return {
     config,
@@ -79,6 +104,8 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     cache,
     agents,
     neo4j: neo4jDriver,
+    encryption,
+    audit,
     readiness() {
       const checks: ReadinessChecks = {};
       if (redis) {
@@ -111,6 +138,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
       if (publisher && publisher.status !== "end") await closeRedis(publisher);
       if (subscriber && subscriber.status !== "end") await closeRedis(subscriber);
       await agents.close();
+      await audit.close();
       await neo4jDriver?.close();
     },
   };

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { AGENT_DIRECTORY_CYPHER } from "../core/agents/neo4j-directory.js";
+import { AUDIT_CYPHER } from "../core/audit/neo4j-audit.js";
 import { STATE_CYPHER } from "../subgraphs/state/store/neo4j.js";
 import { lintCypher } from "./support/cypher-lint.js";
 
@@ -33,6 +34,21 @@ const GROUPS: { name: string; statements: Record<string, string>; parameters: Re
     parameters: { id: "a1", present: true, only: ["a1"], after: "", limit: 10 },
   },
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
+  {
+    name: "audit log",
+    statements: AUDIT_CYPHER,
+    parameters: {
+      at: "2026-01-01T00:00:00.000Z",
+      agentId: "a1",
+      actor: "sub",
+      role: "admin",
+      action: "state.put",
+      target: "1",
+      details: "{}",
+      before: 10,
+      limit: 10,
+    },
+  },
 ];
 
 describe("Cypher lint", () => {

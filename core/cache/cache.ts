@@ -21,6 +21,7 @@
  */
 import { randomBytes } from "node:crypto";
 import DataLoader from "dataloader";
+import { type Encryptor, plaintextStorage } from "../crypto/encryption.js";
 import { createInProcessEventBus, type EventBus } from "../events.js";
 import type { Logger } from "../logger.js";
 import type { CacheBackend, EntryWrite, KeyDetails, StoredEntry } from "./backend.js";
@@ -115,6 +116,11 @@ export interface CacheLayerOptions {
   events?: EventBus;
   redisInfo?: () => Promise<RedisInfo>;
   logger?: Logger;
+  /**
+   * Encrypts cached values (AES-256-GCM, bound to their cache key), so Redis never holds state
+   * data or memory content in the clear when encryption at rest is on.
+   */
+  encryption?: Encryptor;
   settings?: Partial<CacheSettings>;
   /** Policies to start from instead of the defaults (before any stored change is loaded). */
   policies?: Partial<Record<CacheDataType, CachePolicy>>;
@@ -207,6 +213,7 @@ export class CacheLayer {
   private readonly events: EventBus;
   private readonly redisInfo?: () => Promise<RedisInfo>;
   private readonly logger?: Logger;
+  private readonly encryption: Encryptor;
   private readonly counters = new CacheCounters();
   private readonly prefetcher: Prefetcher | null;
   private readonly sources = new Map<CacheDataType, CacheSource>();
@@ -238,6 +245,7 @@ export class CacheLayer {
     this.events = options.events ?? createInProcessEventBus();
     this.redisInfo = options.redisInfo;
     this.logger = options.logger;
+    this.encryption = options.encryption ?? plaintextStorage;
     for (const type of CACHE_DATA_TYPES) {
       this.policies.set(type, {
         policy: { ...(options.policies?.[type] ?? DEFAULT_CACHE_POLICIES[type]) },
@@ -326,6 +334,15 @@ export class CacheLayer {
 
   policy(type: CacheDataType): CachePolicy {
     return { ...this.policies.get(type)!.policy };
+  }
+
+  /**
+   * Changes a policy in this process only (not persisted, not broadcast): for benchmarks and
+   * tests. The admin API uses `updatePolicy`.
+   */
+  setPolicy(type: CacheDataType, policy: CachePolicy): void {
+    const current = this.policies.get(type)!;
+    this.policies.set(type, { policy: { ...policy }, stored: current.stored });
   }
 
   policyRecords(): PolicyRecord[] {
@@ -439,8 +456,9 @@ export class CacheLayer {
     let hits = 0;
     refs.forEach((ref, index) => {
       const entry = entries?.[index];
-      if (entry?.kind === "value") {
-        results[index] = JSON.parse(entry.payload) as T | null;
+      const value = entry?.kind === "value" ? this.decode(keys[index]!, entry.payload) : undefined;
+      if (value !== undefined) {
+        results[index] = value as T | null;
         hits++;
       } else {
         misses.push({ index, key: keys[index]!, ref, minRevision: entry?.revision ?? 0 });
@@ -553,7 +571,7 @@ export class CacheLayer {
       (async () => {
         if (cacheInUse && this.policies.get(type)!.policy.enabled && this.cacheUsable()) {
           const writes = items.map(({ miss }, i) =>
-            this.entryWrite(type, miss.ref, loaded[i]!.revision, JSON.stringify(loaded[i]!.value)),
+            this.entryWrite(type, miss.ref, loaded[i]!.revision, loaded[i]!.value),
           );
           try {
             await this.backend.putIfNewer(writes);
@@ -600,8 +618,9 @@ export class CacheLayer {
       const still: Miss[] = [];
       waiting.forEach((miss, i) => {
         const { entry, locked } = polls[i]!;
-        if (entry?.kind === "value" && entry.revision >= miss.minRevision) {
-          found.set(miss.key, { revision: entry.revision, value: JSON.parse(entry.payload) });
+        const value = entry?.kind === "value" ? this.decode(miss.key, entry.payload) : undefined;
+        if (entry && value !== undefined && entry.revision >= miss.minRevision) {
+          found.set(miss.key, { revision: entry.revision, value });
         } else if (locked) {
           if (entry && entry.revision > miss.minRevision) miss.minRevision = entry.revision;
           still.push(miss);
@@ -646,9 +665,7 @@ export class CacheLayer {
     if (missing.length === 0) return 0;
     const loaded = await this.loadFromStore(type, missing, source.load);
     const written = await this.backend.putIfNewer(
-      missing.map((ref, i) =>
-        this.entryWrite(type, ref, loaded[i]!.revision, JSON.stringify(loaded[i]!.value)),
-      ),
+      missing.map((ref, i) => this.entryWrite(type, ref, loaded[i]!.revision, loaded[i]!.value)),
     );
     if (counter) this.counters.add(type, counter, written);
     return written;
@@ -662,15 +679,12 @@ export class CacheLayer {
    */
   async write<T>(type: CacheDataType, ref: CacheRef, revision: number, value?: T | null): Promise<void> {
     const policy = this.policies.get(type)!.policy;
-    const payload =
-      policy.enabled && policy.writeMode === "WRITE_THROUGH" && value !== undefined
-        ? JSON.stringify(value)
-        : null;
-    this.counters.add(type, payload === null ? "invalidations" : "writes");
+    const writeThrough = policy.enabled && policy.writeMode === "WRITE_THROUGH" && value !== undefined;
+    this.counters.add(type, writeThrough ? "writes" : "invalidations");
     // Even a disabled type gets tombstones: re-enabling it must not serve what was cached before.
-    const write = this.entryWrite(type, ref, revision, payload);
+    const write = this.entryWrite(type, ref, revision, writeThrough ? value : undefined);
     await this.applyWrites([write]);
-    if (payload === null) {
+    if (!writeThrough) {
       this.publish({
         kind: "INVALIDATION",
         scope: "KEY",
@@ -1024,20 +1038,26 @@ export class CacheLayer {
     });
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
+  } /** The cached value of a key, or undefined when it cannot be read (e.g. its encryption key was retired). */
+  private decode(key: string, payload: string): unknown {
+    try {
+      return JSON.parse(this.encryption.decrypt(payload, key));
+    } catch (error) {
+      this.logger?.debug({ err: String(error), key }, "cached value unreadable; treated as a miss");
+      return undefined;
+    }
   }
 
-  private entryWrite(
-    type: CacheDataType,
-    ref: CacheRef,
-    revision: number,
-    payload: string | null,
-  ): EntryWrite {
+  /** `value` undefined writes a tombstone. */
+  private entryWrite(type: CacheDataType, ref: CacheRef, revision: number, value: unknown): EntryWrite {
+    const key = cacheKey(type, ref);
     return {
-      key: cacheKey(type, ref),
+      key,
       tagKey: agentTagKey(ref.agentId),
       floorKey: floorKey(type, ref.agentId),
       revision,
-      payload,
+      // Bound to its key (associated data): a value copied to another key does not decrypt.
+      payload: value === undefined ? null : this.encryption.encrypt(JSON.stringify(value), key),
       ttlMs: ttlWithJitter(this.policies.get(type)!.policy.ttlSeconds),
     };
   }

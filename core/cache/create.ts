@@ -3,6 +3,7 @@
  * in memory for a single process without Redis.
  */
 import type { RedisConfig } from "../config.js";
+import type { Encryptor } from "../crypto/encryption.js";
 import type { EventBus } from "../events.js";
 import type { Logger } from "../logger.js";
 import type { RedisClient } from "../redis.js";
@@ -22,14 +23,16 @@ export interface CreateCacheOptions {
   redisMode?: RedisConfig["mode"];
   events: EventBus;
   logger?: Logger;
+  /** Encrypts cached values (ENCRYPTION_KEYS); plaintext when absent. */
+  encryption?: Encryptor;
   settings?: Partial<CacheSettings>;
   hooks?: RedisCacheBackendHooks;
 }
 
 export function createCacheLayer(options: CreateCacheOptions): CacheLayer {
-  const { redis, events, logger, settings } = options;
+  const { redis, events, logger, settings, encryption } = options;
   if (!redis) {
-    return new CacheLayer({ backend: createMemoryCacheBackend(), events, logger, settings });
+    return new CacheLayer({ backend: createMemoryCacheBackend(), events, logger, settings, encryption });
   }
   const mode = options.redisMode ?? "single";
   return new CacheLayer({
@@ -43,5 +46,6 @@ export function createCacheLayer(options: CreateCacheOptions): CacheLayer {
     events,
     logger,
     settings,
+    encryption,
   });
 }

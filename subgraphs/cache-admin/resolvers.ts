@@ -5,6 +5,7 @@
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import { DateTimeResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
+import type { AuditLog } from "../../core/audit/audit-log.js";
 import { authorizeAdmin } from "../../core/auth/authorize.js";
 import { InvalidCursorError, type KeyDetails } from "../../core/cache/backend.js";
 import type { CacheLayer } from "../../core/cache/cache.js";
@@ -71,6 +72,7 @@ function keyNode(details: KeyDetails) {
 export function createCacheAdminResolvers(
   cache: CacheLayer,
   events: EventBus,
+  audit: AuditLog,
 ): GraphQLResolverMap<SubgraphContext> {
   return {
     DateTime: DateTimeResolver,
@@ -116,26 +118,41 @@ export function createCacheAdminResolvers(
       },
     },
     Mutation: {
-      invalidateAgent: (_: unknown, args: { agentId: string }, context: SubgraphContext) => {
-        authorizeAdmin(context.principal);
+      invalidateAgent: async (_: unknown, args: { agentId: string }, context: SubgraphContext) => {
+        const admin = authorizeAdmin(context.principal);
         const agentId = assertAgentId(args.agentId);
-        return againstRedis("invalidateAgent", () => cache.invalidateAgent(agentId));
+        const invalidated = await againstRedis("invalidateAgent", () => cache.invalidateAgent(agentId));
+        await audit.record(admin, {
+          agentId,
+          action: "cache.invalidateAgent",
+          target: null,
+          details: { invalidated },
+        });
+        return invalidated;
       },
       invalidateType: (_: unknown, args: { type: string }, context: SubgraphContext) => {
         authorizeAdmin(context.principal);
         const type = assertType(args.type);
         return againstRedis("invalidateType", () => cache.invalidateType(type), true);
       },
-      invalidateKey: (_: unknown, args: { key: string }, context: SubgraphContext) => {
-        authorizeAdmin(context.principal);
+      invalidateKey: async (_: unknown, args: { key: string }, context: SubgraphContext) => {
+        const admin = authorizeAdmin(context.principal);
         const key = assertInNamespace(args.key, "key");
-        if (!parseCacheKey(key)) {
+        const parsed = parseCacheKey(key);
+        if (!parsed) {
           throw badUserInput(
             `${JSON.stringify(key.slice(0, 80))} is not a cache entry key: expected ${KEY_PREFIX}{<agentId>}:<TYPE>:<id>`,
             { argument: "key" },
           );
         }
-        return againstRedis("invalidateKey", () => cache.invalidateKey(key));
+        const invalidated = await againstRedis("invalidateKey", () => cache.invalidateKey(key));
+        await audit.record(admin, {
+          agentId: parsed.agentId,
+          action: "cache.invalidateKey",
+          target: `${parsed.type}:${parsed.id}`,
+          details: { invalidated },
+        });
+        return invalidated;
       },
       setCachePolicy: async (
         _: unknown,
@@ -151,10 +168,12 @@ export function createCacheAdminResolvers(
           throw badUserInput(`Invalid cache policy: ${result.join("; ")}`, { argument: "policy" });
         return result;
       },
-      warmAgent: (_: unknown, args: { agentId: string }, context: SubgraphContext) => {
-        authorizeAdmin(context.principal);
+      warmAgent: async (_: unknown, args: { agentId: string }, context: SubgraphContext) => {
+        const admin = authorizeAdmin(context.principal);
         const agentId = assertAgentId(args.agentId);
-        return againstRedis("warmAgent", () => cache.warmAgent(agentId));
+        const warmed = await againstRedis("warmAgent", () => cache.warmAgent(agentId));
+        await audit.record(admin, { agentId, action: "cache.warmAgent", target: null, details: { warmed } });
+        return warmed;
       },
     },
     Subscription: {

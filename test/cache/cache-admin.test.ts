@@ -210,6 +210,13 @@ describe("cache-admin API", () => {
     expect(await admin.get("mnemo:v1:{inv-a}:AGENT_STATE:inv-a")).toBe("2|T");
     expect(await admin.get("mnemo:v1:{inv-b}:AGENT_STATE:inv-b")).toMatch(/^1\|V/);
     expect(await readState("inv-a")).toBe(2);
+    const audit = await mnemo.query<{ auditLog: { edges: { node: { action: string; actor: string } }[] } }>(
+      `{ auditLog(agentId: "inv-a", first: 1) { edges { node { action actor } } } }`,
+    );
+    expect(audit.data?.auditLog.edges[0]?.node).toEqual({
+      action: "cache.invalidateAgent",
+      actor: "test-admin",
+    });
 
     const byType = await mnemo.query<{ invalidateType: number }>(
       `mutation { invalidateType(type: STATE_VERSION) }`,

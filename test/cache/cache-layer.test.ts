@@ -5,6 +5,7 @@
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { cacheKey } from "../../core/cache/keys.js";
+import { createEncryptor, parseEncryptionKeys } from "../../core/crypto/encryption.js";
 import { StateService } from "../../subgraphs/state/domain/state-service.js";
 import {
   eventually,
@@ -25,11 +26,15 @@ describe("cache layer (real Redis)", () => {
   let data: ReturnType<typeof tempDir>;
   const replicas: Replica[] = [];
 
-  const replica = async (settings?: ReplicaOptions["settings"]) => {
+  const replica = async (
+    settings?: ReplicaOptions["settings"],
+    encryption?: ReplicaOptions["encryption"],
+  ) => {
     const started = await startReplica({
       redis: { mode: "single", url: server.url },
       dataDir: data.dir,
       settings,
+      encryption,
     });
     replicas.push(started);
     return started;
@@ -142,7 +147,7 @@ describe("cache layer (real Redis)", () => {
     r.store.hold();
     const slow3 = r.state.createLoaders().current.load(current("late-1"));
     await eventually(() => r.store.waiting === 1);
-    await r.state.deleteAgent("late-1");
+    await r.state.deleteAgent(WRITER, "late-1");
     r.store.release();
     expect((await slow3)?.version).toBe(3);
     await r.cache.settled();
@@ -287,6 +292,24 @@ describe("cache layer (real Redis)", () => {
       "ttlSeconds must be an integer from 1 to 604800 (got 0)",
     ]);
     expect(a.cache.policy("MEMORY").ttlSeconds).toBe(42);
+  });
+
+  it("keeps cached values encrypted when encryption at rest is on", async () => {
+    const { keys } = parseEncryptionKeys([Buffer.alloc(32, 7).toString("base64")]);
+    const r = await replica({ prefetch: false }, createEncryptor(keys));
+    await r.state.putState(WRITER, { agentId: "enc-1", data: { secret: "launch code 1234" } });
+    const raw = await admin.get(stateKey("enc-1"));
+    expect(raw).toMatch(/^1\|Vmnemo-enc:v1:/);
+    expect(raw).not.toContain("launch code");
+    expect((await r.state.createLoaders().current.load(current("enc-1")))?.data).toEqual({
+      secret: "launch code 1234",
+    });
+    expect(r.cache.stats("AGENT_STATE")).toMatchObject({ hits: 1, misses: 0 });
+
+    // Bound to its key: copied under another agent's key it does not decrypt, and is not served.
+    await admin.set(stateKey("enc-2"), raw!);
+    expect(await r.state.createLoaders().current.load(current("enc-2"))).toBeNull();
+    expect(r.cache.stats("AGENT_STATE")).toMatchObject({ hits: 1, misses: 1 });
   });
 
   it("re-seeds policies into a Redis that lost them", async () => {

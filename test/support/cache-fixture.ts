@@ -6,10 +6,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createSqliteAgentDirectory } from "../../core/agents/sqlite-directory.js";
+import { AuditLog } from "../../core/audit/audit-log.js";
+import { createSqliteAuditStore } from "../../core/audit/sqlite-audit.js";
 import type { Principal } from "../../core/auth/principal.js";
 import type { CacheLayer, CacheSettings } from "../../core/cache/cache.js";
 import { createCacheLayer } from "../../core/cache/create.js";
 import type { RedisConfig } from "../../core/config.js";
+import type { Encryptor } from "../../core/crypto/encryption.js";
 import { createRedisEventBus, type EventBus } from "../../core/events.js";
 import { createLogger } from "../../core/logger.js";
 import { closeRedis, createRedisClient, type RedisClient, waitForRedis } from "../../core/redis.js";
@@ -94,6 +97,7 @@ export interface Replica {
 export interface ReplicaOptions {
   redis: RedisConfig;
   dataDir: string;
+  encryption?: Encryptor;
   settings?: Partial<CacheSettings>;
 }
 
@@ -110,6 +114,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     redisMode: options.redis.mode,
     events,
     logger: silent,
+    encryption: options.encryption,
     settings: { statsFlushMs: 600_000, ...options.settings },
     hooks: { onRoundTrip: (label) => roundTrips.push(label) },
   });
@@ -117,11 +122,13 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   await cache.start();
   const store = new CountingStore(createSqliteStateStore(options.dataDir));
   const agents = createSqliteAgentDirectory(options.dataDir);
+  const audit = new AuditLog(createSqliteAuditStore(options.dataDir), () => {});
   const state = new StateService({
     store: store.store,
     cache,
     events,
     agents,
+    audit,
     limits: { maxBytes: 1 << 20, historyLimit: 0 },
     logger: silent,
   });
@@ -138,6 +145,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       await closeRedis(redis);
       await store.store.close();
       await agents.close();
+      await audit.close();
     },
   };
 }
