@@ -217,6 +217,31 @@ describe.skipIf(!available)("against a real 3-node Redis Cluster", () => {
     await cacheClient.dispose();
   });
 
+  it("shares a client's rate limit between gateway replicas through the cluster", async () => {
+    const env = { REDIS_CLUSTER_NODES: cluster.nodesSetting, RATE_LIMIT_PER_MINUTE: "5" };
+    const limited = [
+      await startTestStack({ dataDir: data.dir, env }),
+      await startTestStack({ dataDir: data.dir, env }),
+    ];
+    try {
+      const principal = { sub: "rate-limited-client", role: "admin" as const, agents: ["*"] };
+      const codes: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const response = await limited[i % 2]!.query(`{ cachePolicies { type } }`, {}, principal);
+        codes.push(String(response.errors?.[0]?.extensions?.code ?? "OK"));
+      }
+      expect(codes).toEqual(["OK", "OK", "OK", "OK", "OK", "RATE_LIMITED"]);
+      let counters = 0;
+      for (const node of nodes) {
+        const [, keys] = await node.scan("0", "MATCH", "mnemo:v1:ratelimit*", "COUNT", 1000);
+        counters += keys.length;
+      }
+      expect(counters).toBeGreaterThanOrEqual(1);
+    } finally {
+      for (const stack of limited) await stack.close();
+    }
+  });
+
   it("shares policies and fill locks between replicas on the cluster", async () => {
     const [a, b] = [await replica(), await replica()];
     await a.cache.updatePolicy("STATE_VERSION", { ttlSeconds: 77 }, "ops");
