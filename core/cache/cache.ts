@@ -50,7 +50,7 @@ import {
   type StoredPolicies,
   type StoredPolicy,
 } from "./policy-store.js";
-import { PREFETCH_TYPES, Prefetcher } from "./prefetch.js";
+import { PREFETCH_INTERVAL_MS, PREFETCH_TYPES, Prefetcher } from "./prefetch.js";
 import type { RedisInfo } from "./redis-info.js";
 import {
   CacheCounters,
@@ -166,7 +166,7 @@ const FLOOR_TTL_MS = 3_600_000;
 /** While degraded, Redis is probed this often (besides ioredis' own "ready" event). */
 const RECOVERY_PROBE_MS = 1000;
 /** Polling for another process's fill: first delay, then doubling up to the cap. */
-const FILL_POLL_FIRST_MS = 5;
+const FILL_POLL_FIRST_MS = 2;
 const FILL_POLL_MAX_MS = 50;
 /** How long start() waits for its event subscriptions (they complete later if Redis is slow). */
 const SUBSCRIBE_WAIT_MS = 3000;
@@ -179,6 +179,11 @@ interface Miss {
   ref: CacheRef;
   /** A tombstone says the store is at least here: a value older than this is not acceptable. */
   minRevision: number;
+  /**
+   * This process is already loading the key (a load this read may not join). The fill lock is
+   * then ours: waiting for it would only wait for ourselves, so the key is loaded directly.
+   */
+  loadingHere?: boolean;
 }
 
 interface Flight {
@@ -257,6 +262,12 @@ export class CacheLayer {
           tracker: new CoAccessTracker(),
           store: options.coAccess ?? createInProcessCoAccessStore(),
           limit: this.settings.prefetchLimit,
+          // Looking again before the warmed entries could have expired is wasted work.
+          intervalMs: () =>
+            Math.min(
+              PREFETCH_INTERVAL_MS,
+              ...[...PREFETCH_TYPES].map((type) => (this.policies.get(type)!.policy.ttlSeconds * 1000) / 2),
+            ),
           canLoad: (type) => this.sources.has(type),
           warm: (type, refs) => this.fillFromStore(type, refs, "prefetched"),
         })
@@ -449,7 +460,8 @@ export class CacheLayer {
       }
     }
     if (entries && this.prefetcher && PREFETCH_TYPES.has(type)) {
-      this.track(this.prefetcher.afterRead(keys));
+      const missed = keys.filter((_key, i) => entries![i]?.kind !== "value");
+      this.track(this.prefetcher.afterRead(keys, missed));
     }
 
     const misses: Miss[] = [];
@@ -478,7 +490,7 @@ export class CacheLayer {
             results[miss.index] = loaded.value as T | null;
           }),
         );
-      } else toFill.push(miss);
+      } else toFill.push(flight ? { ...miss, loadingHere: true } : miss);
     }
     if (toFill.length > 0) {
       const filled = await this.fill(type, toFill, load as BatchLoad<unknown>, entries !== null);
@@ -511,14 +523,18 @@ export class CacheLayer {
     try {
       let mine: { miss: Miss; token: string | null }[] = misses.map((miss) => ({ miss, token: null }));
       let waiting: Promise<{ found: Map<string, Revisioned<unknown>>; rest: Miss[] }> | null = null;
-      if (cacheInUse && this.locks.shared && this.settings.fillLockMs > 0) {
+      const lockable = misses.filter((miss) => !miss.loadingHere);
+      if (lockable.length > 0 && cacheInUse && this.locks.shared && this.settings.fillLockMs > 0) {
         try {
           const tokens = await this.locks.acquire(
-            misses.map((miss) => miss.key),
+            lockable.map((miss) => miss.key),
             this.settings.fillLockMs,
           );
-          mine = misses.flatMap((miss, i) => (tokens[i] ? [{ miss, token: tokens[i] }] : []));
-          const others = misses.filter((_miss, i) => !tokens[i]);
+          mine = [
+            ...misses.filter((miss) => miss.loadingHere).map((miss) => ({ miss, token: null })),
+            ...lockable.flatMap((miss, i) => (tokens[i] ? [{ miss, token: tokens[i] }] : [])),
+          ];
+          const others = lockable.filter((_miss, i) => !tokens[i]);
           if (others.length > 0) {
             this.counters.add(type, "fillWaits", others.length);
             waiting = this.waitForFill(others);

@@ -1,8 +1,12 @@
 /**
  * Predictive prefetch: when an agent reads an entry, the entries it usually reads next (its
  * co-access successors, coaccess.ts) are loaded into the cache in the background, so the next
- * request finds them. Each entry triggers at most one successor look-up per interval per process,
- * which keeps hot keys from costing a Redis round trip on every read.
+ * request finds them.
+ *
+ * A miss always looks up successors: it is the start of a cold session, the case prefetch is
+ * for, and it costs a store load anyway. A hit looks up at most once per interval per entry and
+ * process (its successors were most likely warmed with it), which keeps hot keys from costing a
+ * Redis round trip on every read.
  */
 import { LRUCache } from "lru-cache";
 import type { CoAccessStore, CoAccessTracker } from "./coaccess.js";
@@ -11,7 +15,7 @@ import type { CacheDataType } from "./policy.js";
 
 /** A successor must have followed the entry at least this often to be prefetched. */
 export const PREFETCH_MIN_COUNT = 2;
-/** Per entry and process, successors are looked up at most this often. */
+/** Per entry and process, successors of a hit are looked up at most this often (or half the TTL). */
 export const PREFETCH_INTERVAL_MS = 10_000;
 /** Recall results are keyed by a query hash and cannot be loaded by id, so they are not prefetched. */
 export const PREFETCH_TYPES: ReadonlySet<CacheDataType> = new Set([
@@ -26,6 +30,8 @@ export interface PrefetcherOptions {
   store: CoAccessStore;
   /** Successors warmed per read entry. */
   limit: number;
+  /** Current look-up interval for hits (follows the TTLs). */
+  intervalMs(): number;
   /** Whether this process can load a type from the store (a source is registered). */
   canLoad(type: CacheDataType): boolean;
   /** Loads the refs that are not cached yet and writes them to the cache. */
@@ -38,11 +44,13 @@ export class Prefetcher {
   constructor(private readonly options: PrefetcherOptions) {}
 
   /** Learns from a read and, in the background, warms what usually follows. */
-  afterRead(keys: readonly string[]): Promise<void> | null {
+  afterRead(keys: readonly string[], missed: readonly string[]): Promise<void> | null {
     this.options.tracker.observe(keys);
-    const due = keys.filter((key) => !this.looked.has(key));
+    const missedSet = new Set(missed);
+    const due = keys.filter((key) => missedSet.has(key) || !this.looked.has(key));
     if (due.length === 0) return null;
-    for (const key of due) this.looked.set(key, true);
+    const ttl = this.options.intervalMs();
+    for (const key of due) this.looked.set(key, true, { ttl });
     return this.warmSuccessors(due, new Set(keys));
   }
 
