@@ -10,12 +10,13 @@
  *
  * Two store profiles: the embedded SQLite as it is (a read costs tens of microseconds, less than
  * a Redis round trip), and SQLite behind a simulated 1 ms round trip, which is what a store
- * across a network (Neo4j) costs. Entries live 5 s here (short on purpose): sessions of agents
+ * across a network (Neo4j) costs. Entries live 2 s here (short on purpose): sessions of agents
  * that come back less often start cold, which is where prefetch can help; a cache smaller than
  * the working set behaves the same way.
  *
  * Environment: BENCH_REQUESTS (measured requests per run, default 6000), BENCH_WARMUP (2000),
- * BENCH_CONCURRENCY (16), BENCH_TTL_SECONDS (5).
+ * BENCH_CONCURRENCY (16), BENCH_TTL_SECONDS (2), BENCH_THINK_MS (5: between the requests of a
+ * session, the client's own round trip and work; prefetch can only help if it is not zero).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -41,11 +42,11 @@ const VERSIONS = 3;
 const ZIPF_S = 1.0;
 const WRITE_RATIO = 0.1;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 6000);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const TTL_SECONDS = Number(process.env.BENCH_TTL_SECONDS ?? 5);
+const TTL_SECONDS = Number(process.env.BENCH_TTL_SECONDS ?? 2);
 /** Between the requests of one session: the client's own round trip and work. */
-const THINK_MS = Number(process.env.BENCH_THINK_MS ?? 1);
+const THINK_MS = Number(process.env.BENCH_THINK_MS ?? 5);
 const WRITER: Principal = { sub: "bench", role: "admin", agents: ["*"] };
 const silent = createLogger({ logLevel: "silent" }, "bench");
 const noAudit: AuditStore = {

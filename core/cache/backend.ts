@@ -24,6 +24,14 @@ export interface EntryWrite {
   /** JSON text of the value, or null for a tombstone. */
   payload: string | null;
   ttlMs: number;
+  /** Releases this process's fill lock on the key in the same step (fill-lock token). */
+  unlockToken?: string;
+}
+
+/** Entries, and whether another process is loading each of them right now (its fill lock). */
+export interface FillRead {
+  entries: (StoredEntry | null)[];
+  locked: boolean[];
 }
 
 /** One key as the admin API shows it. */
@@ -58,8 +66,22 @@ export interface Census {
 
 export interface CacheBackend {
   readonly kind: "redis" | "in-process";
+  /**
+   * True when other processes share the entries (Redis): only then do fill locks coordinate
+   * anything. In process, concurrent misses already share one load (single-flight).
+   */
+  readonly shared: boolean;
   /** One round trip (one pipeline per cluster node) for any number of keys. */
   getMany(keys: readonly string[]): Promise<(StoredEntry | null)[]>;
+  /** `getMany` plus each key's fill lock, in the same MGET (a lock shares its entry's slot). */
+  getManyWithLocks(keys: readonly string[]): Promise<FillRead>;
+  /**
+   * Stampede protection across processes: takes the short fill lock of each key (`SET NX PX`),
+   * returning a token where it was free and null where another process holds it.
+   */
+  lockFills(keys: readonly string[], ttlMs: number): Promise<(string | null)[]>;
+  /** Releases fill locks still held with these tokens (when no write-back released them). */
+  releaseFills(keys: readonly string[], tokens: readonly string[]): Promise<void>;
   /** Writes each entry unless the slot holds a newer revision or a higher floor; returns how many were written. */
   putIfNewer(entries: readonly EntryWrite[]): Promise<number>;
   /**

@@ -4,7 +4,7 @@
  * Reads: a per-request DataLoader batches the keys a request needs, reads them with one MGET,
  * loads all misses from the store in one batched call and writes them back (TTL with jitter,
  * revision-compared). Concurrent misses for one key share one store load: in this process
- * through single-flight, across processes through a short fill lock (fill-locks.ts).
+ * through single-flight, across processes through a short fill lock read with the same MGET.
  *
  * Writes: after the store commits, `write()` stores the new value (WRITE_THROUGH) or a
  * tombstone with the new revision (INVALIDATE) before the mutation returns. If Redis is down,
@@ -24,7 +24,7 @@ import DataLoader from "dataloader";
 import { type Encryptor, plaintextStorage } from "../crypto/encryption.js";
 import { createInProcessEventBus, type EventBus } from "../events.js";
 import type { Logger } from "../logger.js";
-import type { CacheBackend, EntryWrite, KeyDetails, StoredEntry } from "./backend.js";
+import type { CacheBackend, EntryWrite, FillRead, KeyDetails } from "./backend.js";
 import {
   CACHE_EVENTS_TOPIC,
   type CacheEvent,
@@ -33,7 +33,6 @@ import {
   warmReplyTopic,
 } from "./cache-events.js";
 import { type CoAccessStore, CoAccessTracker, createInProcessCoAccessStore } from "./coaccess.js";
-import { createInProcessFillLocks, type FillLocks } from "./fill-locks.js";
 import { agentTagKey, type CacheRef, cacheKey, floorKey, parseCacheKey } from "./keys.js";
 import {
   applyPolicyPatch,
@@ -106,8 +105,6 @@ export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
 
 export interface CacheLayerOptions {
   backend: CacheBackend;
-  /** Cross-process fill locks; in-process (no coordination) by default. */
-  locks?: FillLocks;
   policyStore?: PolicyStore;
   statsStore?: StatsStore;
   coAccess?: CoAccessStore;
@@ -179,9 +176,11 @@ interface Miss {
   ref: CacheRef;
   /** A tombstone says the store is at least here: a value older than this is not acceptable. */
   minRevision: number;
+  /** Another process held the key's fill lock when it was read. */
+  lockedElsewhere: boolean;
   /**
-   * This process is already loading the key (a load this read may not join). The fill lock is
-   * then ours: waiting for it would only wait for ourselves, so the key is loaded directly.
+   * This process is already loading the key (a load this read may not join). A fill lock seen
+   * on it is then ours: waiting for it would only wait for ourselves, so the key is loaded.
    */
   loadingHere?: boolean;
 }
@@ -211,7 +210,6 @@ export class CacheLayer {
   /** Identifies this process in cache events. */
   readonly instanceId = randomBytes(6).toString("hex");
   readonly settings: CacheSettings;
-  private readonly locks: FillLocks;
   private readonly policyStore: PolicyStore;
   private readonly statsStore: StatsStore;
   private readonly warmCoordination: WarmCoordination;
@@ -243,7 +241,6 @@ export class CacheLayer {
   constructor(options: CacheLayerOptions) {
     this.backend = options.backend;
     this.settings = { ...DEFAULT_CACHE_SETTINGS, ...options.settings };
-    this.locks = options.locks ?? createInProcessFillLocks();
     this.policyStore = options.policyStore ?? createInProcessPolicyStore();
     this.statsStore = options.statsStore ?? createInProcessStatsStore();
     this.warmCoordination = options.warm ?? createInProcessWarmCoordination();
@@ -440,6 +437,9 @@ export class CacheLayer {
    * started earlier may predate a write the caller has already seen acknowledged. A sequence
    * number taken at entry and at each load's registration decides it. Concurrent misses (the
    * stampede case) all enter before the first load registers, so they share it.
+   *
+   * Across processes, the MGET also reads each key's fill lock (same slot): a key another
+   * process is loading is waited for instead of loaded again.
    */
   async loadMany<T>(
     type: CacheDataType,
@@ -451,33 +451,42 @@ export class CacheLayer {
     const keys = refs.map((ref) => cacheKey(type, ref));
     const results = new Array<T | null>(refs.length).fill(null);
 
-    let entries: (StoredEntry | null)[] | null = null;
+    let read: FillRead | null = null;
     if (policy.enabled && this.cacheUsable()) {
       try {
-        entries = await this.backend.getMany(keys);
+        read = this.fillLocksOn()
+          ? await this.backend.getManyWithLocks(keys)
+          : { entries: await this.backend.getMany(keys), locked: [] };
       } catch (error) {
         this.markDegraded(error);
       }
     }
-    if (entries && this.prefetcher && PREFETCH_TYPES.has(type)) {
-      const missed = keys.filter((_key, i) => entries![i]?.kind !== "value");
+    if (read && this.prefetcher && PREFETCH_TYPES.has(type)) {
+      const entries = read.entries;
+      const missed = keys.filter((_key, i) => entries[i]?.kind !== "value");
       this.track(this.prefetcher.afterRead(keys, missed));
     }
 
     const misses: Miss[] = [];
     let hits = 0;
     refs.forEach((ref, index) => {
-      const entry = entries?.[index];
+      const entry = read?.entries[index];
       const value = entry?.kind === "value" ? this.decode(keys[index]!, entry.payload) : undefined;
       if (value !== undefined) {
         results[index] = value as T | null;
         hits++;
       } else {
-        misses.push({ index, key: keys[index]!, ref, minRevision: entry?.revision ?? 0 });
+        misses.push({
+          index,
+          key: keys[index]!,
+          ref,
+          minRevision: entry?.revision ?? 0,
+          lockedElsewhere: read?.locked[index] ?? false,
+        });
       }
     });
     this.counters.add(type, "hits", hits);
-    this.counters.add(type, entries ? "misses" : "bypasses", misses.length);
+    this.counters.add(type, read ? "misses" : "bypasses", misses.length);
     if (misses.length === 0) return results;
 
     const joined: Promise<void>[] = [];
@@ -493,14 +502,23 @@ export class CacheLayer {
       } else toFill.push(flight ? { ...miss, loadingHere: true } : miss);
     }
     if (toFill.length > 0) {
-      const filled = await this.fill(type, toFill, load as BatchLoad<unknown>, entries !== null);
+      const filled = await this.fill(type, toFill, load as BatchLoad<unknown>, read !== null);
       for (const miss of toFill) results[miss.index] = filled.get(miss.key)!.value as T | null;
     }
     await Promise.all(joined);
     return results;
   }
 
-  /** Loads misses (or waits for another process to), registering each as a running load first. */
+  private fillLocksOn(): boolean {
+    return this.backend.shared && this.settings.fillLockMs > 0;
+  }
+
+  /**
+   * Loads misses, or waits for the process that holds their fill lock, registering each as a
+   * running load first. A key loaded here takes its fill lock in parallel with the store load
+   * (not before it: that would add a round trip to every miss); the lock is released by the
+   * write-back. Two processes missing in the same instant may both load; later ones wait.
+   */
   private async fill(
     type: CacheDataType,
     misses: Miss[],
@@ -521,38 +539,20 @@ export class CacheLayer {
     }
 
     try {
-      let mine: { miss: Miss; token: string | null }[] = misses.map((miss) => ({ miss, token: null }));
-      let waiting: Promise<{ found: Map<string, Revisioned<unknown>>; rest: Miss[] }> | null = null;
-      const lockable = misses.filter((miss) => !miss.loadingHere);
-      if (lockable.length > 0 && cacheInUse && this.locks.shared && this.settings.fillLockMs > 0) {
-        try {
-          const tokens = await this.locks.acquire(
-            lockable.map((miss) => miss.key),
-            this.settings.fillLockMs,
-          );
-          mine = [
-            ...misses.filter((miss) => miss.loadingHere).map((miss) => ({ miss, token: null })),
-            ...lockable.flatMap((miss, i) => (tokens[i] ? [{ miss, token: tokens[i] }] : [])),
-          ];
-          const others = lockable.filter((_miss, i) => !tokens[i]);
-          if (others.length > 0) {
-            this.counters.add(type, "fillWaits", others.length);
-            waiting = this.waitForFill(others);
-          }
-        } catch (error) {
-          this.markDegraded(error);
-        }
-      }
+      // A lock seen on a key this process is loading is its own: waiting would wait for itself.
+      const waiters = misses.filter((miss) => miss.lockedElsewhere && !miss.loadingHere);
+      const mine = misses.filter((miss) => !waiters.includes(miss));
+      if (waiters.length > 0) this.counters.add(type, "fillWaits", waiters.length);
       const work: Promise<void>[] = [];
-      if (mine.length > 0) work.push(this.loadAndWriteBack(type, mine, load, flights, cacheInUse));
-      if (waiting) {
+      if (mine.length > 0) {
+        const locking = cacheInUse && this.fillLocksOn() ? this.lockFills(mine) : null;
+        work.push(this.loadAndWriteBack(type, mine, load, flights, cacheInUse, locking));
+      }
+      if (waiters.length > 0) {
         work.push(
-          waiting.then(async ({ found, rest }) => {
+          this.waitForFill(waiters).then(async ({ found, rest }) => {
             for (const [key, value] of found) flights.get(key)!.resolve(value);
-            if (rest.length > 0) {
-              const unlocked = rest.map((miss) => ({ miss, token: null }));
-              await this.loadAndWriteBack(type, unlocked, load, flights, cacheInUse);
-            }
+            if (rest.length > 0) await this.loadAndWriteBack(type, rest, load, flights, cacheInUse, null);
           }),
         );
       }
@@ -566,44 +566,57 @@ export class CacheLayer {
     return filled;
   }
 
+  /** Takes the fill locks of keys about to be loaded; a failure only means no lock. */
+  private async lockFills(misses: Miss[]): Promise<Map<string, string>> {
+    const tokens = new Map<string, string>();
+    try {
+      const won = await this.backend.lockFills(
+        misses.map((miss) => miss.key),
+        this.settings.fillLockMs,
+      );
+      misses.forEach((miss, i) => {
+        if (won[i]) tokens.set(miss.key, won[i]);
+      });
+    } catch (error) {
+      this.markDegraded(error);
+    }
+    return tokens;
+  }
+
   private async loadAndWriteBack(
     type: CacheDataType,
-    items: { miss: Miss; token: string | null }[],
+    misses: Miss[],
     load: BatchLoad<unknown>,
     flights: Map<string, { resolve: (value: Revisioned<unknown>) => void }>,
     cacheInUse: boolean,
+    locking: Promise<Map<string, string>> | null,
   ): Promise<void> {
     const loaded = await this.loadFromStore(
       type,
-      items.map(({ miss }) => miss.ref),
+      misses.map((miss) => miss.ref),
       load,
     );
-    items.forEach(({ miss }, i) => {
+    misses.forEach((miss, i) => {
       flights.get(miss.key)!.resolve(loaded[i]!);
     });
-    // Off the response path: a failed write-back only costs a later miss. The locks are released
-    // after it, so processes waiting for this fill find the value.
+    // Off the response path: a failed write-back only costs a later miss. The same script
+    // releases the fill locks, so processes waiting for this fill find the value.
     this.track(
       (async () => {
+        const tokens = (await locking) ?? new Map<string, string>();
         if (cacheInUse && this.policies.get(type)!.policy.enabled && this.cacheUsable()) {
-          const writes = items.map(({ miss }, i) =>
-            this.entryWrite(type, miss.ref, loaded[i]!.revision, loaded[i]!.value),
-          );
+          const writes = misses.map((miss, i) => ({
+            ...this.entryWrite(type, miss.ref, loaded[i]!.revision, loaded[i]!.value),
+            unlockToken: tokens.get(miss.key),
+          }));
           try {
             await this.backend.putIfNewer(writes);
+            return;
           } catch (error) {
             this.markDegraded(error);
           }
         }
-        const locked = items.filter((item) => item.token !== null);
-        if (locked.length > 0) {
-          await this.locks
-            .release(
-              locked.map(({ miss }) => miss.key),
-              locked.map(({ token }) => token!),
-            )
-            .catch(() => {});
-        }
+        if (tokens.size > 0) await this.backend.releaseFills([...tokens.keys()], [...tokens.values()]);
       })(),
     );
   }
@@ -624,20 +637,20 @@ export class CacheLayer {
     while (waiting.length > 0 && Date.now() < deadline) {
       await sleep(delay);
       delay = Math.min(delay * 2, FILL_POLL_MAX_MS);
-      let polls: Awaited<ReturnType<FillLocks["poll"]>>;
+      let polls: FillRead;
       try {
-        polls = await this.locks.poll(waiting.map((miss) => miss.key));
+        polls = await this.backend.getManyWithLocks(waiting.map((miss) => miss.key));
       } catch (error) {
         this.markDegraded(error);
         break;
       }
       const still: Miss[] = [];
       waiting.forEach((miss, i) => {
-        const { entry, locked } = polls[i]!;
+        const entry = polls.entries[i];
         const value = entry?.kind === "value" ? this.decode(miss.key, entry.payload) : undefined;
         if (entry && value !== undefined && entry.revision >= miss.minRevision) {
           found.set(miss.key, { revision: entry.revision, value });
-        } else if (locked) {
+        } else if (polls.locked[i]) {
           if (entry && entry.revision > miss.minRevision) miss.minRevision = entry.revision;
           still.push(miss);
         } else rest.push(miss);

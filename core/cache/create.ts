@@ -9,7 +9,6 @@ import type { Logger } from "../logger.js";
 import type { RedisClient } from "../redis.js";
 import { CacheLayer, type CacheSettings } from "./cache.js";
 import { createRedisCoAccessStore } from "./coaccess.js";
-import { createRedisFillLocks } from "./fill-locks.js";
 import { createMemoryCacheBackend } from "./memory-backend.js";
 import { createRedisPolicyStore } from "./policy-store.js";
 import { createRedisCacheBackend, type RedisCacheBackendHooks } from "./redis-backend.js";
@@ -37,7 +36,6 @@ export function createCacheLayer(options: CreateCacheOptions): CacheLayer {
   const mode = options.redisMode ?? "single";
   return new CacheLayer({
     backend: createRedisCacheBackend(redis, options.hooks),
-    locks: createRedisFillLocks(redis),
     policyStore: createRedisPolicyStore(redis),
     statsStore: createRedisStatsStore(redis),
     coAccess: createRedisCoAccessStore(redis),

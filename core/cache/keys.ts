@@ -45,7 +45,7 @@ export function floorKey(type: CacheDataType, agentId: string): string {
   return `${KEY_PREFIX}{${agentId}}:floor:${type}`;
 }
 
-/** The short lock one process holds while it loads an entry from the store (fill-locks.ts). */
+/** The short lock one process holds while it loads an entry from the store (see CacheLayer.fill). */
 export function fillLockKey(key: string): string {
   const parsed = parseCacheKey(key);
   if (!parsed) throw new Error(`not a cache key: ${key}`);

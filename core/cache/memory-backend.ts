@@ -42,6 +42,17 @@ export function createMemoryCacheBackend(maxEntries = 50_000): CacheBackend {
 
   return {
     kind: "in-process",
+    shared: false,
+    async getManyWithLocks(keys) {
+      return {
+        entries: keys.map((key): StoredEntry | null => decodeEntry(entries.get(key))),
+        locked: keys.map(() => false),
+      };
+    },
+    async lockFills(keys) {
+      return keys.map(() => "in-process");
+    },
+    async releaseFills() {},
     async getMany(keys) {
       return keys.map((key): StoredEntry | null => decodeEntry(entries.get(key)));
     },

@@ -3,6 +3,7 @@
  * Redis Cluster); writes go through a Lua script that compares revisions atomically, so a late
  * write-back of an older revision never overwrites a newer value or tombstone.
  */
+import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { RedisClient } from "../redis.js";
 import {
@@ -14,13 +15,18 @@ import {
   type KeyDetails,
   type StoredEntry,
 } from "./backend.js";
-import { CACHE_KEY_PREFIX, escapeGlob, parseCacheKey, typePattern } from "./keys.js";
+import { CACHE_KEY_PREFIX, escapeGlob, fillLockKey, parseCacheKey, typePattern } from "./keys.js";
 import type { CacheDataType } from "./policy.js";
 import { scanNode, scanPage } from "./redis-scan.js";
 import { dataNodes, groupByNode, pipelinePerNode } from "./redis-topology.js";
 
-/** KEYS: entry key, tag set, floor. ARGV: revision, encoded entry, ttl ms. */
+/**
+ * KEYS: entry key, tag set, floor, fill lock. ARGV: revision, encoded entry, ttl ms, fill-lock
+ * token ('' for none). The fill lock is released whether or not the entry was written: the
+ * load is over either way.
+ */
 const PUT_IF_NEWER = `
+if ARGV[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('DEL', KEYS[4]) end
 local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
 if floor > tonumber(ARGV[1]) then return 0 end
 local current = redis.call('GET', KEYS[1])
@@ -36,6 +42,18 @@ redis.call('SADD', KEYS[2], KEYS[1])
 local tagTtl = redis.call('PTTL', KEYS[2])
 if tagTtl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return 1
+`;
+
+/** KEYS: fill locks; ARGV: the tokens that must still be there. */
+const RELEASE_FILLS = `
+local released = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i] then
+    redis.call('DEL', KEYS[i])
+    released = released + 1
+  end
+end
+return released
 `;
 
 /** KEYS: tag set, then floor keys. ARGV: floor revision, floor ttl ms. */
@@ -86,10 +104,13 @@ interface Scripts {
     key: string,
     tagKey: string,
     floorKey: string,
+    lockKey: string,
     revision: number,
     encoded: string,
     ttlMs: number,
+    unlockToken: string,
   ): Promise<number>;
+  mnemoReleaseFills(numberOfKeys: number, ...args: string[]): Promise<number>;
   mnemoPurge(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
   mnemoInvalidate(numberOfKeys: number, ...keys: string[]): Promise<number>;
   mnemoInvalidateTagged(tagKey: string): Promise<number>;
@@ -109,7 +130,11 @@ export function createRedisCacheBackend(
   hooks: RedisCacheBackendHooks = {},
 ): CacheBackend {
   // defineCommand uses EVALSHA and falls back to EVAL, so scripts survive a Redis restart.
-  client.defineCommand("mnemoPutIfNewer", { numberOfKeys: 3, lua: PUT_IF_NEWER });
+  client.defineCommand("mnemoPutIfNewer", { numberOfKeys: 4, lua: PUT_IF_NEWER });
+  client.defineCommand("mnemoReleaseFills", { lua: RELEASE_FILLS });
+  // Fill-lock tokens: unique per lock taken, so a process only ever releases its own.
+  const tokenPrefix = randomBytes(6).toString("base64url");
+  let tokenCounter = 0;
   client.defineCommand("mnemoPurge", { lua: PURGE });
   client.defineCommand("mnemoInvalidate", { lua: INVALIDATE });
   client.defineCommand("mnemoInvalidateTagged", { numberOfKeys: 1, lua: INVALIDATE_TAGGED });
@@ -137,6 +162,7 @@ export function createRedisCacheBackend(
 
   return {
     kind: "redis",
+    shared: true,
     async getMany(keys) {
       if (keys.length === 0) return [];
       const indexed = keys.map((key, index) => ({ key, index }));
@@ -167,6 +193,60 @@ export function createRedisCacheBackend(
       }
       return results;
     },
+    async getManyWithLocks(keys) {
+      const entries = new Array<StoredEntry | null>(keys.length).fill(null);
+      const locked = new Array<boolean>(keys.length).fill(false);
+      if (keys.length === 0) return { entries, locked };
+      const indexed = keys.map((key, index) => ({ key, index }));
+      // Each entry and its lock share a slot, so this is still one MGET per slot.
+      const nodes = await perNode(
+        indexed,
+        (item) => item.key,
+        "MGET",
+        (pipeline, group) => {
+          pipeline.mget(...group.flatMap((item) => [item.key, fillLockKey(item.key)]));
+        },
+      );
+      for (const { group, replies } of nodes) {
+        const values = (replies[0]?.[1] ?? []) as (string | null)[];
+        group.forEach((item, i) => {
+          entries[item.index] = decodeEntry(values[i * 2]);
+          locked[item.index] = values[i * 2 + 1] !== null;
+        });
+      }
+      return { entries, locked };
+    },
+    async lockFills(keys, ttlMs) {
+      const requests = keys.map((key) => ({ key, token: `${tokenPrefix}:${++tokenCounter}` }));
+      const won = new Map<string, string | null>();
+      const nodes = await perNode(
+        requests,
+        (request) => request.key,
+        "LOCK",
+        (pipeline, group) => {
+          for (const request of group)
+            pipeline.set(fillLockKey(request.key), request.token, "PX", ttlMs, "NX");
+        },
+      );
+      for (const { group, replies } of nodes) {
+        group.forEach((request, i) => {
+          won.set(request.key, replies[i]?.[1] === "OK" ? request.token : null);
+        });
+      }
+      return keys.map((key) => won.get(key) ?? null);
+    },
+    async releaseFills(keys, tokens) {
+      if (keys.length === 0) return;
+      const pairs = keys.map((key, i) => ({ lock: fillLockKey(key), token: tokens[i]! }));
+      await perNode(
+        pairs,
+        (pair) => pair.lock,
+        "UNLOCK",
+        (pipeline, group) => {
+          pipeline.mnemoReleaseFills(group.length, ...group.map((p) => p.lock), ...group.map((p) => p.token));
+        },
+      );
+    },
     async putIfNewer(writes) {
       if (writes.length === 0) return 0;
       const nodes = await perNode(
@@ -179,9 +259,11 @@ export function createRedisCacheBackend(
               write.key,
               write.tagKey,
               write.floorKey,
+              fillLockKey(write.key),
               write.revision,
               encodeEntry(write.revision, write.payload),
               write.ttlMs,
+              write.unlockToken ?? "",
             );
           }
         },

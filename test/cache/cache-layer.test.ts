@@ -170,26 +170,26 @@ describe("cache layer (real Redis)", () => {
     expect(r.store.loads - loadsBefore).toBe(1);
   });
 
-  it("loads a key once for 100 concurrent misses in each of two processes (fill lock)", async () => {
+  it("makes a second process wait for the first one's load instead of loading (fill lock)", async () => {
     const [a, b] = [await replica({ prefetch: false }), await replica({ prefetch: false })];
     await a.state.putState(WRITER, { agentId: "herd-2", data: { hot: true } });
     await a.cache.invalidateAgent("herd-2");
     a.store.hold();
     b.store.hold();
-    const reads = [a, b].flatMap((r) =>
-      Array.from({ length: 100 }, () => r.state.createLoaders().current.load(current("herd-2"))),
-    );
-    // One process holds the lock and is loading; the other waits for its fill instead of loading.
-    await eventually(
-      () =>
-        a.store.waiting + b.store.waiting === 1 &&
-        a.cache.stats("AGENT_STATE").fillWaits + b.cache.stats("AGENT_STATE").fillWaits === 1,
-    );
+    const readsA = Array.from({ length: 100 }, () => a.state.createLoaders().current.load(current("herd-2")));
+    // A is loading and has taken the fill lock...
+    await eventually(() => a.store.waiting === 1);
+    await eventually(async () => (await admin.exists("mnemo:v1:{herd-2}:lock:AGENT_STATE:herd-2")) === 1);
+    // ...so B's 100 concurrent misses wait for A's fill: one wait, no store load.
+    const readsB = Array.from({ length: 100 }, () => b.state.createLoaders().current.load(current("herd-2")));
+    await eventually(() => b.cache.stats("AGENT_STATE").fillWaits === 1);
     a.store.release();
     b.store.release();
-    const values = await Promise.all(reads);
+    const values = await Promise.all([...readsA, ...readsB]);
     expect(values.every((v) => v?.version === 1)).toBe(true);
-    expect(a.store.loads + b.store.loads).toBe(1);
+    expect(a.store.loads).toBe(1);
+    expect(b.store.loads).toBe(0);
+    expect(await admin.exists("mnemo:v1:{herd-2}:lock:AGENT_STATE:herd-2")).toBe(0);
   });
 
   it("never shows a reader a version older than one acknowledged before its read began", async () => {

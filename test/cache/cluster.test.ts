@@ -251,19 +251,18 @@ describe.skipIf(!available)("against a real 3-node Redis Cluster", () => {
     await a.cache.invalidateAgent("cl-herd");
     a.store.hold();
     b.store.hold();
-    const reads = [a, b].flatMap((r) =>
-      Array.from({ length: 50 }, () =>
-        r.state.createLoaders().current.load(StateService.currentRef("cl-herd")),
-      ),
+    const readsA = Array.from({ length: 50 }, () =>
+      a.state.createLoaders().current.load(StateService.currentRef("cl-herd")),
     );
-    await eventually(
-      () =>
-        a.store.waiting + b.store.waiting === 1 &&
-        a.cache.stats("AGENT_STATE").fillWaits + b.cache.stats("AGENT_STATE").fillWaits === 1,
+    await eventually(() => a.store.waiting === 1);
+    await eventually(async () => (await nodeOf("mnemo:v1:{cl-herd}:lock:AGENT_STATE:cl-herd")) !== null);
+    const readsB = Array.from({ length: 50 }, () =>
+      b.state.createLoaders().current.load(StateService.currentRef("cl-herd")),
     );
+    await eventually(() => b.cache.stats("AGENT_STATE").fillWaits === 1);
     a.store.release();
     b.store.release();
-    expect((await Promise.all(reads)).every((v) => v?.version === 1)).toBe(true);
+    expect((await Promise.all([...readsA, ...readsB])).every((v) => v?.version === 1)).toBe(true);
     expect(a.store.loads + b.store.loads).toBe(1);
   });
 });
