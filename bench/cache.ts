@@ -14,7 +14,7 @@
  * that come back less often start cold, which is where prefetch can help; a cache smaller than
  * the working set behaves the same way.
  *
- * Environment: BENCH_REQUESTS (measured requests per run, default 6000), BENCH_WARMUP (2000),
+ * Environment: BENCH_REQUESTS (measured requests per run, default 6000), BENCH_WARMUP (3000),
  * BENCH_CONCURRENCY (16), BENCH_TTL_SECONDS (2), BENCH_THINK_MS (5: between the requests of a
  * session, the client's own round trip and work; prefetch can only help if it is not zero).
  */
