@@ -21,8 +21,10 @@ export function createMemoryCacheBackend(maxEntries = 50_000): CacheBackend {
   const entries = new LRUCache<string, string>({
     max: maxEntries,
     ttlAutopurge: false,
-    // Keep tag sets in step with evictions and expiries so they do not grow without bound.
-    dispose: (_value, key) => {
+    // Keep tag sets in step with evictions and expiries so they do not grow without bound. A
+    // value replaced by a newer one (reason "set") keeps its key, so it stays tagged.
+    dispose: (_value, key, reason) => {
+      if (reason === "set") return;
       const tagKey = keyTags.get(key);
       keyTags.delete(key);
       if (!tagKey) return;
