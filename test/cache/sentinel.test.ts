@@ -86,7 +86,7 @@ describe.skipIf(!available)("through Redis Sentinel", () => {
     const master = new Redis(await setup.masterPort(), "127.0.0.1");
     try {
       const raw = await master.get(key);
-      return raw !== null && raw.includes(`"version":${version}`);
+      return raw?.includes(`"version":${version}`) ?? false;
     } finally {
       master.disconnect();
     }
