@@ -237,6 +237,8 @@ export class CacheLayer {
   private readonly unlisten: (() => void)[] = [];
   private started = false;
   private closed = false;
+  /** Resolves once this process receives cache events (policy changes, warm requests). */
+  listening: Promise<void> = Promise.resolve();
 
   constructor(options: CacheLayerOptions) {
     this.backend = options.backend;
@@ -288,17 +290,17 @@ export class CacheLayer {
     }
     // Subscribed before start() returns, so a change made right after is not missed; but while
     // Redis is down a subscription waits for it, and start-up must not wait long for that.
-    const subscribed = Promise.all([
+    this.listening = Promise.all([
       this.listen<CacheEvent>(CACHE_EVENTS_TOPIC, (event) => {
         if (event.kind === "POLICY_CHANGE") this.track(this.reloadPolicies());
       }),
       this.listen<WarmRequest>(WARM_REQUEST_TOPIC, (request) => {
         this.track(this.answerWarmRequest(request));
       }),
-    ]);
+    ]).then(() => {});
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([
-      subscribed,
+      this.listening,
       new Promise<void>((resolve) => {
         timeout = setTimeout(resolve, SUBSCRIBE_WAIT_MS);
       }),

@@ -120,6 +120,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   });
   redis.on("ready", () => void cache.recover());
   await cache.start();
+  // Under load a subscription can take longer than start() waits for it; tests need it live.
+  await cache.listening;
   const store = new CountingStore(createSqliteStateStore(options.dataDir));
   const agents = createSqliteAgentDirectory(options.dataDir);
   const audit = new AuditLog(createSqliteAuditStore(options.dataDir), () => {});
