@@ -9,14 +9,15 @@
  * the cache, not the server).
  *
  * Two store profiles: the embedded SQLite as it is (a read costs tens of microseconds, less than
- * a Redis round trip), and SQLite behind a simulated 1 ms round trip, which is what a store
- * across a network (Neo4j) costs. Entries live 2 s here (short on purpose): sessions of agents
- * that come back less often start cold, which is where prefetch can help; a cache smaller than
- * the working set behaves the same way.
+ * a Redis round trip), and SQLite behind a simulated 2 ms round trip (BENCH_STORE_RTT_MS), about
+ * what a query to a store across a network (Neo4j) costs. Entries live 1 s here (short on
+ * purpose): sessions of agents that come back less often start cold, which is where prefetch can
+ * help; a cache smaller than the working set behaves the same way.
  *
- * Environment: BENCH_REQUESTS (measured requests per run, default 6000), BENCH_WARMUP (3000),
- * BENCH_CONCURRENCY (16), BENCH_TTL_SECONDS (2), BENCH_THINK_MS (5: between the requests of a
- * session, the client's own round trip and work; prefetch can only help if it is not zero).
+ * Environment: BENCH_REQUESTS (measured requests per run, default 20000), BENCH_WARMUP (5000),
+ * BENCH_CONCURRENCY (16), BENCH_TTL_SECONDS (1), BENCH_STORE_RTT_MS (2), BENCH_THINK_MS (5:
+ * between the requests of a session, the client's own round trip and work; prefetch can only
+ * help if it is not zero).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -41,12 +42,14 @@ const AGENTS = 10_000;
 const VERSIONS = 3;
 const ZIPF_S = 1.0;
 const WRITE_RATIO = 0.1;
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 6000);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const TTL_SECONDS = Number(process.env.BENCH_TTL_SECONDS ?? 2);
+const TTL_SECONDS = Number(process.env.BENCH_TTL_SECONDS ?? 1);
 /** Between the requests of one session: the client's own round trip and work. */
 const THINK_MS = Number(process.env.BENCH_THINK_MS ?? 5);
+/** The simulated round trip of a store across a network (query included). */
+const STORE_RTT_MS = Number(process.env.BENCH_STORE_RTT_MS ?? 2);
 const WRITER: Principal = { sub: "bench", role: "admin", agents: ["*"] };
 const silent = createLogger({ logLevel: "silent" }, "bench");
 const noAudit: AuditStore = {
@@ -282,7 +285,7 @@ async function main() {
     const results: Awaited<ReturnType<typeof runOnce>>[] = [];
     for (const [profile, storeLatencyMs] of [
       ["sqlite (embedded)", 0],
-      ["sqlite + 1 ms RTT", 1],
+      [`sqlite + ${STORE_RTT_MS} ms RTT`, STORE_RTT_MS],
     ] as const) {
       for (const mode of ["cache off", "cache on", "cache on + prefetch"] as const) {
         process.stdout.write(`${profile}, ${mode}… `);
@@ -333,6 +336,7 @@ async function main() {
         warmupRequests: WARMUP,
         ttlSeconds: TTL_SECONDS,
         thinkMs: THINK_MS,
+        storeRttMs: STORE_RTT_MS,
       },
       runs: results,
       ratios,

@@ -304,7 +304,7 @@ export function loadConfig(
     redis,
     cache: {
       fillLockMs: read.int("CACHE_FILL_LOCK_MS", 2000, 0, 60_000),
-      prefetch: read.bool("CACHE_PREFETCH", true),
+      prefetch: read.bool("CACHE_PREFETCH", false),
       prefetchLimit: read.int("CACHE_PREFETCH_LIMIT", 3, 1, 32),
       statsFlushMs: read.int("CACHE_STATS_FLUSH_MS", 5000, 100, 600_000),
     },

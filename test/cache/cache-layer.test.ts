@@ -194,8 +194,8 @@ describe("cache layer (real Redis)", () => {
 
   it("never shows a reader a version older than one acknowledged before its read began", async () => {
     // Slow store answers, two replicas, writers, readers and an admin flipping write modes and
-    // invalidating: late write-backs, joins of running loads and fill-lock waits all race.
-    const [a, b] = [await replica(), await replica()];
+    // invalidating: late write-backs, joins of running loads, fill-lock waits and prefetch all race.
+    const [a, b] = [await replica({ prefetch: true }), await replica({ prefetch: true })];
     for (const r of [a, b]) r.store.latencyMs = 8;
     const agents = ["race-0", "race-1"];
     const acknowledged = new Map(agents.map((id) => [id, 0]));
@@ -242,7 +242,7 @@ describe("cache layer (real Redis)", () => {
   });
 
   it("prefetches what an agent usually reads next, learned on another replica", async () => {
-    const learner = await replica();
+    const learner = await replica({ prefetch: true });
     for (let v = 1; v <= 3; v++) await learner.state.putState(WRITER, { agentId: "co-1", data: { v } });
     // The agent reads its state, then version 2, three times over.
     for (let i = 0; i < 3; i++) {
@@ -255,7 +255,7 @@ describe("cache layer (real Redis)", () => {
     const versionKey = cacheKey("STATE_VERSION", StateService.versionRef("co-1", 2));
     expect(await admin.get(versionKey)).toMatch(/\|T$/);
 
-    const other = await replica();
+    const other = await replica({ prefetch: true });
     await other.state.createLoaders().current.load(current("co-1"));
     await other.cache.settled();
     expect(await admin.get(versionKey)).toMatch(/\|V/);
