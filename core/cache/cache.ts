@@ -34,21 +34,16 @@ import {
 } from "./cache-events.js";
 import { type CoAccessStore, CoAccessTracker, createInProcessCoAccessStore } from "./coaccess.js";
 import { agentTagKey, type CacheRef, cacheKey, floorKey, parseCacheKey } from "./keys.js";
+import { FLOOR_TTL_MS, OutageQueue } from "./outage-queue.js";
 import {
-  applyPolicyPatch,
   CACHE_DATA_TYPES,
   type CacheDataType,
   type CachePolicy,
   type CachePolicyPatch,
-  DEFAULT_CACHE_POLICIES,
   ttlWithJitter,
 } from "./policy.js";
-import {
-  createInProcessPolicyStore,
-  type PolicyStore,
-  type StoredPolicies,
-  type StoredPolicy,
-} from "./policy-store.js";
+import { PolicyRegistry } from "./policy-registry.js";
+import { createInProcessPolicyStore, type PolicyStore } from "./policy-store.js";
 import { PREFETCH_INTERVAL_MS, PREFETCH_TYPES, Prefetcher } from "./prefetch.js";
 import type { RedisInfo } from "./redis-info.js";
 import {
@@ -158,10 +153,6 @@ export interface CacheKeyPage {
   cursor: string | null;
 }
 
-/** Pending invalidations kept while Redis is unreachable; past this, every type is invalidated on return. */
-const MAX_PENDING_INVALIDATIONS = 10_000;
-/** Floors must outlive any write-back still in flight when they are set; an hour is generous. */
-const FLOOR_TTL_MS = 3_600_000;
 /** While degraded, Redis is probed this often (besides ioredis' own "ready" event). */
 const RECOVERY_PROBE_MS = 1000;
 /** Polling for another process's fill: first delay, then doubling up to the cap. */
@@ -207,12 +198,14 @@ function deferred<T>() {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Kept for callers of the first cache layer. */
+export type CacheTypeCounters = TypeCounters;
+
 export class CacheLayer {
   readonly backend: CacheBackend;
   /** Identifies this process in cache events. */
   readonly instanceId = randomBytes(6).toString("hex");
   readonly settings: CacheSettings;
-  private readonly policyStore: PolicyStore;
   private readonly statsStore: StatsStore;
   private readonly warmCoordination: WarmCoordination;
   private readonly events: EventBus;
@@ -222,15 +215,13 @@ export class CacheLayer {
   private readonly counters = new CacheCounters();
   private readonly prefetcher: Prefetcher | null;
   private readonly sources = new Map<CacheDataType, CacheSource>();
-  private readonly policies = new Map<CacheDataType, { policy: CachePolicy; stored: StoredPolicy | null }>();
+  private readonly policies: PolicyRegistry;
 
   /** Orders reads and store loads in this process (single-flight joins, see `loadMany`). */
   private sequence = 0;
   private readonly inflight = new Map<string, Flight>();
-  /** Writes that could not reach the cache; replayed by `recover()`. */
-  private readonly pending = new Map<string, EntryWrite>();
-  private readonly pendingPurges = new Map<string, { floorKeys: string[]; floor: number }>();
-  private pendingOverflow = false;
+  /** Invalidations that could not reach the cache; replayed by `recover()`. */
+  private readonly pending = new OutageQueue();
   private degradedSince: number | null = null;
   private recovering: Promise<boolean> | null = null;
   private readonly background = new Set<Promise<unknown>>();
@@ -245,19 +236,17 @@ export class CacheLayer {
   constructor(options: CacheLayerOptions) {
     this.backend = options.backend;
     this.settings = { ...DEFAULT_CACHE_SETTINGS, ...options.settings };
-    this.policyStore = options.policyStore ?? createInProcessPolicyStore();
     this.statsStore = options.statsStore ?? createInProcessStatsStore();
     this.warmCoordination = options.warm ?? createInProcessWarmCoordination();
     this.events = options.events ?? createInProcessEventBus();
     this.redisInfo = options.redisInfo;
     this.logger = options.logger;
     this.encryption = options.encryption ?? plaintextStorage;
-    for (const type of CACHE_DATA_TYPES) {
-      this.policies.set(type, {
-        policy: { ...(options.policies?.[type] ?? DEFAULT_CACHE_POLICIES[type]) },
-        stored: null,
-      });
-    }
+    this.policies = new PolicyRegistry(
+      options.policyStore ?? createInProcessPolicyStore(),
+      options.policies,
+      options.logger,
+    );
     this.prefetcher = this.settings.prefetch
       ? new Prefetcher({
           tracker: new CoAccessTracker(),
@@ -267,7 +256,7 @@ export class CacheLayer {
           intervalMs: () =>
             Math.min(
               PREFETCH_INTERVAL_MS,
-              ...[...PREFETCH_TYPES].map((type) => (this.policies.get(type)!.policy.ttlSeconds * 1000) / 2),
+              ...[...PREFETCH_TYPES].map((type) => (this.policies.get(type).ttlSeconds * 1000) / 2),
             ),
           canLoad: (type) => this.sources.has(type),
           warm: (type, refs) => this.fillFromStore(type, refs, "prefetched"),
@@ -345,7 +334,7 @@ export class CacheLayer {
   // ---- policies --------------------------------------------------------------------------
 
   policy(type: CacheDataType): CachePolicy {
-    return { ...this.policies.get(type)!.policy };
+    return { ...this.policies.get(type) };
   }
 
   /**
@@ -353,21 +342,11 @@ export class CacheLayer {
    * tests. The admin API uses `updatePolicy`.
    */
   setPolicy(type: CacheDataType, policy: CachePolicy): void {
-    const current = this.policies.get(type)!;
-    this.policies.set(type, { policy: { ...policy }, stored: current.stored });
+    this.policies.setLocal(type, policy);
   }
 
   policyRecords(): PolicyRecord[] {
-    return CACHE_DATA_TYPES.map((type) => {
-      const { policy, stored } = this.policies.get(type)!;
-      return {
-        type,
-        ...policy,
-        isDefault: stored === null,
-        updatedAt: stored?.updatedAt ?? null,
-        updatedBy: stored?.updatedBy ?? null,
-      };
-    });
+    return this.policies.records();
   }
 
   /**
@@ -379,35 +358,14 @@ export class CacheLayer {
     patch: CachePolicyPatch,
     updatedBy: string,
   ): Promise<PolicyRecord | string[]> {
-    const next = applyPolicyPatch(this.policy(type), patch);
-    if (Array.isArray(next)) return next;
-    const stored: StoredPolicy = { ...next, updatedAt: new Date().toISOString(), updatedBy };
-    await this.policyStore.save(type, stored);
-    this.policies.set(type, { policy: next, stored });
-    const record = this.policyRecords().find((r) => r.type === type)!;
-    this.publish({ kind: "POLICY_CHANGE", type, policy: record });
+    const record = await this.policies.update(type, patch, updatedBy);
+    if (!Array.isArray(record)) this.publish({ kind: "POLICY_CHANGE", type, policy: record });
     return record;
   }
 
-  /** Re-reads the shared policies; re-seeds the store if it lost them (Redis restarted empty). */
+  /** Re-reads the shared policies (and re-seeds them into a Redis that lost them). */
   async reloadPolicies(): Promise<void> {
-    const stored = await this.policyStore.load();
-    const lost: StoredPolicies = {};
-    for (const type of CACHE_DATA_TYPES) {
-      const current = this.policies.get(type)!;
-      const found = stored[type];
-      if (found) this.policies.set(type, { policy: this.stripMeta(found), stored: found });
-      else if (current.stored) lost[type] = current.stored;
-    }
-    if (Object.keys(lost).length > 0) {
-      // An empty store with changes known here means Redis lost them, not that an admin reset them.
-      await this.policyStore.restore(lost);
-      this.logger?.info({ types: Object.keys(lost) }, "cache policies restored to Redis");
-    }
-  }
-
-  private stripMeta(policy: StoredPolicy): CachePolicy {
-    return { enabled: policy.enabled, ttlSeconds: policy.ttlSeconds, writeMode: policy.writeMode };
+    await this.policies.reload();
   }
 
   // ---- sources ---------------------------------------------------------------------------
@@ -451,7 +409,7 @@ export class CacheLayer {
     load: BatchLoad<T>,
   ): Promise<(T | null)[]> {
     const ticket = ++this.sequence;
-    const policy = this.policies.get(type)!.policy;
+    const policy = this.policies.get(type);
     const keys = refs.map((ref) => cacheKey(type, ref));
     const results = new Array<T | null>(refs.length).fill(null);
 
@@ -608,7 +566,7 @@ export class CacheLayer {
     this.track(
       (async () => {
         const tokens = (await locking) ?? new Map<string, string>();
-        if (cacheInUse && this.policies.get(type)!.policy.enabled && this.cacheUsable()) {
+        if (cacheInUse && this.policies.get(type).enabled && this.cacheUsable()) {
           const writes = misses.map((miss, i) => ({
             ...this.entryWrite(type, miss.ref, loaded[i]!.revision, loaded[i]!.value),
             unlockToken: tokens.get(miss.key),
@@ -690,8 +648,7 @@ export class CacheLayer {
     counter: CounterName | null,
   ): Promise<number> {
     const source = this.sources.get(type);
-    if (!source || refs.length === 0 || !this.policies.get(type)!.policy.enabled || !this.cacheUsable())
-      return 0;
+    if (!source || refs.length === 0 || !this.policies.get(type).enabled || !this.cacheUsable()) return 0;
     const keys = refs.map((ref) => cacheKey(type, ref));
     const entries = await this.backend.getMany(keys);
     const missing = refs.filter((_ref, i) => entries[i]?.kind !== "value" && !this.inflight.has(keys[i]!));
@@ -711,7 +668,7 @@ export class CacheLayer {
    * mutation returns. `value` undefined means "changed, value unknown" (always a tombstone).
    */
   async write<T>(type: CacheDataType, ref: CacheRef, revision: number, value?: T | null): Promise<void> {
-    const policy = this.policies.get(type)!.policy;
+    const policy = this.policies.get(type);
     const writeThrough = policy.enabled && policy.writeMode === "WRITE_THROUGH" && value !== undefined;
     this.counters.add(type, writeThrough ? "writes" : "invalidations");
     // Even a disabled type gets tombstones: re-enabling it must not serve what was cached before.
@@ -743,11 +700,7 @@ export class CacheLayer {
       removed = await this.backend.purge(agentTagKey(agentId), floorKeys, floor, FLOOR_TTL_MS);
     } catch (error) {
       this.markDegraded(error);
-      const previous = this.pendingPurges.get(agentId);
-      this.pendingPurges.set(agentId, {
-        floorKeys: [...new Set([...(previous?.floorKeys ?? []), ...floorKeys])],
-        floor: Math.max(floor, previous?.floor ?? 0),
-      });
+      this.pending.addPurge(agentId, floorKeys, floor);
     }
     for (const type of types) {
       this.counters.add(type, "invalidations");
@@ -770,17 +723,7 @@ export class CacheLayer {
       await this.backend.putIfNewer(writes);
     } catch (error) {
       this.markDegraded(error);
-      if (this.pendingOverflow) return;
-      for (const write of writes) {
-        // Only a tombstone is replayed: the value may be superseded by the time Redis is back.
-        const tombstone = { ...write, payload: null };
-        const previous = this.pending.get(write.key);
-        if (!previous || previous.revision <= write.revision) this.pending.set(write.key, tombstone);
-      }
-      if (this.pending.size > MAX_PENDING_INVALIDATIONS) {
-        this.pendingOverflow = true;
-        this.pending.clear();
-      }
+      this.pending.addWrites(writes);
     }
   }
 
@@ -885,7 +828,7 @@ export class CacheLayer {
       redis,
       backend: this.backend.kind,
       degraded: this.degraded,
-      pendingInvalidations: this.pendingCount(),
+      pendingInvalidations: this.pending.size,
     };
   }
 
@@ -903,7 +846,7 @@ export class CacheLayer {
       ok: !this.degraded,
       backend: this.backend.kind,
       degradedSince: this.degradedSince === null ? null : new Date(this.degradedSince).toISOString(),
-      pendingInvalidations: this.pendingCount(),
+      pendingInvalidations: this.pending.size,
     };
   }
 
@@ -922,26 +865,9 @@ export class CacheLayer {
     try {
       await this.backend.ping();
       await this.reloadPolicies();
-      let replayed = 0;
-      // Writes keep queueing while degraded; go round until the queues are empty.
-      for (let round = 0; round < 5 && this.hasPendingInvalidations(); round++) {
-        for (const [agentId, purge] of [...this.pendingPurges]) {
-          await this.backend.purge(agentTagKey(agentId), purge.floorKeys, purge.floor, FLOOR_TTL_MS);
-          if (this.pendingPurges.get(agentId) === purge) this.pendingPurges.delete(agentId);
-          replayed++;
-        }
-        if (this.pendingOverflow) {
-          // Too many to replay one by one: invalidate everything cached.
-          this.pendingOverflow = false;
-          for (const type of CACHE_DATA_TYPES) replayed += await this.backend.invalidateType(type);
-        }
-        const writes = [...this.pending.values()];
-        if (writes.length > 0) await this.backend.putIfNewer(writes);
-        for (const write of writes) if (this.pending.get(write.key) === write) this.pending.delete(write.key);
-        replayed += writes.length;
-      }
+      const replayed = await this.pending.replay(this.backend);
       // No await between this check and markHealthy: a write queued in between would be stranded.
-      if (this.hasPendingInvalidations()) return false;
+      if (!this.pending.empty) return false;
       this.markHealthy();
       if (replayed > 0) this.logger?.info({ replayed }, "cache invalidations replayed after Redis came back");
       return true;
@@ -952,15 +878,7 @@ export class CacheLayer {
   }
 
   private cacheUsable(): boolean {
-    return this.degradedSince === null && !this.hasPendingInvalidations();
-  }
-
-  private hasPendingInvalidations(): boolean {
-    return this.pending.size > 0 || this.pendingPurges.size > 0 || this.pendingOverflow;
-  }
-
-  private pendingCount(): number {
-    return this.pending.size + this.pendingPurges.size + (this.pendingOverflow ? 1 : 0);
+    return this.degradedSince === null && this.pending.empty;
   }
 
   private markHealthy(): void {
@@ -1091,7 +1009,7 @@ export class CacheLayer {
       revision,
       // Bound to its key (associated data): a value copied to another key does not decrypt.
       payload: value === undefined ? null : this.encryption.encrypt(JSON.stringify(value), key),
-      ttlMs: ttlWithJitter(this.policies.get(type)!.policy.ttlSeconds),
+      ttlMs: ttlWithJitter(this.policies.get(type).ttlSeconds),
     };
   }
 }
