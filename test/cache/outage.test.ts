@@ -88,6 +88,21 @@ describe("Redis outage in the middle of traffic", () => {
     expect(down.body.checks.cache?.error).toMatch(/degraded since .*invalidation\(s\) waiting for Redis/);
     expect(down.body.checks.store?.ok).toBe(true);
 
+    // The admin API says what it can: stats from this replica, and a policy change refused whole.
+    const stats = await mnemo.query<{
+      cacheStats: { degraded: boolean; allReplicas: boolean; redis: unknown };
+    }>(`{ cacheStats { degraded allReplicas redis { mode } } }`);
+    expect(stats.data?.cacheStats).toEqual({ degraded: true, allReplicas: false, redis: null });
+    const policy = await mnemo.query(
+      `mutation { setCachePolicy(type: MEMORY, policy: { ttlSeconds: 9 }) { type } }`,
+    );
+    expect(policy.errors?.[0]?.extensions?.code).toBe("UNAVAILABLE");
+    expect(policy.errors?.[0]?.message).toMatch(/nothing was changed/);
+    const policies = await mnemo.query<{ cachePolicies: { type: string; ttlSeconds: number }[] }>(
+      `{ cachePolicies { type ttlSeconds } }`,
+    );
+    expect(policies.data?.cachePolicies.find((p) => p.type === "MEMORY")?.ttlSeconds).toBe(300);
+
     await redis.start();
     // Redis is back with the values cached before the outage; until the replay, the store answers.
     await traffic();
