@@ -341,7 +341,7 @@ export function loadConfig(
     encryptionKeys: encryption.keys,
     protection: {
       queryMaxDepth: read.int("QUERY_MAX_DEPTH", 15, 1, 1000),
-      queryMaxAliases: read.int("QUERY_MAX_ALIASES", 30, 0, 10_000),
+      queryMaxAliases: read.int("QUERY_MAX_ALIASES", 100, 0, 10_000),
       queryMaxCost: read.int("QUERY_MAX_COST", 20_000, 1, 10_000_000),
       queryMaxTokens: read.int("QUERY_MAX_TOKENS", 5000, 10, 1_000_000),
       rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", 1200, 0, 10_000_000),
