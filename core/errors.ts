@@ -17,13 +17,11 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  UNAUTHENTICATED: 401,
-  RATE_LIMITED: 429,
-  PAYLOAD_TOO_LARGE: 413,
-};
-
-/** An error whose message is meant for the client. */
+/**
+ * An error whose message is meant for the client. `httpStatus` is only for errors that refuse
+ * a whole request (authentication, rate limits): a resolver error must keep HTTP 200, or the
+ * gateway would see a failed subgraph call instead of a GraphQL error it can pass on.
+ */
 export class MnemoError extends GraphQLError {
   constructor(
     readonly code: ErrorCode,
@@ -31,7 +29,7 @@ export class MnemoError extends GraphQLError {
     details: Record<string, unknown> = {},
     options: { httpStatus?: number } = {},
   ) {
-    const status = options.httpStatus ?? HTTP_STATUS[code];
+    const status = options.httpStatus;
     super(message, {
       extensions: { code, ...details, ...(status ? { http: { status } } : {}) },
     });
@@ -43,15 +41,19 @@ export const badUserInput = (message: string, details?: Record<string, unknown>)
   new MnemoError(ErrorCode.BAD_USER_INPUT, message, details);
 export const notFound = (message: string, details?: Record<string, unknown>) =>
   new MnemoError(ErrorCode.NOT_FOUND, message, details);
-export const unauthenticated = (message: string) => new MnemoError(ErrorCode.UNAUTHENTICATED, message);
+export const unauthenticated = (message: string) =>
+  new MnemoError(ErrorCode.UNAUTHENTICATED, message, {}, { httpStatus: 401 });
 export const forbidden = (message: string) => new MnemoError(ErrorCode.FORBIDDEN, message);
 export const payloadTooLarge = (message: string, details?: Record<string, unknown>) =>
   new MnemoError(ErrorCode.PAYLOAD_TOO_LARGE, message, details);
 export const versionConflict = (message: string, currentVersion: number | null) =>
   new MnemoError(ErrorCode.VERSION_CONFLICT, message, { currentVersion });
 export const unavailable = (message: string) => new MnemoError(ErrorCode.UNAVAILABLE, message);
-export const rateLimited = (message: string, retryAfterSeconds: number) =>
-  new MnemoError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });
+export const rateLimited = (
+  message: string,
+  retryAfterSeconds: number,
+  options: { httpStatus?: number } = {},
+) => new MnemoError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds }, options);
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 /** Codes produced by graphql-js / Apollo itself for malformed requests; safe to show. */

@@ -23,7 +23,12 @@ describe("configuration", () => {
   });
 
   it("reports every bad value, one sentence each", () => {
-    const found = problems({ GATEWAY_PORT: "http", STORE: "postgres", REDIS_URL: "localhost:6379", LOG_LEVEL: "loud" });
+    const found = problems({
+      GATEWAY_PORT: "http",
+      STORE: "postgres",
+      REDIS_URL: "localhost:6379",
+      LOG_LEVEL: "loud",
+    });
     expect(found).toHaveLength(4);
     expect(found).toContain('GATEWAY_PORT must be an integer from 0 to 65535 (got "http")');
     expect(found).toContain('STORE must be one of sqlite, neo4j (got "postgres")');
@@ -42,8 +47,13 @@ describe("configuration", () => {
       "AUTH_JWT_SECRET is required when NODE_ENV=production",
       expect.stringContaining("INTERNAL_SECRET is required"),
     ]);
-    const alone = problems({ AUTH_JWT_SECRET: "x".repeat(32), INTERNAL_SECRET: "y".repeat(32) }, { services: ["state"] });
-    expect(alone).toEqual([expect.stringContaining("running services in separate processes needs REDIS_URL")]);
+    const alone = problems(
+      { AUTH_JWT_SECRET: "x".repeat(32), INTERNAL_SECRET: "y".repeat(32) },
+      { services: ["state"] },
+    );
+    expect(alone).toEqual([
+      expect.stringContaining("running services in separate processes needs REDIS_URL"),
+    ]);
   });
 
   it("makes `npm start` exit non-zero with the message", () => {

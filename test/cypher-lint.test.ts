@@ -27,7 +27,11 @@ const STATE_PARAMETERS = {
 };
 
 const GROUPS: { name: string; statements: Record<string, string>; parameters: Record<string, unknown> }[] = [
-  { name: "agent directory", statements: AGENT_DIRECTORY_CYPHER, parameters: { id: "a1", present: true, only: ["a1"], after: "", limit: 10 } },
+  {
+    name: "agent directory",
+    statements: AGENT_DIRECTORY_CYPHER,
+    parameters: { id: "a1", present: true, only: ["a1"], after: "", limit: 10 },
+  },
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
 ];
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PRINCIPAL_HEADER, createPrincipalSigner } from "../../core/auth/internal.js";
+import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
 import { RedisServer } from "../support/redis-server.js";
-import { ADMIN, TEST_INTERNAL_SECRET, type TestStack, startTestStack } from "../support/stack.js";
+import { ADMIN, startTestStack, TEST_INTERNAL_SECRET, type TestStack } from "../support/stack.js";
 
 describe("the federated stack through the gateway (real Redis)", () => {
   let redis: RedisServer;
@@ -45,15 +45,25 @@ describe("the federated stack through the gateway (real Redis)", () => {
   });
 
   it("refuses a token signed with another secret, and a malformed header", async () => {
-    const forged = await postGraphQL(mnemo.url("gateway"), `{ agents { totalCount } }`, {}, {
-      authorization:
-        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.c2lnbmF0dXJlLXRoYXQtZG9lcy1ub3QtbWF0Y2g",
-    });
+    const forged = await postGraphQL(
+      mnemo.url("gateway"),
+      `{ agents { totalCount } }`,
+      {},
+      {
+        authorization:
+          "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.c2lnbmF0dXJlLXRoYXQtZG9lcy1ub3QtbWF0Y2g",
+      },
+    );
     expect(forged.status).toBe(401);
     expect(errorCodes(forged)).toEqual(["UNAUTHENTICATED"]);
-    const malformed = await postGraphQL(mnemo.url("gateway"), `{ agents { totalCount } }`, {}, {
-      authorization: "Token abc",
-    });
+    const malformed = await postGraphQL(
+      mnemo.url("gateway"),
+      `{ agents { totalCount } }`,
+      {},
+      {
+        authorization: "Token abc",
+      },
+    );
     expect(errorCodes(malformed)).toEqual(["UNAUTHENTICATED"]);
   });
 
@@ -73,15 +83,25 @@ describe("the federated stack through the gateway (real Redis)", () => {
     expect(errorCodes(direct)).toEqual(["UNAUTHENTICATED"]);
 
     const wronglySigned = await createPrincipalSigner("another-secret-that-is-also-32-bytes-long!!")(ADMIN);
-    const forged = await postGraphQL(mnemo.url("memory"), `{ memory(id: "x") { id } }`, {}, {
-      [PRINCIPAL_HEADER]: wronglySigned,
-    });
+    const forged = await postGraphQL(
+      mnemo.url("memory"),
+      `{ memory(id: "x") { id } }`,
+      {},
+      {
+        [PRINCIPAL_HEADER]: wronglySigned,
+      },
+    );
     expect(errorCodes(forged)).toEqual(["UNAUTHENTICATED"]);
 
     const rightlySigned = await createPrincipalSigner(TEST_INTERNAL_SECRET)(ADMIN);
-    const genuine = await postGraphQL(mnemo.url("memory"), `{ memory(id: "x") { id } }`, {}, {
-      [PRINCIPAL_HEADER]: rightlySigned,
-    });
+    const genuine = await postGraphQL(
+      mnemo.url("memory"),
+      `{ memory(id: "x") { id } }`,
+      {},
+      {
+        [PRINCIPAL_HEADER]: rightlySigned,
+      },
+    );
     expect(genuine.errors).toBeUndefined();
     expect(genuine.data).toEqual({ memory: null });
   });
@@ -89,7 +109,9 @@ describe("the federated stack through the gateway (real Redis)", () => {
   it("serves GET queries with a preflight header and blocks them without (CSRF prevention)", async () => {
     const token = await mnemo.token(ADMIN);
     const url = `${mnemo.url("gateway")}?query=${encodeURIComponent("{ agents { totalCount } }")}`;
-    const allowed = await fetch(url, { headers: { authorization: `Bearer ${token}`, "apollo-require-preflight": "1" } });
+    const allowed = await fetch(url, {
+      headers: { authorization: `Bearer ${token}`, "apollo-require-preflight": "1" },
+    });
     expect(allowed.status).toBe(200);
     expect(((await allowed.json()) as { data: unknown }).data).toEqual({ agents: { totalCount: 1 } });
 
@@ -98,7 +120,9 @@ describe("the federated stack through the gateway (real Redis)", () => {
     expect(await blocked.text()).toContain("Cross-Site Request Forgery");
 
     const mutation = `${mnemo.url("gateway")}?query=${encodeURIComponent('mutation { deleteAgent(id: "e2e-1") }')}`;
-    const getMutation = await fetch(mutation, { headers: { authorization: `Bearer ${token}`, "apollo-require-preflight": "1" } });
+    const getMutation = await fetch(mutation, {
+      headers: { authorization: `Bearer ${token}`, "apollo-require-preflight": "1" },
+    });
     expect(getMutation.status).toBe(405);
   });
 
@@ -119,8 +143,12 @@ describe("the federated stack through the gateway (real Redis)", () => {
       expect(metrics).toContain("mnemo_graphql_requests_total");
     }
     const gatewayMetrics = await (await fetch(new URL("/metrics", mnemo.url("gateway")))).text();
-    expect(gatewayMetrics).toMatch(/mnemo_graphql_requests_total\{operation="CountAgents",outcome="ok",service="gateway"\} [1-9]/);
-    expect(gatewayMetrics).toMatch(/mnemo_graphql_errors_total\{code="UNAUTHENTICATED",service="gateway"\} [1-9]/);
+    expect(gatewayMetrics).toMatch(
+      /mnemo_graphql_requests_total\{operation="CountAgents",outcome="ok",service="gateway"\} [1-9]/,
+    );
+    expect(gatewayMetrics).toMatch(
+      /mnemo_graphql_errors_total\{code="UNAUTHENTICATED",service="gateway"\} [1-9]/,
+    );
   });
 
   it("rejects a body over the size limit with PAYLOAD_TOO_LARGE and keeps serving", async () => {
@@ -132,9 +160,9 @@ describe("the federated stack through the gateway (real Redis)", () => {
       body: JSON.stringify({ query: "{ agents { totalCount } }", variables: { big } }),
     });
     expect(response.status).toBe(413);
-    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
-      "PAYLOAD_TOO_LARGE",
-    );
+    expect(
+      ((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code,
+    ).toBe("PAYLOAD_TOO_LARGE");
     const after = await mnemo.query(`{ agents { totalCount } }`);
     expect(after.errors).toBeUndefined();
   });

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisServer } from "../support/redis-server.js";
-import { type TestStack, startTestStack } from "../support/stack.js";
+import { startTestStack, type TestStack } from "../support/stack.js";
 
-async function ready(url: string): Promise<{ status: number; body: { ready: boolean; checks: Record<string, { ok: boolean }> } }> {
+async function ready(
+  url: string,
+): Promise<{ status: number; body: { ready: boolean; checks: Record<string, { ok: boolean }> } }> {
   const response = await fetch(new URL("/ready", url));
   return { status: response.status, body: (await response.json()) as never };
 }
@@ -45,7 +47,9 @@ describe("/ready follows Redis", () => {
     expect((await ready(mnemo.url("gateway"))).status).toBe(503);
 
     // The service keeps serving from the store while Redis is away.
-    const write = await mnemo.query(`mutation { putState(agentId: "ready-1", data: {ok: true}) { version } }`);
+    const write = await mnemo.query(
+      `mutation { putState(agentId: "ready-1", data: {ok: true}) { version } }`,
+    );
     expect(write.errors).toBeUndefined();
 
     await redis.start();

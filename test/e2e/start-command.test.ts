@@ -53,9 +53,14 @@ describe("the start command", () => {
     expect(output).toContain(`Apollo Sandbox:       open ${gatewayUrl}`);
     const token = /Authorization: Bearer (\S+)/.exec(output)![1]!;
 
-    const write = await postGraphQL(gatewayUrl, `mutation { putState(agentId: "cli-1", data: {n: 1}) { version } }`, {}, {
-      authorization: `Bearer ${token}`,
-    });
+    const write = await postGraphQL(
+      gatewayUrl,
+      `mutation { putState(agentId: "cli-1", data: {n: 1}) { version } }`,
+      {},
+      {
+        authorization: `Bearer ${token}`,
+      },
+    );
     expect(write.data).toEqual({ putState: { version: 1 } });
 
     child.kill("SIGINT");

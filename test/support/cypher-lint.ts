@@ -6,8 +6,12 @@
  */
 import { type DbSchema, lintCypherQuery } from "@neo4j-cypher/language-support";
 
-type Neo4jFunction = NonNullable<DbSchema["functions"]>[string] extends Record<string, infer F> | undefined ? F : never;
-type Neo4jProcedure = NonNullable<DbSchema["procedures"]>[string] extends Record<string, infer P> | undefined ? P : never;
+type Neo4jFunction = NonNullable<DbSchema["functions"]>[string] extends Record<string, infer F> | undefined
+  ? F
+  : never;
+type Neo4jProcedure = NonNullable<DbSchema["procedures"]>[string] extends Record<string, infer P> | undefined
+  ? P
+  : never;
 
 interface Arg {
   name: string;
@@ -30,7 +34,12 @@ function fn(name: string, args: Arg[], returns: string, aggregating = false): Ne
   };
 }
 
-function proc(name: string, args: Arg[], yields: Arg[], mode: "READ" | "WRITE" | "SCHEMA" = "READ"): Neo4jProcedure {
+function proc(
+  name: string,
+  args: Arg[],
+  yields: Arg[],
+  mode: "READ" | "WRITE" | "SCHEMA" = "READ",
+): Neo4jProcedure {
   return {
     name,
     description: name,
@@ -61,7 +70,14 @@ const FUNCTIONS: Neo4jFunction[] = [
   fn("toInteger", [{ name: "input", type: ANY }], "INTEGER"),
   fn("toFloat", [{ name: "input", type: ANY }], "FLOAT"),
   fn("size", [{ name: "input", type: ANY }], "INTEGER"),
-  fn("range", [{ name: "start", type: "INTEGER" }, { name: "end", type: "INTEGER" }], "LIST<INTEGER>"),
+  fn(
+    "range",
+    [
+      { name: "start", type: "INTEGER" },
+      { name: "end", type: "INTEGER" },
+    ],
+    "LIST<INTEGER>",
+  ),
   fn("keys", [{ name: "input", type: ANY }], "LIST<STRING>"),
   fn("id", [{ name: "input", type: ANY }], "INTEGER"),
   fn("elementId", [{ name: "input", type: ANY }], "STRING"),
@@ -70,7 +86,14 @@ const FUNCTIONS: Neo4jFunction[] = [
   fn("toLower", [{ name: "input", type: "STRING" }], "STRING"),
   fn("head", [{ name: "list", type: "LIST<ANY>" }], ANY),
   fn("timestamp", [], "INTEGER"),
-  fn("vector.similarity.cosine", [{ name: "a", type: "LIST<FLOAT>" }, { name: "b", type: "LIST<FLOAT>" }], "FLOAT"),
+  fn(
+    "vector.similarity.cosine",
+    [
+      { name: "a", type: "LIST<FLOAT>" },
+      { name: "b", type: "LIST<FLOAT>" },
+    ],
+    "FLOAT",
+  ),
 ];
 
 const PROCEDURES: Neo4jProcedure[] = [
@@ -119,5 +142,8 @@ export function lintCypher(statement: string, parameters: Record<string, unknown
     procedures: registry(PROCEDURES),
   };
   const { diagnostics } = lintCypherQuery(statement, schema);
-  return diagnostics.map((d) => ({ statement: statement.split("\n")[0] ?? statement, message: d.message }));
+  return diagnostics.map((d) => ({
+    statement: statement.split("\n")[0] ?? statement,
+    message: typeof d.message === "string" ? d.message : d.message.value,
+  }));
 }

@@ -59,7 +59,8 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     while (!(await answersPing(this.port))) {
       if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${stderr}`);
-      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}: ${stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`redis-server did not start on port ${this.port}: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }

@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { type Stack, startStack } from "../../bin/stack.js";
 import type { Principal } from "../../core/auth/principal.js";
 import { issueToken } from "../../core/auth/tokens.js";
 import { type Config, loadConfig, SERVICE_NAMES, type ServiceName } from "../../core/config.js";
 import { createRuntime } from "../../core/runtime.js";
-import { type Stack, startStack } from "../../bin/stack.js";
 import { type GraphQLResponse, postGraphQL } from "./graphql-client.js";
 
 export const TEST_JWT_SECRET = "test-jwt-secret-that-is-at-least-32-bytes-long";
@@ -43,8 +43,16 @@ export interface TestStack {
 }
 
 export const ADMIN: Principal = { sub: "test-admin", role: "admin", agents: ["*"] };
-export const agentPrincipal = (...agents: string[]): Principal => ({ sub: `agent:${agents.join(",")}`, role: "agent", agents });
-export const readerPrincipal = (...agents: string[]): Principal => ({ sub: `reader:${agents.join(",")}`, role: "reader", agents });
+export const agentPrincipal = (...agents: string[]): Principal => ({
+  sub: `agent:${agents.join(",")}`,
+  role: "agent",
+  agents,
+});
+export const readerPrincipal = (...agents: string[]): Principal => ({
+  sub: `reader:${agents.join(",")}`,
+  role: "reader",
+  agents,
+});
 
 export function testConfig(options: TestStackOptions & { dataDir: string }): Config {
   return loadConfig(
@@ -97,7 +105,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     url,
     token,
     async query(query, variables = {}, as = ADMIN) {
-      const headers: Record<string, string> = as === null ? {} : { authorization: `Bearer ${await token(as)}` };
+      const headers: Record<string, string> =
+        as === null ? {} : { authorization: `Bearer ${await token(as)}` };
       return postGraphQL(url("gateway"), query, variables, headers);
     },
     async close({ keepData = false } = {}) {

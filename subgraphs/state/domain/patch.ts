@@ -56,6 +56,10 @@ export function applyJsonPatch(target: JsonValue, patch: JsonValue): JsonValue {
         patchError: error.name,
       });
     }
+    // fast-json-patch refuses paths through __proto__ with a plain TypeError.
+    if (error instanceof TypeError && /__proto__|prototype/.test(error.message)) {
+      throw badUserInput("Invalid JSON Patch: paths may not go through __proto__ or constructor.prototype");
+    }
     throw error;
   }
 }

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { createNeo4jDriver } from "../../core/store/neo4j.js";
+import { createNeo4jStateStore } from "../../subgraphs/state/store/neo4j.js";
+import { createSqliteStateStore, type SqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
+import { appendRequest, describeStateStoreContract, freshAgent } from "../contract/state-store.contract.js";
+
+describeStateStoreContract("sqlite", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-state-store-"));
+  const store = createSqliteStateStore(dir);
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+const neo4jUri = process.env.NEO4J_URI;
+describeStateStoreContract(
+  "neo4j",
+  async () => {
+    const database = process.env.NEO4J_DATABASE ?? "neo4j";
+    const driver = createNeo4jDriver({
+      uri: neo4jUri!,
+      user: process.env.NEO4J_USER ?? "neo4j",
+      password: process.env.NEO4J_PASSWORD ?? "",
+      database,
+    });
+    const store = await createNeo4jStateStore(driver, database);
+    return { store, close: () => driver.close() };
+  },
+  neo4jUri
+    ? undefined
+    : "set NEO4J_URI to run; without a server the Cypher is linted in test/cypher-lint.test.ts",
+);
+
+describe("SQLite state store schema", () => {
+  it("enforces version uniqueness in the schema, not only in code", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-state-unique-"));
+    const store = createSqliteStateStore(dir) as SqliteStateStore;
+    const agent = freshAgent();
+    const { record } = await store.append(appendRequest(agent, { n: 1 }));
+    const duplicate = () =>
+      store.db
+        .prepare(
+          "INSERT INTO state_versions (agent_id, version, data, created_at, hash) VALUES (?, ?, '{}', ?, 'h')",
+        )
+        .run(agent, record.version, record.createdAt);
+    expect(duplicate).toThrow(/UNIQUE constraint failed/);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
