@@ -17,11 +17,15 @@ import { createSqliteMemoryStore } from "./store/sqlite.js";
 export async function createMemoryStore(runtime: Runtime): Promise<MemoryStore> {
   const { config } = runtime;
   const dimensions = config.embeddings.dimensions;
-  if (config.store === "neo4j") return createNeo4jMemoryStore(runtime.neo4j!, config.neo4j!.database, dimensions);
+  if (config.store === "neo4j")
+    return createNeo4jMemoryStore(runtime.neo4j!, config.neo4j!.database, dimensions);
   return createSqliteMemoryStore(config.dataDir, dimensions);
 }
 
-export async function startMemorySubgraph(runtime: Runtime, options: { port: number }): Promise<RunningService> {
+export async function startMemorySubgraph(
+  runtime: Runtime,
+  options: { port: number },
+): Promise<RunningService> {
   const store = await createMemoryStore(runtime);
   const pool = acquireAnalysisPool(runtime.config.embeddings.workers);
   const service = new MemoryService({

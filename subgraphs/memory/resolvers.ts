@@ -13,7 +13,12 @@ import { decodeCursor, encodeCursor, pageSize } from "../../core/graphql/paginat
 import type { SubgraphContext } from "../../core/service/subgraph.js";
 import { entityOwner, memoryOwner } from "./domain/ids.js";
 import type { FilterInput, MemoryConfigInput, MemoryInput } from "./domain/input.js";
-import { type MemoryLoaders, MemoryService, memoryAddedTopic, type RecallArgs } from "./domain/memory-service.js";
+import {
+  type MemoryLoaders,
+  MemoryService,
+  memoryAddedTopic,
+  type RecallArgs,
+} from "./domain/memory-service.js";
 import type { EntityRecord, MemoryRecord } from "./domain/model.js";
 import type { ScoredCandidate } from "./domain/scoring.js";
 import type { Page } from "./store/port.js";
@@ -26,7 +31,10 @@ interface AgentRef {
   id: string;
 }
 
-export function createMemoryResolvers(service: MemoryService, events: EventBus): GraphQLResolverMap<MemoryContext> {
+export function createMemoryResolvers(
+  service: MemoryService,
+  events: EventBus,
+): GraphQLResolverMap<MemoryContext> {
   const agentFor = (id: unknown, context: MemoryContext, access: "read" | "write", argument = "agentId") => {
     const agentId = assertAgentId(id, argument);
     authorizeAgent(context.principal, agentId, access);
@@ -96,7 +104,12 @@ export function createMemoryResolvers(service: MemoryService, events: EventBus):
       }),
       memories: async (agent: AgentRef, args: { first?: number; after?: string; filter?: FilterInput }) =>
         toConnection(
-          await service.listMemories(agent.id, pageSize(args.first), decodeCursor(args.after, "number"), args.filter),
+          await service.listMemories(
+            agent.id,
+            pageSize(args.first),
+            decodeCursor(args.after, "number"),
+            args.filter,
+          ),
         ),
       entities: async (agent: AgentRef, args: { first?: number; after?: string }) =>
         toConnection(
@@ -105,7 +118,8 @@ export function createMemoryResolvers(service: MemoryService, events: EventBus):
       memoryConfig: (agent: AgentRef) => service.config(agent.id),
     },
     Memory: {
-      __resolveReference: (reference: { id: string }, context: MemoryContext) => readMemory(reference.id, context),
+      __resolveReference: (reference: { id: string }, context: MemoryContext) =>
+        readMemory(reference.id, context),
       agent: (memory: MemoryRecord): AgentRef => ({ id: memory.agentId }),
       lastAccessedAt: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
         (await context.loaders.access.load(memory.id))?.lastAccessedAt ?? null,
@@ -113,13 +127,19 @@ export function createMemoryResolvers(service: MemoryService, events: EventBus):
         (await context.loaders.access.load(memory.id))?.accessCount ?? 0,
       entities: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
         const ids = await context.loaders.mentions.load(memory.id);
-        const entities = await context.loaders.entity.loadMany(ids.map((id) => ({ agentId: memory.agentId, id })));
-        return entities.filter((entity): entity is EntityRecord => entity !== null && !(entity instanceof Error));
+        const entities = await context.loaders.entity.loadMany(
+          ids.map((id) => ({ agentId: memory.agentId, id })),
+        );
+        return entities.filter(
+          (entity): entity is EntityRecord => entity !== null && !(entity instanceof Error),
+        );
       },
       follows: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
         const links = await context.loaders.links.load(memory.id);
         const previous = links.find((link) => link.type === "FOLLOWS" && link.fromId === memory.id);
-        return previous ? context.loaders.memory.load(MemoryService.memoryRef({ ...memory, id: previous.toId })) : null;
+        return previous
+          ? context.loaders.memory.load(MemoryService.memoryRef({ ...memory, id: previous.toId }))
+          : null;
       },
       derivedFrom: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
         const links = await context.loaders.links.load(memory.id);
@@ -127,7 +147,9 @@ export function createMemoryResolvers(service: MemoryService, events: EventBus):
         const records = await context.loaders.memory.loadMany(
           sources.map((link) => ({ agentId: memory.agentId, id: link.toId })),
         );
-        return records.filter((record): record is MemoryRecord => record !== null && !(record instanceof Error));
+        return records.filter(
+          (record): record is MemoryRecord => record !== null && !(record instanceof Error),
+        );
       },
     },
     Entity: {
@@ -137,7 +159,9 @@ export function createMemoryResolvers(service: MemoryService, events: EventBus):
           relations.map(async (relation) => {
             const outgoing = relation.fromId === entity.id;
             const other = await readEntity(outgoing ? relation.toId : relation.fromId, context);
-            return other ? { type: relation.type, entity: other, direction: outgoing ? "OUTGOING" : "INCOMING" } : null;
+            return other
+              ? { type: relation.type, entity: other, direction: outgoing ? "OUTGOING" : "INCOMING" }
+              : null;
           }),
         );
         return related.filter((relation) => relation !== null);

@@ -99,7 +99,9 @@ export class HttpEmbedder implements Embedder {
         signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
       });
     } catch (error) {
-      throw unavailable(`The embedding service did not answer (${(error as Error).message}); try again later`);
+      throw unavailable(
+        `The embedding service did not answer (${(error as Error).message}); try again later`,
+      );
     }
     if (!response.ok) {
       throw unavailable(`The embedding service answered HTTP ${response.status}; try again later`);
@@ -109,7 +111,9 @@ export class HttpEmbedder implements Embedder {
     } | null;
     const data = body?.data;
     if (!Array.isArray(data) || data.length !== input.length) {
-      throw unavailable("The embedding service returned a malformed answer (expected one embedding per input)");
+      throw unavailable(
+        "The embedding service returned a malformed answer (expected one embedding per input)",
+      );
     }
     const ordered = [...data].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     return ordered.map((item) => {

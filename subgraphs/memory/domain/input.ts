@@ -80,7 +80,8 @@ export const DEFAULT_IMPORTANCE = 0.5;
 export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: string): PreparedInput {
   const arg = (name: string) => `${at}.${name}`;
   const modality = input.modality ?? "TEXT";
-  if (!MODALITIES.includes(modality)) throw badUserInput(`${arg("modality")} must be one of ${MODALITIES.join(", ")}`);
+  if (!MODALITIES.includes(modality))
+    throw badUserInput(`${arg("modality")} must be one of ${MODALITIES.join(", ")}`);
   const caption = optionalText(input.caption, arg("caption"));
   if (modality !== "TEXT" && !caption) {
     throw badUserInput(
@@ -92,7 +93,8 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
   if (!content) throw badUserInput(`${arg("content")} must not be empty`, { argument: arg("content") });
 
   const kind = input.kind ?? "EPISODIC";
-  if (!MEMORY_KINDS.includes(kind)) throw badUserInput(`${arg("kind")} must be one of ${MEMORY_KINDS.join(", ")}`);
+  if (!MEMORY_KINDS.includes(kind))
+    throw badUserInput(`${arg("kind")} must be one of ${MEMORY_KINDS.join(", ")}`);
   const importance = input.importance ?? DEFAULT_IMPORTANCE;
   if (!Number.isFinite(importance) || importance < 0 || importance > 1) {
     throw badUserInput(`${arg("importance")} must be from 0 to 1 (got ${importance})`, {
@@ -102,9 +104,12 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
 
   const tags = [...new Set((input.tags ?? []).map((tag) => tag.trim()).filter(Boolean))];
   if (tags.length > LIMITS.tags || tags.some((tag) => tag.length > LIMITS.tagLength)) {
-    throw badUserInput(`${arg("tags")} allows at most ${LIMITS.tags} tags of at most ${LIMITS.tagLength} characters`, {
-      argument: arg("tags"),
-    });
+    throw badUserInput(
+      `${arg("tags")} allows at most ${LIMITS.tags} tags of at most ${LIMITS.tagLength} characters`,
+      {
+        argument: arg("tags"),
+      },
+    );
   }
 
   let metadata: JsonObject | null = null;
@@ -138,7 +143,9 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
   const validFrom = optionalDate(input.validFrom, arg("validFrom"));
   const validUntil = optionalDate(input.validUntil, arg("validUntil"));
   if (validFrom && validUntil && validUntil <= validFrom) {
-    throw badUserInput(`${arg("validUntil")} must be after ${arg("validFrom")}`, { argument: arg("validUntil") });
+    throw badUserInput(`${arg("validUntil")} must be after ${arg("validFrom")}`, {
+      argument: arg("validUntil"),
+    });
   }
 
   const entities = new Map<string, { name: string; normalizedName: string; type: string }>();
@@ -146,12 +153,16 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
     const trimmed = name.trim();
     const normalizedName = normalizeName(trimmed);
     if (!normalizedName || trimmed.length > LIMITS.nameLength) {
-      throw badUserInput(`${where} must be a name of 1 to ${LIMITS.nameLength} characters with a letter or digit`, {
-        argument: where,
-      });
+      throw badUserInput(
+        `${where} must be a name of 1 to ${LIMITS.nameLength} characters with a letter or digit`,
+        {
+          argument: where,
+        },
+      );
     }
     const cleanType = checkType(type, where);
-    if (!entities.has(normalizedName)) entities.set(normalizedName, { name: trimmed, normalizedName, type: cleanType });
+    if (!entities.has(normalizedName))
+      entities.set(normalizedName, { name: trimmed, normalizedName, type: cleanType });
     return normalizedName;
   };
   const entityInputs = input.entities ?? [];
@@ -204,7 +215,9 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
 function checkType(type: string, where: string): string {
   const trimmed = type.trim();
   if (!trimmed || trimmed.length > LIMITS.typeLength) {
-    throw badUserInput(`${where}: a type must have 1 to ${LIMITS.typeLength} characters`, { argument: where });
+    throw badUserInput(`${where}: a type must have 1 to ${LIMITS.typeLength} characters`, {
+      argument: where,
+    });
   }
   return trimmed;
 }
@@ -219,7 +232,8 @@ function optionalText(value: string | null | undefined, argument: string): strin
 export function optionalDate(value: Date | string | null | undefined, argument: string): string | null {
   if (value === null || value === undefined) return null;
   const date = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(date.getTime())) throw badUserInput(`${argument} must be an ISO 8601 date-time`, { argument });
+  if (Number.isNaN(date.getTime()))
+    throw badUserInput(`${argument} must be an ISO 8601 date-time`, { argument });
   return date.toISOString();
 }
 
@@ -267,7 +281,9 @@ export function mergeWeights(
     const value = input?.[name];
     if (value === null || value === undefined) continue;
     if (!Number.isFinite(value) || value < 0 || value > 100) {
-      throw badUserInput(`${argument}.${name} must be from 0 to 100 (got ${value})`, { argument: `${argument}.${name}` });
+      throw badUserInput(`${argument}.${name} must be from 0 to 100 (got ${value})`, {
+        argument: `${argument}.${name}`,
+      });
     }
     weights[name] = value;
   }
@@ -286,7 +302,10 @@ export interface MemoryConfigInput {
 
 /** Applies a partial configuration change; `capacity: 0` removes the limit. */
 export function mergeConfig(base: MemoryConfig, input: MemoryConfigInput): MemoryConfig {
-  const config: MemoryConfig = { ...base, weights: mergeWeights(base.weights, input.weights, "config.weights") };
+  const config: MemoryConfig = {
+    ...base,
+    weights: mergeWeights(base.weights, input.weights, "config.weights"),
+  };
   if (input.recencyHalfLifeHours !== null && input.recencyHalfLifeHours !== undefined) {
     const value = input.recencyHalfLifeHours;
     if (!Number.isFinite(value) || value <= 0 || value > 1_000_000) {

@@ -129,7 +129,13 @@ export class MemoryService {
     after: number | undefined,
     filter: FilterInput | null | undefined,
   ): Promise<Page<MemoryRecord>> {
-    return this.deps.store.listMemories(agentId, first, after, prepareFilter(filter), new Date().toISOString());
+    return this.deps.store.listMemories(
+      agentId,
+      first,
+      after,
+      prepareFilter(filter),
+      new Date().toISOString(),
+    );
   }
 
   listEntities(agentId: string, first: number, after: number | undefined): Promise<Page<EntityRecord>> {
@@ -144,9 +150,12 @@ export class MemoryService {
     const { store, limits } = this.deps;
     if (inputs.length === 0) return [];
     if (inputs.length > LIMITS.batch) {
-      throw badUserInput(`rememberMany takes at most ${LIMITS.batch} inputs per call (got ${inputs.length})`, {
-        argument: "inputs",
-      });
+      throw badUserInput(
+        `rememberMany takes at most ${LIMITS.batch} inputs per call (got ${inputs.length})`,
+        {
+          argument: "inputs",
+        },
+      );
     }
     const single = inputs.length === 1;
     const prepared = inputs.map((input, i) =>
@@ -155,7 +164,11 @@ export class MemoryService {
     // Client vectors are checked before any work is spent on the others.
     const clientVectors = prepared.map((input, i) =>
       input.embedding
-        ? checkVector(input.embedding, store.dimensions, single ? "input.embedding" : `inputs[${i}].embedding`)
+        ? checkVector(
+            input.embedding,
+            store.dimensions,
+            single ? "input.embedding" : `inputs[${i}].embedding`,
+          )
         : null,
     );
     const config = await this.config(agentId);
@@ -222,7 +235,10 @@ export class MemoryService {
   }
 
   /** Cache, directory and events, in that order: a reader must never see the cache lag a returned write. */
-  private async afterWrite(agentId: string, result: Awaited<ReturnType<MemoryStore["write"]>>): Promise<void> {
+  private async afterWrite(
+    agentId: string,
+    result: Awaited<ReturnType<MemoryStore["write"]>>,
+  ): Promise<void> {
     const { cache, agents, events, logger } = this.deps;
     const { revision } = result;
     await Promise.all([
@@ -305,8 +321,12 @@ export class MemoryService {
     return vectors;
   }
 
-  private async extractEntities(prepared: readonly PreparedInput[]): Promise<{ name: string; type: string }[][]> {
-    const wanted = prepared.flatMap((input, i) => (input.extractEntities ? [{ i, text: input.searchText }] : []));
+  private async extractEntities(
+    prepared: readonly PreparedInput[],
+  ): Promise<{ name: string; type: string }[][]> {
+    const wanted = prepared.flatMap((input, i) =>
+      input.extractEntities ? [{ i, text: input.searchText }] : [],
+    );
     const results: { name: string; type: string }[][] = prepared.map(() => []);
     const chunks: { i: number; text: string }[][] = [];
     for (let start = 0; start < wanted.length; start += EXTRACT_BATCH) {
@@ -348,8 +368,11 @@ export function mergeDuplicate(existing: MemoryRecord, incoming: MemoryRecord): 
     ...existing,
     tags: [...new Set([...existing.tags, ...incoming.tags])],
     importance: Math.max(existing.importance, incoming.importance),
-    occurredAt: incoming.occurredAt > existing.occurredAt ? incoming.occurredAt : existing.occurredAt,
+    // ISO 8601 UTC strings sort chronologically.
+    occurredAt: [existing.occurredAt, incoming.occurredAt].sort()[1]!,
     metadata:
-      existing.metadata || incoming.metadata ? { ...(existing.metadata ?? {}), ...(incoming.metadata ?? {}) } : null,
+      existing.metadata || incoming.metadata
+        ? { ...(existing.metadata ?? {}), ...(incoming.metadata ?? {}) }
+        : null,
   };
 }

@@ -65,7 +65,8 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
   const relatedEntityIds = new Set<string>();
   if (queryEntityIds.size > 0) {
     for (const relation of await store.relations([...queryEntityIds])) {
-      for (const id of [relation.fromId, relation.toId]) if (!queryEntityIds.has(id)) relatedEntityIds.add(id);
+      for (const id of [relation.fromId, relation.toId])
+        if (!queryEntityIds.has(id)) relatedEntityIds.add(id);
     }
     const mentioning = await store.memoriesMentioning(
       agentId,
@@ -148,7 +149,8 @@ async function expandFromSeeds(
     for (const hit of sharing) {
       for (const entityId of hit.entityIds) {
         const source = entityStrength.get(entityId)!;
-        if (source.seed !== hit.id) entry(hit.id).graph += GRAPH_EVIDENCE.sharedEntityWithHit * source.strength;
+        if (source.seed !== hit.id)
+          entry(hit.id).graph += GRAPH_EVIDENCE.sharedEntityWithHit * source.strength;
       }
     }
   }

@@ -82,8 +82,10 @@ export const MEMORY_CYPHER = {
   entityIdConstraint: "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
   entityKeyConstraint: "CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE e.key IS UNIQUE",
   memoryAgentIndex: "CREATE INDEX memory_agent_seq IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.seq)",
-  memoryHashIndex: "CREATE INDEX memory_agent_hash IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.contentHash)",
-  memorySessionIndex: "CREATE INDEX memory_agent_session IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.sessionId)",
+  memoryHashIndex:
+    "CREATE INDEX memory_agent_hash IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.contentHash)",
+  memorySessionIndex:
+    "CREATE INDEX memory_agent_session IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.sessionId)",
   entityAgentIndex: "CREATE INDEX entity_agent_seq IF NOT EXISTS FOR (e:Entity) ON (e.agentId, e.seq)",
   vectorIndex: memoryVectorIndexCypher(512),
   textIndex: `CREATE FULLTEXT INDEX ${TEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.searchText, m.agentToken]
@@ -350,7 +352,10 @@ export class Neo4jMemoryStore implements MemoryStore {
     const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.memoriesById, { ids: [...ids] }));
     for (const row of result.records) {
       const node = row.get("m") as GraphNode;
-      results[toNumber(row.get("position"))] = { revision: toNumber(node.properties.revision), value: toMemory(node) };
+      results[toNumber(row.get("position"))] = {
+        revision: toNumber(node.properties.revision),
+        value: toMemory(node),
+      };
     }
     return results;
   }
@@ -361,7 +366,10 @@ export class Neo4jMemoryStore implements MemoryStore {
     const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.entitiesById, { ids: [...ids] }));
     for (const row of result.records) {
       const node = row.get("e") as GraphNode;
-      results[toNumber(row.get("position"))] = { revision: toNumber(node.properties.revision), value: toEntity(node) };
+      results[toNumber(row.get("position"))] = {
+        revision: toNumber(node.properties.revision),
+        value: toEntity(node),
+      };
     }
     return results;
   }
@@ -396,7 +404,9 @@ export class Neo4jMemoryStore implements MemoryStore {
       const count = await tx.run(MEMORY_CYPHER.listCount, params);
       const nodes = page.records.map((row) => row.get("m") as GraphNode);
       return {
-        items: nodes.slice(0, first).map((node) => ({ node: toMemory(node), cursor: toNumber(node.properties.seq) })),
+        items: nodes
+          .slice(0, first)
+          .map((node) => ({ node: toMemory(node), cursor: toNumber(node.properties.seq) })),
         hasNextPage: nodes.length > first,
         totalCount: toNumber(count.records[0]?.get("total") ?? 0),
       };
@@ -413,7 +423,9 @@ export class Neo4jMemoryStore implements MemoryStore {
       const count = await tx.run(MEMORY_CYPHER.entityCount, { agentId });
       const nodes = page.records.map((row) => row.get("e") as GraphNode);
       return {
-        items: nodes.slice(0, first).map((node) => ({ node: toEntity(node), cursor: toNumber(node.properties.seq) })),
+        items: nodes
+          .slice(0, first)
+          .map((node) => ({ node: toEntity(node), cursor: toNumber(node.properties.seq) })),
         hasNextPage: nodes.length > first,
         totalCount: toNumber(count.records[0]?.get("total") ?? 0),
       };
@@ -424,7 +436,8 @@ export class Neo4jMemoryStore implements MemoryStore {
     const results: string[][] = memoryIds.map(() => []);
     if (memoryIds.length === 0) return results;
     const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.mentions, { ids: [...memoryIds] }));
-    for (const row of result.records) results[toNumber(row.get("position"))]!.push(row.get("entityId") as string);
+    for (const row of result.records)
+      results[toNumber(row.get("position"))]!.push(row.get("entityId") as string);
     return results;
   }
 
@@ -569,9 +582,14 @@ export class Neo4jMemoryStore implements MemoryStore {
     });
   }
 
-  async forget(agentId: string, id: string): Promise<{ deleted: boolean; revision: number; remaining: number }> {
+  async forget(
+    agentId: string,
+    id: string,
+  ): Promise<{ deleted: boolean; revision: number; remaining: number }> {
     return this.writeTx(async (tx) => {
-      const found = toNumber((await tx.run(MEMORY_CYPHER.memoryExists, { id, agentId })).records[0]!.get("found"));
+      const found = toNumber(
+        (await tx.run(MEMORY_CYPHER.memoryExists, { id, agentId })).records[0]!.get("found"),
+      );
       if (found === 0) {
         const total = (await tx.run(MEMORY_CYPHER.countMemories, { agentId })).records[0]!.get("total");
         return { deleted: false, revision: 0, remaining: toNumber(total) };
@@ -610,7 +628,9 @@ export class Neo4jMemoryStore implements MemoryStore {
     // The index spans every agent: over-fetch, post-filter, and widen until `limit` survive.
     let fetch = Math.min(MAX_VECTOR_FETCH, limit * 4 + 32);
     for (;;) {
-      const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.vectorSearch, { ...params, fetch: neo4j.int(fetch) }));
+      const result = await this.readTx((tx) =>
+        tx.run(MEMORY_CYPHER.vectorSearch, { ...params, fetch: neo4j.int(fetch) }),
+      );
       const rows = result.records;
       const exhausted = rows.length > 0 && toNumber(rows[0]!.get("fetched")) < fetch;
       if (rows.length >= limit || exhausted || fetch >= MAX_VECTOR_FETCH) {
@@ -675,7 +695,12 @@ export class Neo4jMemoryStore implements MemoryStore {
     }));
   }
 
-  async candidates(agentId: string, ids: readonly string[], filter: MemoryFilter, now: string): Promise<Candidate[]> {
+  async candidates(
+    agentId: string,
+    ids: readonly string[],
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<Candidate[]> {
     if (ids.length === 0) return [];
     const result = await this.readTx((tx) =>
       tx.run(MEMORY_CYPHER.candidates, { ...filterParams(filter, now), agentId, ids: [...ids] }),

@@ -129,7 +129,13 @@ export interface MemoryStore {
   /** Access statistics are read fresh (never cached): they change on every recall. */
   accessStats(ids: readonly string[]): Promise<(AccessStats | null)[]>;
   /** Newest first; `after` is a cursor returned by a previous page. */
-  listMemories(agentId: string, first: number, after: number | undefined, filter: MemoryFilter, now: string): Promise<Page<MemoryRecord>>;
+  listMemories(
+    agentId: string,
+    first: number,
+    after: number | undefined,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<Page<MemoryRecord>>;
   listEntities(agentId: string, first: number, after: number | undefined): Promise<Page<EntityRecord>>;
   /** Entity ids each memory mentions, in the order of `memoryIds`. */
   mentions(memoryIds: readonly string[]): Promise<string[][]>;
@@ -153,9 +159,21 @@ export interface MemoryStore {
 
   // Retrieval: each returns ids of the agent's memories that pass `filter` at `now`.
   /** Nearest by cosine similarity (score = similarity), best first. */
-  vectorSearch(agentId: string, vector: Float32Array, limit: number, filter: MemoryFilter, now: string): Promise<ScoredId[]>;
+  vectorSearch(
+    agentId: string,
+    vector: Float32Array,
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]>;
   /** BM25 over the indexed text (score > 0, higher is better), best first. `terms` are plain words. */
-  textSearch(agentId: string, terms: readonly string[], limit: number, filter: MemoryFilter, now: string): Promise<ScoredId[]>;
+  textSearch(
+    agentId: string,
+    terms: readonly string[],
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]>;
   /** The agent's entities with these normalised names. */
   entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]>;
   /** Memories mentioning any of these entities, with which ones. */
@@ -167,7 +185,12 @@ export interface MemoryStore {
     now: string,
   ): Promise<{ id: string; entityIds: string[] }[]>;
   /** Full records and vectors of these memories, dropping those that fail the filter. */
-  candidates(agentId: string, ids: readonly string[], filter: MemoryFilter, now: string): Promise<Candidate[]>;
+  candidates(
+    agentId: string,
+    ids: readonly string[],
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<Candidate[]>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -11,7 +11,6 @@ import path from "node:path";
 import type { Revisioned } from "../../../core/cache/cache.js";
 import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
 import { newEntityId } from "../domain/ids.js";
-import { agentToken } from "./agent-token.js";
 import type {
   AccessStats,
   EntityRecord,
@@ -23,6 +22,7 @@ import type {
   Modality,
   RelationRecord,
 } from "../domain/model.js";
+import { agentToken } from "./agent-token.js";
 import {
   type Candidate,
   DimensionMismatchError,
@@ -198,7 +198,6 @@ function filterParams(filter: MemoryFilter, now: string) {
     at: filter.asOf ?? now,
   };
 }
-
 
 const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
 const blobVector = (blob: Buffer) =>
@@ -658,7 +657,10 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {
     if (normalizedNames.length === 0) return [];
-    const rows = this.s.entitiesByName.all({ agentId, names: JSON.stringify(normalizedNames) }) as EntityRow[];
+    const rows = this.s.entitiesByName.all({
+      agentId,
+      names: JSON.stringify(normalizedNames),
+    }) as EntityRow[];
     return rows.map(toEntity);
   }
 
