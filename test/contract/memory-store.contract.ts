@@ -114,7 +114,9 @@ export function describeMemoryStoreContract(
       });
 
       it("stores memories and reads them back by id, with a revision that grows on every change", async () => {
-        const first = await store.write(batch(agent, [item(agent, "one", { tags: ["a"], metadata: { n: 1 } })]));
+        const first = await store.write(
+          batch(agent, [item(agent, "one", { tags: ["a"], metadata: { n: 1 } })]),
+        );
         const second = await store.write(batch(agent, [item(agent, "two")]));
         expect(first.firstMemories).toBe(true);
         expect(second.firstMemories).toBe(false);
@@ -123,7 +125,12 @@ export function describeMemoryStoreContract(
         const id = first.results[0]!.memory.id;
         const [found, missing] = await store.getMemories([id, newMemoryId(agent)]);
         expect(found).toEqual({ revision: first.revision, value: first.results[0]!.memory });
-        expect(found!.value).toMatchObject({ content: "one", tags: ["a"], metadata: { n: 1 }, kind: "EPISODIC" });
+        expect(found!.value).toMatchObject({
+          content: "one",
+          tags: ["a"],
+          metadata: { n: 1 },
+          kind: "EPISODIC",
+        });
         expect(missing).toEqual({ revision: 0, value: null });
 
         const forgotten = await store.forget(agent, id);
@@ -139,7 +146,13 @@ export function describeMemoryStoreContract(
         );
         const later = new Date(Date.now() + 60_000).toISOString();
         const again = await store.write(
-          batch(agent, [item(agent, "the release  is due in may!", { tags: ["deadline"], occurredAt: later, importance: 0.9 })]),
+          batch(agent, [
+            item(agent, "the release  is due in may!", {
+              tags: ["deadline"],
+              occurredAt: later,
+              importance: 0.9,
+            }),
+          ]),
         );
         expect(again.results[0]!.outcome).toBe("MERGED");
         const merged = again.results[0]!.memory;
@@ -160,11 +173,15 @@ export function describeMemoryStoreContract(
         );
         expect(far.results[0]!.outcome).toBe("CREATED");
         const near = await store.write(
-          batch(agent, [item(agent, "alpha again", { embedding: axisVector(0, 2, 0.1) })], { dedupThreshold: 0.9 }),
+          batch(agent, [item(agent, "alpha again", { embedding: axisVector(0, 2, 0.1) })], {
+            dedupThreshold: 0.9,
+          }),
         );
         expect(near.results[0]!.outcome).toBe("MERGED");
         const exactOnly = await store.write(
-          batch(agent, [item(agent, "alpha once more", { embedding: axisVector(0, 2, 0.1) })], { dedupThreshold: 1 }),
+          batch(agent, [item(agent, "alpha once more", { embedding: axisVector(0, 2, 0.1) })], {
+            dedupThreshold: 1,
+          }),
         );
         expect(exactOnly.results[0]!.outcome).toBe("CREATED");
       });
@@ -173,7 +190,11 @@ export function describeMemoryStoreContract(
         const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
         const stale = await store.write(
           batch(agent, [
-            item(agent, "The office is in Leeds", { createdAt: ago(120), validUntil: ago(60), embedding: axisVector(3) }),
+            item(agent, "The office is in Leeds", {
+              createdAt: ago(120),
+              validUntil: ago(60),
+              embedding: axisVector(3),
+            }),
           ]),
         );
         const fresh = await store.write(
@@ -188,9 +209,13 @@ export function describeMemoryStoreContract(
         expect(all.totalCount).toBe(2);
         expect(ids(await store.vectorSearch(agent, axisVector(3), 10, {}, NOW()))).toEqual([freshId]);
         expect(ids(await store.textSearch(agent, ["leeds"], 10, {}, NOW()))).toEqual([freshId]);
-        expect(ids(await store.textSearch(agent, ["leeds"], 10, { includeInvalid: true }, NOW()))).toContain(staleId);
+        expect(ids(await store.textSearch(agent, ["leeds"], 10, { includeInvalid: true }, NOW()))).toContain(
+          staleId,
+        );
         // As of 90 minutes ago the old fact still held and the new one did not exist yet.
-        expect(ids(await store.vectorSearch(agent, axisVector(3), 10, { asOf: ago(90) }, NOW()))).toEqual([staleId]);
+        expect(ids(await store.vectorSearch(agent, axisVector(3), 10, { asOf: ago(90) }, NOW()))).toEqual([
+          staleId,
+        ]);
       });
 
       it("finds nearest vectors of this agent only, best first, honouring filters", async () => {
@@ -209,7 +234,9 @@ export function describeMemoryStoreContract(
         expect(ids(hits)).toEqual([exact, close]);
         expect(hits[0]!.score).toBeCloseTo(1, 4);
         expect(hits[1]!.score).toBeCloseTo(1 / Math.hypot(1, 0.5), 3);
-        expect(ids(await store.vectorSearch(agent, axisVector(1), 10, { kinds: ["SEMANTIC"] }, NOW()))).toEqual([exact]);
+        expect(
+          ids(await store.vectorSearch(agent, axisVector(1), 10, { kinds: ["SEMANTIC"] }, NOW())),
+        ).toEqual([exact]);
       });
 
       it("ranks keyword matches by BM25 within the agent", async () => {
@@ -264,7 +291,8 @@ export function describeMemoryStoreContract(
       });
 
       it("links a session in order (FOLLOWS) and keeps the chain when a middle memory is forgotten", async () => {
-        const t = (minutes: number) => new Date(Date.parse("2026-01-01T10:00:00Z") + minutes * 60_000).toISOString();
+        const t = (minutes: number) =>
+          new Date(Date.parse("2026-01-01T10:00:00Z") + minutes * 60_000).toISOString();
         const written = await store.write(
           batch(agent, [
             item(agent, "hello", { sessionId: "s1", occurredAt: t(0) }),
@@ -272,7 +300,9 @@ export function describeMemoryStoreContract(
             item(agent, "unrelated", { sessionId: "s2", occurredAt: t(2) }),
           ]),
         );
-        const third = await store.write(batch(agent, [item(agent, "fine thanks", { sessionId: "s1", occurredAt: t(3) })]));
+        const third = await store.write(
+          batch(agent, [item(agent, "fine thanks", { sessionId: "s1", occurredAt: t(3) })]),
+        );
         const [a, b, c] = written.results.map((r) => r.memory.id);
         const d = third.results[0]!.memory.id;
         expect(await store.links([b!])).toEqual(
@@ -289,7 +319,9 @@ export function describeMemoryStoreContract(
       it("refuses a derivation from an unknown memory and writes nothing of the batch", async () => {
         const source = await store.write(batch(agent, [item(agent, "source")]));
         const sourceId = source.results[0]!.memory.id;
-        const derived = await store.write(batch(agent, [item(agent, "summary", { derivedFrom: [sourceId] })]));
+        const derived = await store.write(
+          batch(agent, [item(agent, "summary", { derivedFrom: [sourceId] })]),
+        );
         expect(await store.links([derived.results[0]!.memory.id])).toEqual([
           { fromId: derived.results[0]!.memory.id, toId: sourceId, type: "DERIVED_FROM" },
         ]);
@@ -317,7 +349,11 @@ export function describeMemoryStoreContract(
         );
         expect(next.evicted).toEqual([old.results[1]!.memory.id]);
         const left = await store.listMemories(agent, 10, undefined, {}, NOW());
-        expect(left.items.map((i) => i.node.content).sort()).toEqual(["keep me", "middle", "new and unimportant"]);
+        expect(left.items.map((i) => i.node.content).sort()).toEqual([
+          "keep me",
+          "middle",
+          "new and unimportant",
+        ]);
       });
 
       it("records accesses and keeps per-agent configuration", async () => {

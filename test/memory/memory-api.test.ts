@@ -69,7 +69,10 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
 
     const read = await mnemo.query<{
       memory: { content: string; entities: { name: string; type: string }[]; agent: { id: string } };
-      agent: { memories: { totalCount: number; edges: { node: { id: string } }[] }; entities: { totalCount: number } };
+      agent: {
+        memories: { totalCount: number; edges: { node: { id: string } }[] };
+        entities: { totalCount: number };
+      };
     }>(
       `query Read($id: ID!) {
         memory(id: $id) { content agent { id } entities { name type } }
@@ -120,7 +123,13 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
         follows: { id: string };
         derivedFrom: { id: string }[];
       };
-      photo: { entities: { name: string; type: string; related: { type: string; direction: string; entity: { name: string } }[] }[] };
+      photo: {
+        entities: {
+          name: string;
+          type: string;
+          related: { type: string; direction: string; entity: { name: string } }[];
+        }[];
+      };
     }>(
       `query Read($id: ID!, $photo: ID!) {
         memory(id: $id) { follows { id } derivedFrom { id } }
@@ -143,7 +152,10 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
   });
 
   it("merges duplicates instead of storing them twice, and says so", async () => {
-    const first = await remember("api-dedup", { content: "The deploy freeze starts on Friday", tags: ["ops"] });
+    const first = await remember("api-dedup", {
+      content: "The deploy freeze starts on Friday",
+      tags: ["ops"],
+    });
     const exact = await remember("api-dedup", {
       content: "the deploy freeze starts on friday.",
       tags: ["release"],
@@ -157,7 +169,9 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
       accessCount: 1,
     });
     // Near duplicate: a paraphrase the model scores above a lowered threshold.
-    await mnemo.query(`mutation { configureMemory(agentId: "api-dedup", config: { dedupThreshold: 0.8 }) { dedupThreshold } }`);
+    await mnemo.query(
+      `mutation { configureMemory(agentId: "api-dedup", config: { dedupThreshold: 0.8 }) { dedupThreshold } }`,
+    );
     const near = await remember("api-dedup", { content: "The deploy freeze begins on Friday" });
     expect(near.data!.remember.outcome).toBe("MERGED");
     const unrelated = await remember("api-dedup", { content: "Lunch is pizza today" });
@@ -182,7 +196,10 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
       [{ content: "ok", embedding: [0.1, 0.2, 0.3] }, "BAD_USER_INPUT"],
       [{ content: "ok", embedding: new Array(512).fill(0) }, "BAD_USER_INPUT"],
       [{ modality: "IMAGE", mediaUri: "file:///x.png" }, "BAD_USER_INPUT"],
-      [{ content: "ok", validFrom: "2026-02-01T00:00:00Z", validUntil: "2026-01-01T00:00:00Z" }, "BAD_USER_INPUT"],
+      [
+        { content: "ok", validFrom: "2026-02-01T00:00:00Z", validUntil: "2026-01-01T00:00:00Z" },
+        "BAD_USER_INPUT",
+      ],
       [{ content: "ok", derivedFrom: [`${agent}/00000000-0000-4000-8000-000000000000`] }, "NOT_FOUND"],
     ];
     for (const [input, code] of cases) {
@@ -214,7 +231,9 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     expect(await count(agent)).toBe(1);
 
     for (const k of [0, 101]) {
-      const recall = await mnemo.query(`query { recall(agentId: "${agent}", query: "baseline", k: ${k}) { score } }`);
+      const recall = await mnemo.query(
+        `query { recall(agentId: "${agent}", query: "baseline", k: ${k}) { score } }`,
+      );
       expect(errorCodes(recall)).toEqual(["BAD_USER_INPUT"]);
     }
     const badWeights = await mnemo.query(
@@ -243,7 +262,11 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
 
     const peek = await mnemo.query(`query ($id: ID!) { memory(id: $id) { content } }`, { id: aliceId }, bob);
     expect(errorCodes(peek)).toEqual(["FORBIDDEN"]);
-    const steal = await mnemo.query(`query { recall(agentId: "api-alice", query: "secret plan") { score } }`, {}, bob);
+    const steal = await mnemo.query(
+      `query { recall(agentId: "api-alice", query: "secret plan") { score } }`,
+      {},
+      bob,
+    );
     expect(errorCodes(steal)).toEqual(["FORBIDDEN"]);
     const erase = await mnemo.query(`mutation ($id: ID!) { forget(id: $id) }`, { id: aliceId }, bob);
     expect(errorCodes(erase)).toEqual(["FORBIDDEN"]);
@@ -261,10 +284,18 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     );
     expect(bobs.data!.recall.map((hit) => hit.memory.agentId)).toEqual(["api-bob"]);
 
-    const unknown = await mnemo.query(`query { memory(id: "api-alice/00000000-0000-4000-8000-000000000000") { id } }`, {}, alice);
+    const unknown = await mnemo.query(
+      `query { memory(id: "api-alice/00000000-0000-4000-8000-000000000000") { id } }`,
+      {},
+      alice,
+    );
     expect(unknown.errors).toBeUndefined();
     expect(unknown.data).toEqual({ memory: null });
-    const forgetUnknown = await mnemo.query(`mutation { forget(id: "api-alice/00000000-0000-4000-8000-000000000000") }`, {}, alice);
+    const forgetUnknown = await mnemo.query(
+      `mutation { forget(id: "api-alice/00000000-0000-4000-8000-000000000000") }`,
+      {},
+      alice,
+    );
     expect(errorCodes(forgetUnknown)).toEqual(["NOT_FOUND"]);
     const forgetGarbage = await mnemo.query(`mutation { forget(id: "garbage") }`, {}, alice);
     expect(errorCodes(forgetGarbage)).toEqual(["NOT_FOUND"]);
@@ -276,11 +307,15 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     const read = `query ($id: ID!) { memory(id: $id) { content } }`;
     // Read twice so the second read is served from the cache.
     await mnemo.query(read, { id });
-    expect((await mnemo.query(read, { id })).data).toEqual({ memory: { content: "Temporary note about the vendor call" } });
+    expect((await mnemo.query(read, { id })).data).toEqual({
+      memory: { content: "Temporary note about the vendor call" },
+    });
     const forgotten = await mnemo.query(`mutation ($id: ID!) { forget(id: $id) }`, { id });
     expect(forgotten.data).toEqual({ forget: true });
     expect((await mnemo.query(read, { id })).data).toEqual({ memory: null });
-    const recall = await mnemo.query<{ recall: unknown[] }>(`query { recall(agentId: "api-forget", query: "vendor call") { score } }`);
+    const recall = await mnemo.query<{ recall: unknown[] }>(
+      `query { recall(agentId: "api-forget", query: "vendor call") { score } }`,
+    );
     expect(recall.data!.recall).toEqual([]);
     expect(await count("api-forget")).toBe(0);
   });
@@ -301,9 +336,9 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     await remember("api-config", { content: "minor detail about parking", importance: 0.1 });
     await remember("api-config", { content: "key decision: ship in May", importance: 0.9 });
     await remember("api-config", { content: "a second key decision: hire two engineers", importance: 0.7 });
-    const left = await mnemo.query<{ agent: { memories: { edges: { node: { content: string } }[] }; memoryConfig: { capacity: number } } }>(
-      `{ agent(id: "api-config") { memoryConfig { capacity } memories { edges { node { content } } } } }`,
-    );
+    const left = await mnemo.query<{
+      agent: { memories: { edges: { node: { content: string } }[] }; memoryConfig: { capacity: number } };
+    }>(`{ agent(id: "api-config") { memoryConfig { capacity } memories { edges { node { content } } } } }`);
     expect(left.data!.agent.memories.edges.map((e) => e.node.content)).toEqual([
       "a second key decision: hire two engineers",
       "key decision: ship in May",
@@ -323,13 +358,25 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
         { content: "how to restart the worker: run make restart", kind: "PROCEDURAL", tags: ["ops"] },
         { content: "the worker crashed at noon", occurredAt: "2026-03-01T12:00:00Z", tags: ["incident"] },
         { content: "the old on-call rota", validUntil: "2020-01-01T00:00:00Z" },
-        { content: "sensor reading 21.5C", modality: "SENSOR", caption: "Temperature in the server room: 21.5C" },
+        {
+          content: "sensor reading 21.5C",
+          modality: "SENSOR",
+          caption: "Temperature in the server room: 21.5C",
+        },
       ],
     });
     expect(many.errors).toBeUndefined();
     const query = `query ($filter: MemoryFilter, $after: String) { agent(id: "${agent}") {
       memories(first: 2, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } edges { node { content } } } } }`;
-    type Page = { agent: { memories: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: { content: string } }[] } } };
+    type Page = {
+      agent: {
+        memories: {
+          totalCount: number;
+          pageInfo: { hasNextPage: boolean; endCursor: string };
+          edges: { node: { content: string } }[];
+        };
+      };
+    };
     const contents = (page: Page) => page.agent.memories.edges.map((e) => e.node.content);
 
     const first = (await mnemo.query<Page>(query, {})).data!;
@@ -342,16 +389,19 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     expect(contents((await mnemo.query<Page>(query, { filter: { kinds: ["PROCEDURAL"] } })).data!)).toEqual([
       "how to restart the worker: run make restart",
     ]);
-    expect(contents((await mnemo.query<Page>(query, { filter: { tags: ["incident", "nope"] } })).data!)).toEqual([
-      "the worker crashed at noon",
-    ]);
+    expect(
+      contents((await mnemo.query<Page>(query, { filter: { tags: ["incident", "nope"] } })).data!),
+    ).toEqual(["the worker crashed at noon"]);
     expect(contents((await mnemo.query<Page>(query, { filter: { modalities: ["SENSOR"] } })).data!)).toEqual([
       "sensor reading 21.5C",
     ]);
     expect(
       contents(
-        (await mnemo.query<Page>(query, { filter: { occurredAfter: "2026-03-01T00:00:00Z", occurredBefore: "2026-03-02T00:00:00Z" } }))
-          .data!,
+        (
+          await mnemo.query<Page>(query, {
+            filter: { occurredAfter: "2026-03-01T00:00:00Z", occurredBefore: "2026-03-02T00:00:00Z" },
+          })
+        ).data!,
       ),
     ).toEqual(["the worker crashed at noon"]);
     const withInvalid = (await mnemo.query<Page>(query, { filter: { includeInvalid: true } })).data!;
@@ -376,7 +426,10 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
   });
 
   it("refuses a memory request that does not come from the gateway", async () => {
-    const direct = await postGraphQL(mnemo.url("memory"), `{ recall(agentId: "api-1", query: "x") { score } }`);
+    const direct = await postGraphQL(
+      mnemo.url("memory"),
+      `{ recall(agentId: "api-1", query: "x") { score } }`,
+    );
     expect(errorCodes(direct)).toEqual(["UNAUTHENTICATED"]);
   });
 });
@@ -389,15 +442,23 @@ describe("memory across a restart", () => {
       agentId: "restart-1",
       input: { content: "Grace Hopper found a moth in the Harvard Mark II", sessionId: "s" },
     });
-    await first.query(REMEMBER, { agentId: "restart-1", input: { content: "Then she taped it into the logbook", sessionId: "s" } });
-    await first.query(`mutation { configureMemory(agentId: "restart-1", config: { recencyHalfLifeHours: 5 }) { capacity } }`);
+    await first.query(REMEMBER, {
+      agentId: "restart-1",
+      input: { content: "Then she taped it into the logbook", sessionId: "s" },
+    });
+    await first.query(
+      `mutation { configureMemory(agentId: "restart-1", config: { recencyHalfLifeHours: 5 }) { capacity } }`,
+    );
     await first.close({ keepData: true });
 
     const second = await startTestStack({ dataDir });
     try {
       const read = await second.query<{
         recall: { memory: { id: string; entities: { name: string }[] } }[];
-        agent: { memories: { totalCount: number; edges: { node: { follows: { id: string } | null } }[] }; memoryConfig: { recencyHalfLifeHours: number } };
+        agent: {
+          memories: { totalCount: number; edges: { node: { follows: { id: string } | null } }[] };
+          memoryConfig: { recencyHalfLifeHours: number };
+        };
       }>(
         `{ recall(agentId: "restart-1", query: "Who found a moth?", k: 1) { memory { id entities { name } } }
            agent(id: "restart-1") { memoryConfig { recencyHalfLifeHours } memories { totalCount edges { node { follows { id } } } } } }`,

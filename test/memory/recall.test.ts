@@ -69,8 +69,16 @@ describe("recall ranks the relevant memory first", () => {
 
   it("by connection: an entity named in the query that the text never mentions", async () => {
     await rememberAll("recall-graph", [
-      { content: "She prefers green tea in the morning", entities: [{ name: "Priya", type: "PERSON" }], extractEntities: false },
-      { content: "He prefers black coffee in the morning", entities: [{ name: "Marco", type: "PERSON" }], extractEntities: false },
+      {
+        content: "She prefers green tea in the morning",
+        entities: [{ name: "Priya", type: "PERSON" }],
+        extractEntities: false,
+      },
+      {
+        content: "He prefers black coffee in the morning",
+        entities: [{ name: "Marco", type: "PERSON" }],
+        extractEntities: false,
+      },
       { content: "The team prefers stand-ups at ten in the morning", extractEntities: false },
     ]);
     const hits = await recall("recall-graph", "What does Priya like to drink?");
@@ -82,7 +90,11 @@ describe("recall ranks the relevant memory first", () => {
 
   it("by connection: the next turn of a session that matched strongly", async () => {
     const [question, answer] = await rememberAll("recall-session", [
-      { content: "Did you book the flights to Lisbon?", sessionId: "chat-7", occurredAt: "2026-05-01T10:00:00Z" },
+      {
+        content: "Did you book the flights to Lisbon?",
+        sessionId: "chat-7",
+        occurredAt: "2026-05-01T10:00:00Z",
+      },
       { content: "Yes, done yesterday, seat 14C", sessionId: "chat-7", occurredAt: "2026-05-01T10:01:00Z" },
       { content: "Remember to water the plants", sessionId: "chat-8", occurredAt: "2026-05-01T10:02:00Z" },
     ]);
@@ -94,7 +106,9 @@ describe("recall ranks the relevant memory first", () => {
   });
 
   it("by recency: of two equally good matches, the newer one", async () => {
-    await mnemo.query(`mutation { configureMemory(agentId: "recall-recency", config: { dedupThreshold: 1 }) { capacity } }`);
+    await mnemo.query(
+      `mutation { configureMemory(agentId: "recall-recency", config: { dedupThreshold: 1 }) { capacity } }`,
+    );
     const old = new Date(Date.now() - 60 * 86_400_000).toISOString();
     await rememberAll("recall-recency", [
       { content: "Team lunch is at the Thai place", occurredAt: old },
@@ -117,7 +131,9 @@ describe("recall ranks the relevant memory first", () => {
     expect(current.map((hit) => hit.memory.content)).toContain("The office is in Manchester");
     const all = await recall("recall-valid", "Where is the office?", { filter: { includeInvalid: true } });
     expect(all.map((hit) => hit.memory.content)).toContain("The office is in Leeds");
-    const asOf2023 = await recall("recall-valid", "Where is the office?", { filter: { asOf: "2023-06-01T00:00:00Z" } });
+    const asOf2023 = await recall("recall-valid", "Where is the office?", {
+      filter: { asOf: "2023-06-01T00:00:00Z" },
+    });
     expect(asOf2023).toEqual([]); // nothing had been written yet in 2023
     const facts = await recall("recall-valid", "office", { filter: { kinds: ["EPISODIC"] } });
     expect(facts.map((hit) => hit.memory.content)).toEqual(["I visited the office on Monday"]);
@@ -158,7 +174,9 @@ describe("recall ranks the relevant memory first", () => {
       { content: "alpha", embedding: unit(0) },
       { content: "beta", embedding: unit(1) },
     ]);
-    const hits = await recall("recall-vectors", "anything", { queryEmbedding: unit(0).map((v, i) => (i === 1 ? 0.1 : v)) });
+    const hits = await recall("recall-vectors", "anything", {
+      queryEmbedding: unit(0).map((v, i) => (i === 1 ? 0.1 : v)),
+    });
     expect(hits[0]!.memory.id).toBe(north);
     expect(hits[0]!.components.semantic).toBeCloseTo(1 / Math.hypot(1, 0.1), 5);
   });
