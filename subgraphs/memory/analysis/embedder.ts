@@ -19,8 +19,11 @@ export interface Embedder {
   embed(texts: readonly string[]): Promise<Float32Array[]>;
 }
 
-/** Texts per worker task: large enough to amortise the model call, small enough to spread over workers. */
-const LOCAL_BATCH = 32;
+/**
+ * Texts per worker task. The model pads a batch to its longest text, so large batches of mixed
+ * lengths waste work; 16 measured as fast as 32 or 64 per text while spreading better over workers.
+ */
+const LOCAL_BATCH = 16;
 const HTTP_BATCH = 64;
 const HTTP_TIMEOUT_MS = 30_000;
 

@@ -26,7 +26,8 @@ function model() {
 
 async function embed(texts) {
   const loaded = await model();
-  const vectors = await loaded.embed(texts);
+  // The model's tokenizer fails on an empty string (callers never send one, but a batch must not die of it).
+  const vectors = await loaded.embed(texts.map((text) => (text.length === 0 ? " " : text)));
   return vectors.map((values) => {
     const vector = Float32Array.from(values);
     let norm = 0;
