@@ -256,6 +256,22 @@ export function describeMemoryStoreContract(
         expect(hits).toHaveLength(2); // "deploying" stems to "deploy"; the other agent's memory is not here
       });
 
+      it("finds filtered matches that rank below many unfiltered ones (over-fetch widens)", async () => {
+        const crowd = Array.from({ length: 60 }, (_, i) =>
+          item(agent, `apple apple apple note ${i}`, { embedding: axisVector(0, 1, 0.01 * i) }),
+        );
+        const rare = item(agent, "apple and a long tail of many other words that dilute the match", {
+          kind: "PROCEDURAL",
+          embedding: axisVector(0, 1, 3),
+        });
+        const written = await store.write(batch(agent, [...crowd, rare]));
+        const rareId = written.results.at(-1)!.memory.id;
+        const filter = { kinds: ["PROCEDURAL" as const] };
+        expect(ids(await store.textSearch(agent, ["apple"], 1, filter, NOW()))).toEqual([rareId]);
+        expect(ids(await store.vectorSearch(agent, axisVector(0), 1, filter, NOW()))).toEqual([rareId]);
+        expect(await store.textSearch(agent, ["apple"], 200, {}, NOW())).toHaveLength(61);
+      });
+
       it("merges entities by normalised name per agent and links mentions and relations", async () => {
         const other = freshAgent();
         await store.write(batch(other, [item(other, "x", { entities: ["Ada Lovelace"] })]));

@@ -327,11 +327,21 @@ export class SqliteMemoryStore implements MemoryStore {
          SELECT m.id, knn.distance FROM knn JOIN memories m ON m.seq = knn.seq
          WHERE FILTER ORDER BY knn.distance ASC`,
       ),
+      // FTS5 ranks inside the index first (the agent token is part of the MATCH, so every hit
+      // is the agent's); only the best @fetch rows are joined and filtered.
       textSearch: filtered(
-        `SELECT m.id, -bm25(memory_fts, 0.0, 1.0) AS score
-         FROM memory_fts JOIN memories m ON m.seq = memory_fts.rowid
-         WHERE memory_fts MATCH @match AND m.agent_id = @agentId AND FILTER
-         ORDER BY bm25(memory_fts, 0.0, 1.0) ASC LIMIT @limit`,
+        `WITH hits AS (
+           SELECT rowid AS seq, rank FROM memory_fts
+           WHERE memory_fts MATCH @match AND rank MATCH 'bm25(0.0, 1.0)'
+           ORDER BY rank LIMIT @fetch
+         )
+         SELECT m.id, -hits.rank AS score
+         FROM hits JOIN memories m ON m.seq = hits.seq
+         WHERE m.agent_id = @agentId AND FILTER
+         ORDER BY hits.rank ASC LIMIT @limit`,
+      ),
+      textMatches: db.prepare(
+        "SELECT count(*) AS n FROM (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
       ),
       entitiesByName: db.prepare(
         `SELECT * FROM entities WHERE agent_id = @agentId
@@ -652,7 +662,14 @@ export class SqliteMemoryStore implements MemoryStore {
     if (terms.length === 0) return [];
     // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
     const match = `agent : "${agentToken(agentId)}" AND text : (${terms.map((t) => `"${t}"`).join(" OR ")})`;
-    return this.s.textSearch.all({ ...filterParams(filter, now), agentId, match, limit }) as ScoredId[];
+    const params = { ...filterParams(filter, now), agentId, match, limit };
+    // Filters apply after ranking: over-fetch, and widen while the index had more to give.
+    for (let fetch = limit * 2 + 16; ; fetch *= 4) {
+      const rows = this.s.textSearch.all({ ...params, fetch }) as ScoredId[];
+      if (rows.length >= limit) return rows;
+      const { n } = this.s.textMatches.get(match, fetch) as { n: number };
+      if (n < fetch) return rows;
+    }
   }
 
   async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {
