@@ -587,17 +587,15 @@ export class Neo4jMemoryStore implements MemoryStore {
     id: string,
   ): Promise<{ deleted: boolean; revision: number; remaining: number }> {
     return this.writeTx(async (tx) => {
+      // Lock first (the revision bump takes the Agent node's write lock), then look: a concurrent
+      // forget of the same memory waits here and then finds nothing.
+      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
       const found = toNumber(
         (await tx.run(MEMORY_CYPHER.memoryExists, { id, agentId })).records[0]!.get("found"),
       );
-      if (found === 0) {
-        const total = (await tx.run(MEMORY_CYPHER.countMemories, { agentId })).records[0]!.get("total");
-        return { deleted: false, revision: 0, remaining: toNumber(total) };
-      }
-      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
-      await tx.run(MEMORY_CYPHER.deleteMemory, { id, agentId });
+      if (found > 0) await tx.run(MEMORY_CYPHER.deleteMemory, { id, agentId });
       const total = (await tx.run(MEMORY_CYPHER.countMemories, { agentId })).records[0]!.get("total");
-      return { deleted: true, revision: toNumber(lock.get("revision")), remaining: toNumber(total) };
+      return { deleted: found > 0, revision: toNumber(lock.get("revision")), remaining: toNumber(total) };
     });
   }
 
