@@ -220,14 +220,14 @@ export class SqliteMemoryStore implements MemoryStore {
     const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
     this.s = {
       memoriesById: db.prepare(
-        `SELECT j.key AS position, ${MEMORY_COLUMNS} FROM json_each(?) j JOIN memories m ON m.id = j.value`,
+        `SELECT j.key AS position, ${MEMORY_COLUMNS} FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
       ),
       entitiesById: db.prepare(
-        `SELECT j.key AS position, e.* FROM json_each(?) j JOIN entities e ON e.id = j.value`,
+        `SELECT j.key AS position, e.* FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value`,
       ),
       accessById: db.prepare(
         `SELECT j.key AS position, m.last_accessed_at, m.access_count
-         FROM json_each(?) j JOIN memories m ON m.id = j.value`,
+         FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
       ),
       listPage: filtered(
         `SELECT ${MEMORY_COLUMNS} FROM memories m
@@ -240,18 +240,28 @@ export class SqliteMemoryStore implements MemoryStore {
       entityCount: db.prepare("SELECT count(*) AS n FROM entities WHERE agent_id = ?"),
       mentions: db.prepare(
         `SELECT j.key AS position, e.id AS entity_id FROM json_each(?) j
-         JOIN memories m ON m.id = j.value JOIN mentions x ON x.memory_seq = m.seq
+         CROSS JOIN memories m ON m.id = j.value JOIN mentions x ON x.memory_seq = m.seq
          JOIN entities e ON e.seq = x.entity_seq ORDER BY e.seq`,
       ),
+      // Queries driven by a JSON list of ids use CROSS JOIN to keep the list as the outer loop:
+      // the planner cannot see its size and would otherwise scan the agent's whole table.
       relations: db.prepare(
-        `SELECT f.id AS from_id, t.id AS to_id, r.type FROM entity_relations r
-         JOIN entities f ON f.seq = r.from_seq JOIN entities t ON t.seq = r.to_seq
-         WHERE f.id IN (SELECT value FROM json_each(@ids)) OR t.id IN (SELECT value FROM json_each(@ids))`,
+        `SELECT f.id AS from_id, t.id AS to_id, r.type FROM json_each(@ids) j
+         CROSS JOIN entities f ON f.id = j.value CROSS JOIN entity_relations r ON r.from_seq = f.seq
+         CROSS JOIN entities t ON t.seq = r.to_seq
+         UNION
+         SELECT f.id, t.id, r.type FROM json_each(@ids) j
+         CROSS JOIN entities t ON t.id = j.value CROSS JOIN entity_relations r ON r.to_seq = t.seq
+         CROSS JOIN entities f ON f.seq = r.from_seq`,
       ),
       links: db.prepare(
-        `SELECT f.id AS from_id, t.id AS to_id, l.type FROM memory_links l
-         JOIN memories f ON f.seq = l.from_seq JOIN memories t ON t.seq = l.to_seq
-         WHERE f.id IN (SELECT value FROM json_each(@ids)) OR t.id IN (SELECT value FROM json_each(@ids))`,
+        `SELECT f.id AS from_id, t.id AS to_id, l.type FROM json_each(@ids) j
+         CROSS JOIN memories f ON f.id = j.value CROSS JOIN memory_links l ON l.from_seq = f.seq
+         CROSS JOIN memories t ON t.seq = l.to_seq
+         UNION
+         SELECT f.id, t.id, l.type FROM json_each(@ids) j
+         CROSS JOIN memories t ON t.id = j.value CROSS JOIN memory_links l ON l.to_seq = t.seq
+         CROSS JOIN memories f ON f.seq = l.from_seq`,
       ),
       bumpAgent: db.prepare(
         `INSERT INTO memory_agents (agent_id, revision) VALUES (?, 1)
@@ -324,7 +334,7 @@ export class SqliteMemoryStore implements MemoryStore {
            SELECT rowid AS seq, distance FROM memory_vectors
            WHERE embedding MATCH @vector AND k = @k AND agent_id = @agentId
          )
-         SELECT m.id, knn.distance FROM knn JOIN memories m ON m.seq = knn.seq
+         SELECT m.id, knn.distance FROM knn CROSS JOIN memories m ON m.seq = knn.seq
          WHERE FILTER ORDER BY knn.distance ASC`,
       ),
       // FTS5 ranks inside the index first (the agent token is part of the MATCH, so every hit
@@ -336,7 +346,7 @@ export class SqliteMemoryStore implements MemoryStore {
            ORDER BY rank LIMIT @fetch
          )
          SELECT m.id, -hits.rank AS score
-         FROM hits JOIN memories m ON m.seq = hits.seq
+         FROM hits CROSS JOIN memories m ON m.seq = hits.seq
          WHERE m.agent_id = @agentId AND FILTER
          ORDER BY hits.rank ASC LIMIT @limit`,
       ),
@@ -349,12 +359,13 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       mentioning: filtered(
         `SELECT m.id, json_group_array(e.id) AS entity_ids
-         FROM entities e JOIN mentions x ON x.entity_seq = e.seq JOIN memories m ON m.seq = x.memory_seq
-         WHERE e.id IN (SELECT value FROM json_each(@entityIds)) AND e.agent_id = @agentId AND FILTER
+         FROM json_each(@entityIds) j CROSS JOIN entities e ON e.id = j.value
+         CROSS JOIN mentions x ON x.entity_seq = e.seq CROSS JOIN memories m ON m.seq = x.memory_seq
+         WHERE e.agent_id = @agentId AND FILTER
          GROUP BY m.seq ORDER BY count(*) DESC, m.seq DESC LIMIT @limit`,
       ),
       candidates: filtered(
-        `SELECT ${MEMORY_COLUMNS} FROM json_each(@ids) j JOIN memories m ON m.id = j.value
+        `SELECT ${MEMORY_COLUMNS} FROM json_each(@ids) j CROSS JOIN memories m ON m.id = j.value
          WHERE m.agent_id = @agentId AND FILTER`,
       ),
     };
