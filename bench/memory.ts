@@ -162,7 +162,10 @@ async function main() {
     { services: ["gateway", "state", "memory", "cache-admin"] },
   );
   const runtime = await createRuntime(config);
-  const stack = await startStack(config, { services: ["gateway", "state", "memory", "cache-admin"], runtime });
+  const stack = await startStack(config, {
+    services: ["gateway", "state", "memory", "cache-admin"],
+    runtime,
+  });
   const gateway = stack.services.gateway!.url;
   const token = await issueToken(config.auth, { sub: "bench", role: "admin", agents: ["*"] });
   const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
@@ -202,7 +205,9 @@ async function main() {
     if (level === smallest) {
       // Offline embedder, entity extraction and near-duplicate dedup: the full default path.
       for (let i = 0; i < level; i += BATCH) {
-        const inputs = turns.slice(i, i + BATCH).map((turn) => ({ content: turn.text, sessionId: turn.session }));
+        const inputs = turns
+          .slice(i, i + BATCH)
+          .map((turn) => ({ content: turn.text, sessionId: turn.session }));
         await gql(REMEMBER_MANY, { agentId, inputs });
       }
       const seconds = (performance.now() - started) / 1000;
@@ -231,9 +236,12 @@ async function main() {
         note: `gateway, rememberMany x${BATCH}, client vectors and entities, near-duplicate dedup on`,
       };
     } else {
-      await gql(`mutation ($agentId: ID!) { configureMemory(agentId: $agentId, config: { dedupThreshold: 1 }) { capacity } }`, {
-        agentId,
-      });
+      await gql(
+        `mutation ($agentId: ID!) { configureMemory(agentId: $agentId, config: { dedupThreshold: 1 }) { capacity } }`,
+        {
+          agentId,
+        },
+      );
       const chunk = 1000;
       for (let i = 0; i < level; i += chunk) {
         const now = new Date().toISOString();
@@ -283,6 +291,34 @@ async function main() {
     const vectors = (await embedder.embed(queries)).map((vector) => Array.from(vector));
     levelData[level] = { queries, vectors };
     console.log(`filled ${agentId} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  // Bulk import with exact-only dedup: no k-NN per write, so the rate does not fall as the agent grows.
+  {
+    const agentId = "bench-import";
+    const memories = 2000;
+    await gql(
+      `mutation ($agentId: ID!) { configureMemory(agentId: $agentId, config: { dedupThreshold: 1 }) { capacity } }`,
+      {
+        agentId,
+      },
+    );
+    const started = performance.now();
+    for (let i = 0; i < memories; i += BATCH) {
+      const inputs = Array.from({ length: BATCH }, (_, j) => ({
+        content: `${sentence(10)} (${i + j})`,
+        embedding: randomVector(),
+        extractEntities: false,
+        entities: [{ name: pick(NAMES), type: "PERSON" }],
+      }));
+      await gql(REMEMBER_MANY, { agentId, inputs });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    ingest.clientVectorsExactDedup = {
+      memories,
+      seconds: round(seconds),
+      perSecond: round(memories / seconds),
+      note: `gateway, rememberMany x${BATCH}, client vectors and entities, dedupThreshold 1 (exact text only)`,
+    };
   }
   if (LEVELS.some((level) => level > smallest)) {
     notes.push("levels above the smallest use random client-supplied 512-d vectors and synthetic text");
@@ -337,7 +373,9 @@ async function main() {
       "floor: sqlite-vec k-NN alone (k=50)",
       await time(runs, (i) =>
         store.db
-          .prepare("SELECT rowid, distance FROM memory_vectors WHERE embedding MATCH ? AND k = 50 AND agent_id = ?")
+          .prepare(
+            "SELECT rowid, distance FROM memory_vectors WHERE embedding MATCH ? AND k = 50 AND agent_id = ?",
+          )
           .all(Buffer.from(Float32Array.from(v(i)).buffer), agentId),
       ),
     );
@@ -357,7 +395,10 @@ async function main() {
       .all(agentId) as { embedding: Buffer }[];
     const matrix = new Float32Array(blobs.length * DIMENSIONS);
     blobs.forEach((row, r) => {
-      matrix.set(new Float32Array(row.embedding.buffer, row.embedding.byteOffset, DIMENSIONS), r * DIMENSIONS);
+      matrix.set(
+        new Float32Array(row.embedding.buffer, row.embedding.byteOffset, DIMENSIONS),
+        r * DIMENSIONS,
+      );
     });
     record(
       "floor: exact brute-force scan in memory (JS)",
@@ -376,7 +417,14 @@ async function main() {
     benchmark: "memory",
     date: new Date().toISOString(),
     machine: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model, node: process.version },
-    settings: { levels: LEVELS, queries: QUERIES, k: K, batch: BATCH, embedderWorkers: workers, store: "sqlite" },
+    settings: {
+      levels: LEVELS,
+      queries: QUERIES,
+      k: K,
+      batch: BATCH,
+      embedderWorkers: workers,
+      store: "sqlite",
+    },
     ingest,
     recall: rows,
     notes,
