@@ -5,7 +5,9 @@
  * round trip; `ConfigError.problems` holds one human sentence per bad value.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import path from "node:path";
+import { type EncryptionKey, parseEncryptionKeys } from "./crypto/encryption.js";
 
 export type ServiceName = "gateway" | "state" | "memory" | "cache-admin";
 export const SERVICE_NAMES: readonly ServiceName[] = ["gateway", "state", "memory", "cache-admin"];
@@ -54,6 +56,10 @@ export interface Config {
     jwtSecret: string;
     /** True when no AUTH_JWT_SECRET was given and a development secret was generated. */
     jwtSecretGenerated: boolean;
+    /** HS256 tokens are accepted when a secret is set (or generated); with only a JWKS URL they are not. */
+    acceptHs256: boolean;
+    /** RS256/ES256 tokens are verified against this JWKS when set. */
+    jwksUrl?: string;
     internalSecret: string;
     issuer?: string;
     audience?: string;
@@ -67,6 +73,23 @@ export interface Config {
     requestBodyBytes: number;
   };
   embeddings: EmbeddingsConfig;
+  /** Keys for encryption at rest, newest (the one that encrypts) first; empty = off. */
+  encryptionKeys: EncryptionKey[];
+  /** Gateway protections against expensive or abusive requests. */
+  protection: {
+    queryMaxDepth: number;
+    queryMaxAliases: number;
+    queryMaxCost: number;
+    queryMaxTokens: number;
+    /** GraphQL operations per principal per minute, across replicas (0 = off). */
+    rateLimitPerMinute: number;
+    maxSubscriptionsPerConnection: number;
+    maxConnectionsPerPrincipal: number;
+    /** Express `trust proxy`: honour X-Forwarded-For from this many proxy hops. */
+    trustProxyHops: number;
+  };
+  /** Serve the gateway over TLS (https/wss) with these PEM files. */
+  tls: { certFile: string; keyFile: string } | null;
 }
 
 export class ConfigError extends Error {
@@ -210,15 +233,20 @@ export function loadConfig(
     );
   }
 
+  const jwksUrl = read.url("AUTH_JWKS_URL", ["https", "http"]);
+  const servesClients = options.services.includes("gateway");
   let jwtSecret = read.raw("AUTH_JWT_SECRET");
   let jwtSecretGenerated = false;
+  const acceptHs256 = jwtSecret !== undefined || jwksUrl === undefined;
   if (!jwtSecret) {
-    if (production) read.problems.push("AUTH_JWT_SECRET is required when NODE_ENV=production");
-    else if (multiProcess) {
-      read.problems.push("AUTH_JWT_SECRET is required when services run in separate processes");
+    if (servesClients && !jwksUrl && (production || multiProcess)) {
+      read.problems.push(
+        `AUTH_JWT_SECRET (or AUTH_JWKS_URL) is required ${production ? "when NODE_ENV=production" : "when the gateway runs in its own process"}`,
+      );
     }
+    // Unused for verification when only JWKS is configured (acceptHs256 = false).
     jwtSecret = randomBytes(32).toString("base64url");
-    jwtSecretGenerated = true;
+    jwtSecretGenerated = acceptHs256;
   } else if (Buffer.byteLength(jwtSecret) < 32) {
     read.problems.push("AUTH_JWT_SECRET must be at least 32 bytes long (HS256 needs a 256-bit key)");
   }
@@ -250,6 +278,13 @@ export function loadConfig(
     read.problems.push(`EMBEDDINGS_PROVIDER=${embeddingsProvider} needs EMBEDDINGS_DIMENSIONS`);
   }
 
+  const rawKeys = [
+    ...(read.raw("ENCRYPTION_KEYS")?.split(",") ?? []),
+    ...(read.raw("ENCRYPTION_KEY") ? [read.raw("ENCRYPTION_KEY")!] : []),
+  ].filter((k) => k.trim() !== "");
+  const encryption = parseEncryptionKeys(rawKeys);
+  read.problems.push(...encryption.problems.map((p) => `ENCRYPTION_KEY(S): ${p}`));
+
   const config: Config = {
     env: nodeEnv,
     host,
@@ -262,6 +297,8 @@ export function loadConfig(
     auth: {
       jwtSecret,
       jwtSecretGenerated,
+      acceptHs256,
+      jwksUrl,
       internalSecret,
       issuer: read.raw("AUTH_ISSUER"),
       audience: read.raw("AUTH_AUDIENCE"),
@@ -286,6 +323,18 @@ export function loadConfig(
       dimensions,
       workers: read.int("EMBEDDINGS_WORKERS", 1, 1, 64),
     },
+    encryptionKeys: encryption.keys,
+    protection: {
+      queryMaxDepth: read.int("QUERY_MAX_DEPTH", 15, 1, 1000),
+      queryMaxAliases: read.int("QUERY_MAX_ALIASES", 30, 0, 10_000),
+      queryMaxCost: read.int("QUERY_MAX_COST", 5000, 1, 10_000_000),
+      queryMaxTokens: read.int("QUERY_MAX_TOKENS", 5000, 10, 1_000_000),
+      rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", 1200, 0, 10_000_000),
+      maxSubscriptionsPerConnection: read.int("MAX_SUBSCRIPTIONS_PER_CONNECTION", 100, 1, 100_000),
+      maxConnectionsPerPrincipal: read.int("MAX_CONNECTIONS_PER_PRINCIPAL", 50, 1, 1_000_000),
+      trustProxyHops: read.int("TRUST_PROXY_HOPS", 0, 0, 10),
+    },
+    tls: readTls(read),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -315,4 +364,21 @@ function readRedisConfig(read: EnvReader): RedisConfig | null {
   if (clusterNodes) return { mode: "cluster", nodes: clusterNodes, password, tls };
   if (url) return { mode: "single", url };
   return null;
+}
+
+function readTls(read: EnvReader): Config["tls"] {
+  const certFile = read.raw("TLS_CERT_FILE");
+  const keyFile = read.raw("TLS_KEY_FILE");
+  if (!certFile && !keyFile) return null;
+  if (!certFile || !keyFile) {
+    read.problems.push("TLS needs both TLS_CERT_FILE and TLS_KEY_FILE (PEM files)");
+    return null;
+  }
+  for (const [name, file] of [
+    ["TLS_CERT_FILE", certFile],
+    ["TLS_KEY_FILE", keyFile],
+  ] as const) {
+    if (!existsSync(file)) read.problems.push(`${name} points to ${file}, which does not exist`);
+  }
+  return { certFile, keyFile };
 }

@@ -2,6 +2,7 @@
  * The error vocabulary of the API. Every error a client can see carries one of these codes in
  * `extensions.code`; anything else is masked as INTERNAL_SERVER_ERROR in production.
  */
+import { HeaderMap } from "@apollo/server";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 
 export const ErrorCode = {
@@ -27,12 +28,13 @@ export class MnemoError extends GraphQLError {
     readonly code: ErrorCode,
     message: string,
     details: Record<string, unknown> = {},
-    options: { httpStatus?: number } = {},
+    options: { httpStatus?: number; headers?: Record<string, string> } = {},
   ) {
     const status = options.httpStatus;
-    super(message, {
-      extensions: { code, ...details, ...(status ? { http: { status } } : {}) },
-    });
+    const http = status
+      ? { status, headers: new HeaderMap(Object.entries(options.headers ?? {})) }
+      : undefined;
+    super(message, { extensions: { code, ...details, ...(http ? { http } : {}) } });
     this.name = "MnemoError";
   }
 }
@@ -49,11 +51,14 @@ export const payloadTooLarge = (message: string, details?: Record<string, unknow
 export const versionConflict = (message: string, currentVersion: number | null) =>
   new MnemoError(ErrorCode.VERSION_CONFLICT, message, { currentVersion });
 export const unavailable = (message: string) => new MnemoError(ErrorCode.UNAVAILABLE, message);
-export const rateLimited = (
-  message: string,
-  retryAfterSeconds: number,
-  options: { httpStatus?: number } = {},
-) => new MnemoError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds }, options);
+/** Refuses a whole request: HTTP 429 with Retry-After. */
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new MnemoError(
+    ErrorCode.RATE_LIMITED,
+    message,
+    { retryAfterSeconds },
+    { httpStatus: 429, headers: { "retry-after": String(retryAfterSeconds) } },
+  );
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 /** Codes produced by graphql-js / Apollo itself for malformed requests; safe to show. */

@@ -8,10 +8,14 @@
 import type { AgentDirectory } from "./agents/directory.js";
 import { createNeo4jAgentDirectory } from "./agents/neo4j-directory.js";
 import { createSqliteAgentDirectory } from "./agents/sqlite-directory.js";
+import { AuditLog, type AuditStore } from "./audit/audit-log.js";
+import { createNeo4jAuditStore } from "./audit/neo4j-audit.js";
+import { createSqliteAuditStore } from "./audit/sqlite-audit.js";
 import { CacheLayer } from "./cache/cache.js";
 import { createMemoryCacheBackend } from "./cache/memory-backend.js";
 import { createRedisCacheBackend } from "./cache/redis-backend.js";
 import type { Config } from "./config.js";
+import { createEncryptor, type Encryptor } from "./crypto/encryption.js";
 import { createInProcessEventBus, createRedisEventBus, type EventBus } from "./events.js";
 import { createLogger, type Logger } from "./logger.js";
 import { closeRedis, createRedisClient, pingRedis, type RedisClient, waitForRedis } from "./redis.js";
@@ -28,6 +32,10 @@ export interface Runtime {
   readonly agents: AgentDirectory;
   /** The Neo4j driver (STORE=neo4j only). */
   readonly neo4j: Driver | null;
+  /** Encryption at rest for state data, memory content and cached values (a no-op when off). */
+  readonly encryption: Encryptor;
+  /** Who changed what, for every write (admin-readable). */
+  readonly audit: AuditLog;
   /** Readiness checks for what the runtime owns (Redis, Neo4j). */
   readiness(): ReadinessChecks;
   close(): Promise<void>;
@@ -63,12 +71,21 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
 
   let neo4jDriver: Driver | null = null;
   let agents: AgentDirectory;
+  let auditStore: AuditStore;
   if (config.store === "neo4j" && config.neo4j) {
     neo4jDriver = createNeo4jDriver(config.neo4j);
     agents = await createNeo4jAgentDirectory(neo4jDriver, config.neo4j.database);
+    auditStore = await createNeo4jAuditStore(neo4jDriver, config.neo4j.database);
   } else {
     agents = createSqliteAgentDirectory(config.dataDir);
+    auditStore = createSqliteAuditStore(config.dataDir);
   }
+  const audit = new AuditLog(auditStore, (error, entry) =>
+    logger.error(
+      { err: String(error), action: entry.action, agentId: entry.agentId },
+      "could not record audit entry",
+    ),
+  );
 
   return {
     config,
@@ -78,6 +95,8 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     cache,
     agents,
     neo4j: neo4jDriver,
+    encryption: createEncryptor(config.encryptionKeys),
+    audit,
     readiness() {
       const checks: ReadinessChecks = {};
       if (redis) {
@@ -99,6 +118,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
       if (publisher && publisher.status !== "end") await closeRedis(publisher);
       if (subscriber && subscriber.status !== "end") await closeRedis(subscriber);
       await agents.close();
+      await audit.close();
       await neo4jDriver?.close();
     },
   };

@@ -15,6 +15,9 @@ import { ServiceMetrics } from "../core/metrics.js";
 import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import { createArmor } from "./protection.js";
+import { createRateLimiter } from "./rate-limit.js";
+import { createSubgraphFetcher } from "./subgraph-fetcher.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
 
 export interface GatewayContext {
@@ -33,8 +36,9 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     url: string,
     private readonly sign: (principal: Principal) => Promise<string>,
+    fetcher: RemoteGraphQLDataSource["fetcher"],
   ) {
-    super({ url });
+    super({ url, fetcher });
   }
 
   override async willSendRequest({
@@ -51,7 +55,10 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const metrics = new ServiceMetrics("gateway");
   const urls: Record<SubgraphName, string> = { ...config.subgraphUrls, ...options.subgraphUrls };
   const sign = createPrincipalSigner(config.auth.internalSecret);
+  const subgraphFetcher = createSubgraphFetcher();
   const verifyToken = createTokenVerifier(config.auth);
+  const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute);
+  const armor = createArmor(config);
 
   const gateway = new ApolloGateway({
     supergraphSdl: readSupergraph(),
@@ -59,7 +66,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     buildService: ({ name }) => {
       const url = urls[name as SubgraphName];
       if (!url) throw new Error(`the supergraph names subgraph "${name}", which this gateway has no URL for`);
-      return new SignedDataSource(url, sign);
+      return new SignedDataSource(url, sign, subgraphFetcher.fetcher);
     },
   });
 
@@ -83,10 +90,21 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     landingPage: config.introspection,
     cors: true,
     readiness,
-    plugins: [requireAuthentication(config.introspection)],
+    plugins: [
+      requireAuthentication(config.introspection),
+      ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
+    ],
+    validationRules: armor.validationRules,
+    parseOptions: armor.parseOptions,
+    tls: config.tls,
+    trustProxyHops: config.protection.trustProxyHops,
+    onClose: () => subgraphFetcher.close(),
     async context(req) {
       const token = bearerToken(req.header("authorization"));
-      return { principal: token ? await verifyToken(token) : null };
+      const principal = token ? await verifyToken(token) : null;
+      // Counted before any parsing or planning, so refused floods cost as little as possible.
+      await rateLimiter?.consume(principal ? `sub:${principal.sub}` : `ip:${req.ip}`);
+      return { principal };
     },
   });
 }

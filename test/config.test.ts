@@ -44,7 +44,7 @@ describe("configuration", () => {
 
   it("requires secrets in production and Redis when services run in separate processes", () => {
     expect(problems({ NODE_ENV: "production", REDIS_URL: "redis://r:6379" })).toEqual([
-      "AUTH_JWT_SECRET is required when NODE_ENV=production",
+      "AUTH_JWT_SECRET (or AUTH_JWKS_URL) is required when NODE_ENV=production",
       expect.stringContaining("INTERNAL_SECRET is required"),
     ]);
     const alone = problems(

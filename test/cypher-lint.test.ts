@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { AGENT_DIRECTORY_CYPHER } from "../core/agents/neo4j-directory.js";
+import { AUDIT_CYPHER } from "../core/audit/neo4j-audit.js";
 import { MEMORY_CYPHER } from "../subgraphs/memory/store/neo4j.js";
 import { STATE_CYPHER } from "../subgraphs/state/store/neo4j.js";
 import { lintCypher } from "./support/cypher-lint.js";
@@ -80,6 +81,21 @@ const GROUPS: { name: string; statements: Record<string, string>; parameters: Re
   },
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
   { name: "memory store", statements: MEMORY_CYPHER, parameters: MEMORY_PARAMETERS },
+  {
+    name: "audit log",
+    statements: AUDIT_CYPHER,
+    parameters: {
+      at: "2026-01-01T00:00:00.000Z",
+      agentId: "a1",
+      actor: "sub",
+      role: "admin",
+      action: "state.put",
+      target: "1",
+      details: "{}",
+      before: 10,
+      limit: 10,
+    },
+  },
 ];
 
 describe("Cypher lint", () => {

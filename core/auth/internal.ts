@@ -8,6 +8,7 @@ import { jwtVerify, SignJWT } from "jose";
 import { LRUCache } from "lru-cache";
 import { unauthenticated } from "../errors.js";
 import { type Principal, principalFromClaims } from "./principal.js";
+import { hmacKey, VerifiedTokenCache } from "./verified-cache.js";
 
 export const PRINCIPAL_HEADER = "x-mnemo-principal";
 const AUDIENCE = "mnemo-subgraph";
@@ -17,7 +18,7 @@ const LIFETIME_SECONDS = 300;
 const REUSE_SECONDS = 60;
 
 export function createPrincipalSigner(internalSecret: string) {
-  const key = new TextEncoder().encode(internalSecret);
+  const key = hmacKey(internalSecret);
   const recent = new LRUCache<string, { token: string; issuedAt: number }>({ max: 10_000 });
   return async function signPrincipal(principal: Principal): Promise<string> {
     const cacheKey = JSON.stringify([principal.sub, principal.role, principal.agents]);
@@ -31,20 +32,23 @@ export function createPrincipalSigner(internalSecret: string) {
       .setAudience(AUDIENCE)
       .setIssuedAt(now)
       .setExpirationTime(now + LIFETIME_SECONDS)
-      .sign(key);
+      .sign(await key);
     recent.set(cacheKey, { token, issuedAt: now });
     return token;
   };
 }
 
 export function createPrincipalVerifier(internalSecret: string) {
-  const key = new TextEncoder().encode(internalSecret);
+  const key = hmacKey(internalSecret);
+  const verified = new VerifiedTokenCache();
   return async function verifyForwardedPrincipal(header: string | undefined | null): Promise<Principal> {
     if (!header) {
       throw unauthenticated("This subgraph only accepts requests forwarded by the Mnemo gateway");
     }
+    const known = verified.get(header);
+    if (known) return known;
     try {
-      const { payload } = await jwtVerify(header, key, {
+      const { payload } = await jwtVerify(header, await key, {
         algorithms: ["HS256"],
         audience: AUDIENCE,
         issuer: ISSUER,
@@ -52,6 +56,7 @@ export function createPrincipalVerifier(internalSecret: string) {
       });
       const principal = principalFromClaims(payload);
       if (typeof principal === "string") throw new Error(principal);
+      verified.remember(header, principal, payload.exp);
       return principal;
     } catch {
       throw unauthenticated(

@@ -1,36 +1,80 @@
 /**
- * Client tokens: HS256 JWTs verified with `jose`. The gateway is the only service that sees them.
+ * Client tokens, verified with `jose`: HS256 with AUTH_JWT_SECRET, and RS256/ES256 against the
+ * keys published at AUTH_JWKS_URL (fetched and cached by jose, refreshed when an unknown `kid`
+ * appears). The gateway is the only service that sees them.
  */
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { unauthenticated } from "../errors.js";
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { unauthenticated, unavailable } from "../errors.js";
 import { type Principal, principalFromClaims } from "./principal.js";
+import { hmacKey, VerifiedTokenCache } from "./verified-cache.js";
 
 export interface TokenSettings {
   jwtSecret: string;
+  /** Accept HS256 tokens signed with jwtSecret (default true). */
+  acceptHs256?: boolean;
+  /** Accept RS256/ES256 tokens signed by a key of this JWKS. */
+  jwksUrl?: string;
   issuer?: string;
   audience?: string;
 }
+
+const ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"];
 
 /** Tolerated clock difference between the token issuer and this server. */
 export const CLOCK_TOLERANCE_SECONDS = 30;
 
 export function createTokenVerifier(settings: TokenSettings) {
-  const key = new TextEncoder().encode(settings.jwtSecret);
+  const hsKey = settings.acceptHs256 === false ? null : hmacKey(settings.jwtSecret);
+  const jwks = settings.jwksUrl
+    ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+    : null;
+  const accepted = [...(hsKey ? ["HS256"] : []), ...(jwks ? ASYMMETRIC_ALGORITHMS : [])];
+  const verified = new VerifiedTokenCache();
+
   return async function verifyToken(token: string): Promise<Principal> {
+    const known = verified.get(token);
+    if (known) return known;
+    let algorithm: string | undefined;
     try {
-      const { payload } = await jwtVerify(token, key, {
-        algorithms: ["HS256"],
-        issuer: settings.issuer,
-        audience: settings.audience,
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      });
+      algorithm = decodeProtectedHeader(token).alg;
+    } catch {
+      throw unauthenticated("Invalid token: malformed JWT");
+    }
+    if (!algorithm || !accepted.includes(algorithm)) {
+      throw unauthenticated(
+        `Invalid token: algorithm ${algorithm ?? "(none)"} not accepted (use ${accepted.join(" or ")})`,
+      );
+    }
+    const options = {
+      algorithms: [algorithm],
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    };
+    try {
+      const { payload } =
+        algorithm === "HS256"
+          ? await jwtVerify(token, await hsKey!, options)
+          : await jwtVerify(token, jwks!, options);
       const principal = principalFromClaims(payload);
       if (typeof principal === "string") throw unauthenticated(`Invalid token: ${principal}`);
+      verified.remember(token, principal, payload.exp);
       return principal;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated("Invalid token: it has expired");
-      if (error instanceof joseErrors.JOSEError)
+      if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+        throw unavailable(
+          "The identity provider's key set (AUTH_JWKS_URL) cannot be fetched; try again shortly",
+        );
+      }
+      if (error instanceof joseErrors.JOSEError) {
         throw unauthenticated(`Invalid token: ${describeJoseError(error)}`);
+      }
+      if (error instanceof TypeError || (error as { code?: string }).code === "ECONNREFUSED") {
+        throw unavailable(
+          "The identity provider's key set (AUTH_JWKS_URL) cannot be fetched; try again shortly",
+        );
+      }
       throw error;
     }
   };
@@ -39,7 +83,8 @@ export function createTokenVerifier(settings: TokenSettings) {
 function describeJoseError(error: InstanceType<typeof joseErrors.JOSEError>): string {
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "signature verification failed";
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" ${error.reason}`;
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "algorithm not allowed (HS256 expected)";
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "algorithm not allowed";
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return "no key in the key set matches the token's kid";
   return "malformed JWT";
 }
 

@@ -3,7 +3,9 @@
  * prevention on), optional graphql-ws on the same path, `/health`, `/ready`, `/metrics`, body
  * limits, and a graceful stop that drains in-flight requests and closes sockets.
  */
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
@@ -13,7 +15,7 @@ import type { GatewayInterface } from "@apollo/server-gateway-interface";
 import { expressMiddleware } from "@as-integrations/express5";
 import cors from "cors";
 import express, { type ErrorRequestHandler, type Request } from "express";
-import type { GraphQLSchema } from "graphql";
+import type { GraphQLSchema, ParseOptions, ValidationRule } from "graphql";
 import { observabilityPlugin } from "../apollo/observability-plugin.js";
 import type { Config, ServiceName } from "../config.js";
 import { createErrorFormatter, ErrorCode } from "../errors.js";
@@ -26,7 +28,7 @@ export interface RunningService {
   readonly port: number;
   /** The service's GraphQL endpoint, e.g. http://127.0.0.1:4001/graphql */
   readonly url: string;
-  readonly httpServer: http.Server;
+  readonly httpServer: http.Server | https.Server;
   close(): Promise<void>;
 }
 
@@ -51,7 +53,15 @@ export interface ServiceOptions<TContext extends BaseContext> {
   landingPage: boolean;
   /** Allow browsers from other origins (Sandbox is served from Apollo's CDN). */
   cors: boolean;
-  attachWebSocket?: (httpServer: http.Server) => WebSocketAttachment;
+  attachWebSocket?: (httpServer: http.Server | https.Server) => WebSocketAttachment;
+  /** Extra GraphQL validation rules (query depth, aliases, cost…). */
+  validationRules?: ValidationRule[];
+  /** graphql-js parse options, e.g. `maxTokens`. */
+  parseOptions?: ParseOptions;
+  /** Serve HTTPS (and WSS) with these PEM files instead of plain HTTP. */
+  tls?: { certFile: string; keyFile: string } | null;
+  /** Honour X-Forwarded-* from this many proxy hops (req.ip, req.protocol). */
+  trustProxyHops?: number;
   port: number;
   host: string;
   /** Called after Apollo has stopped, to release what the service owns (stores, connections). */
@@ -67,7 +77,13 @@ export async function startService<TContext extends BaseContext>(
   const { config, logger, metrics } = options;
   const app = express();
   app.disable("x-powered-by");
-  const httpServer = http.createServer(app);
+  if (options.trustProxyHops) app.set("trust proxy", options.trustProxyHops);
+  const httpServer = options.tls
+    ? https.createServer(
+        { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
+        app,
+      )
+    : http.createServer(app);
   const websocket = options.attachWebSocket?.(httpServer);
 
   const plugins: ApolloServerPlugin<TContext>[] = [
@@ -93,6 +109,10 @@ export async function startService<TContext extends BaseContext>(
   const production = config.env === "production";
   const common = {
     plugins,
+    validationRules: options.validationRules ?? [],
+    parseOptions: options.parseOptions ?? {},
+    // One operation per HTTP request: batches would multiply every per-request limit.
+    allowBatchedHttpRequests: false,
     introspection: config.introspection,
     csrfPrevention: true,
     // bin/start.ts owns signal handling and stops every service in order.
@@ -137,7 +157,8 @@ export async function startService<TContext extends BaseContext>(
   });
   const port = (httpServer.address() as AddressInfo).port;
   const hostForUrl = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
-  const url = `http://${hostForUrl.includes(":") ? `[${hostForUrl}]` : hostForUrl}:${port}/graphql`;
+  const scheme = options.tls ? "https" : "http";
+  const url = `${scheme}://${hostForUrl.includes(":") ? `[${hostForUrl}]` : hostForUrl}:${port}/graphql`;
   logger.debug({ url }, "service listening");
 
   let closing: Promise<void> | undefined;

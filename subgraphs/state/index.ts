@@ -13,8 +13,10 @@ import { createSqliteStateStore } from "./store/sqlite.js";
 
 export async function createStateStore(runtime: Runtime): Promise<StateStore> {
   const { config } = runtime;
-  if (config.store === "neo4j") return createNeo4jStateStore(runtime.neo4j!, config.neo4j!.database);
-  return createSqliteStateStore(config.dataDir);
+  if (config.store === "neo4j") {
+    return createNeo4jStateStore(runtime.neo4j!, config.neo4j!.database, runtime.encryption);
+  }
+  return createSqliteStateStore(config.dataDir, runtime.encryption);
 }
 
 export async function startStateSubgraph(
@@ -27,6 +29,7 @@ export async function startStateSubgraph(
     cache: runtime.cache,
     events: runtime.events,
     agents: runtime.agents,
+    audit: runtime.audit,
     limits: {
       maxBytes: runtime.config.limits.stateMaxBytes,
       historyLimit: runtime.config.limits.stateHistoryLimit,
@@ -37,7 +40,7 @@ export async function startStateSubgraph(
     name: "state",
     runtime,
     port: options.port,
-    resolvers: createStateResolvers(service, runtime.events, runtime.agents),
+    resolvers: createStateResolvers(service, runtime.events, runtime.agents, runtime.audit),
     createContext: (principal) => ({ principal, loaders: service.createLoaders() }),
     readiness: { store: () => store.ping() },
     onClose: () => store.close(),

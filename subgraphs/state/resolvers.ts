@@ -5,7 +5,8 @@ import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/res
 import { DateTimeResolver, JSONResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
 import type { AgentDirectory } from "../../core/agents/directory.js";
-import { authorizeAgent, visibleAgentIds } from "../../core/auth/authorize.js";
+import type { AuditLog } from "../../core/audit/audit-log.js";
+import { authorizeAdmin, authorizeAgent, visibleAgentIds } from "../../core/auth/authorize.js";
 import type { EventBus } from "../../core/events.js";
 import { connection, decodeCursor, pageSize } from "../../core/graphql/pagination.js";
 import type { SubgraphContext } from "../../core/service/subgraph.js";
@@ -26,6 +27,7 @@ export function createStateResolvers(
   service: StateService,
   events: EventBus,
   agents: AgentDirectory,
+  audit: AuditLog,
 ): GraphQLResolverMap<StateContext> {
   /** Validates the id and checks the caller may access it; the one entry for every agent argument. */
   const agentFor = (
@@ -59,6 +61,16 @@ export function createStateResolvers(
       },
       verifyHistory: async (_: unknown, args: { agentId: string }, context: StateContext) =>
         service.verifyHistory(agentFor(args.agentId, context, "read")),
+      auditLog: async (
+        _: unknown,
+        args: { agentId: string; first?: number; after?: string },
+        context: StateContext,
+      ) => {
+        authorizeAdmin(context.principal);
+        const agentId = assertAgentId(args.agentId);
+        const page = await audit.list(agentId, pageSize(args.first), decodeCursor(args.after, "number"));
+        return connection(page.entries, (entry) => entry.seq, page.hasNextPage, page.totalCount);
+      },
     },
     Mutation: {
       putState: (
@@ -89,9 +101,9 @@ export function createStateResolvers(
           agentId: agentFor(args.agentId, context, "write"),
         }),
       deleteAgent: (_: unknown, args: { id: string }, context: StateContext) =>
-        service.deleteAgent(agentFor(args.id, context, "write", "id")),
+        service.deleteAgent(context.principal, agentFor(args.id, context, "write", "id")),
       pruneHistory: (_: unknown, args: { agentId: string; keepLast: number }, context: StateContext) =>
-        service.pruneHistory(agentFor(args.agentId, context, "write"), args.keepLast),
+        service.pruneHistory(context.principal, agentFor(args.agentId, context, "write"), args.keepLast),
     },
     Subscription: {
       agentStateChanged: {

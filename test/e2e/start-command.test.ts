@@ -66,5 +66,12 @@ describe("the start command", () => {
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(output).toContain('"msg":"stopped"');
+
+    // One JSON line per request at info level, naming the operation, never its data or the token.
+    const afterBanner = output.slice(output.indexOf(token) + token.length);
+    expect(afterBanner).toMatch(/"msg":"graphql request"/);
+    expect(afterBanner).not.toContain(token);
+    expect(output).not.toContain("private-state-text");
+    expect(output).not.toContain("private-memory-text");
   });
 });

@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { createEncryptor } from "../../core/crypto/encryption.js";
 import { createNeo4jDriver } from "../../core/store/neo4j.js";
 import { createNeo4jStateStore } from "../../subgraphs/state/store/neo4j.js";
 import { createSqliteStateStore, type SqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
@@ -10,6 +12,18 @@ import { appendRequest, describeStateStoreContract, freshAgent } from "../contra
 describeStateStoreContract("sqlite", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-state-store-"));
   const store = createSqliteStateStore(dir);
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeStateStoreContract("sqlite, encrypted at rest", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-state-store-enc-"));
+  const store = createSqliteStateStore(dir, createEncryptor([{ id: "test", key: randomBytes(32) }]));
   return {
     store,
     async close() {

@@ -4,6 +4,7 @@
  */
 import type DataLoader from "dataloader";
 import type { AgentDirectory } from "../../../core/agents/directory.js";
+import type { AuditLog } from "../../../core/audit/audit-log.js";
 import type { Principal } from "../../../core/auth/principal.js";
 import type { CacheLayer } from "../../../core/cache/cache.js";
 import type { CacheRef } from "../../../core/cache/keys.js";
@@ -54,6 +55,7 @@ export class StateService {
       cache: CacheLayer;
       events: EventBus;
       agents: AgentDirectory;
+      audit: AuditLog;
       limits: StateLimits;
       logger: Logger;
     },
@@ -93,7 +95,7 @@ export class StateService {
     request: WriteRequest & { data: JsonValue },
   ): Promise<StateVersionRecord> {
     this.checkDocument(request.data, "data");
-    return this.append(principal, request, () => request.data);
+    return this.append(principal, "state.put", request, () => request.data);
   }
 
   async patchState(
@@ -106,7 +108,7 @@ export class StateService {
         "A MERGE_PATCH patch must be a JSON object (RFC 7396); use format JSON_PATCH for operation lists",
       );
     }
-    return this.append(principal, request, (current) => {
+    return this.append(principal, "state.patch", request, (current) => {
       const patched = applyStatePatch(request.format, current?.data ?? {}, request.patch);
       this.checkDocument(patched, "patched state");
       return patched;
@@ -129,17 +131,25 @@ export class StateService {
     }
     const data = target.value.data;
     const reason = request.reason ?? `rollback to version ${request.toVersion}`;
-    return this.append(principal, { ...request, reason }, () => data);
+    return this.append(principal, "state.rollback", { ...request, reason }, () => data);
   }
 
-  async deleteAgent(agentId: string): Promise<boolean> {
+  async deleteAgent(principal: Principal, agentId: string): Promise<boolean> {
     const { deleted, revision } = await this.deps.store.deleteAgent(agentId);
     if (revision > 0) await this.deps.cache.purgeAgent(agentId, ["AGENT_STATE", "STATE_VERSION"], revision);
     await this.deps.agents.mark(agentId, "state", false);
+    if (deleted) {
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "state.delete",
+        target: null,
+        details: null,
+      });
+    }
     return deleted;
   }
 
-  async pruneHistory(agentId: string, keepLast: number): Promise<number> {
+  async pruneHistory(principal: Principal, agentId: string, keepLast: number): Promise<number> {
     if (!Number.isInteger(keepLast) || keepLast < 1) {
       throw badUserInput(
         `keepLast must be a positive integer (got ${keepLast}); the current version is always kept`,
@@ -149,12 +159,21 @@ export class StateService {
       );
     }
     const { removed, revision } = await this.deps.store.prune(agentId, keepLast);
-    if (removed > 0) await this.deps.cache.purgeAgent(agentId, ["STATE_VERSION"], revision);
+    if (removed > 0) {
+      await this.deps.cache.purgeAgent(agentId, ["STATE_VERSION"], revision);
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "state.prune",
+        target: null,
+        details: { keepLast, removed },
+      });
+    }
     return removed;
   }
 
   private async append(
     principal: Principal,
+    action: "state.put" | "state.patch" | "state.rollback",
     request: WriteRequest,
     nextData: (current: StateVersionRecord | null) => JsonValue,
   ): Promise<StateVersionRecord> {
@@ -197,6 +216,12 @@ export class StateService {
       throw error;
     }
     await this.afterCommit(result);
+    await this.deps.audit.record(principal, {
+      agentId,
+      action,
+      target: String(result.record.version),
+      details: { version: result.record.version, hash: result.record.hash, pruned: result.pruned },
+    });
     return result.record;
   }
 

@@ -9,6 +9,7 @@
  * itself refuses a duplicate version.
  */
 import type { Integer, Node } from "neo4j-driver";
+import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import {
   type Driver,
   type ManagedTransaction,
@@ -25,6 +26,7 @@ import {
   type RevisionedVersion,
   type StateStore,
   type StateVersionRecord,
+  stateDataContext,
   VersionConflictError,
 } from "./port.js";
 
@@ -92,13 +94,15 @@ RETURN a.currentVersion AS currentVersion, a.stateRevision AS revision`,
 
 type VersionNode = Node<Integer, Record<string, unknown>>;
 
-function toRecord(node: VersionNode | null): StateVersionRecord | null {
+function toRecord(node: VersionNode | null, encryption: Encryptor): StateVersionRecord | null {
   if (!node) return null;
   const p = node.properties;
+  const agentId = p.agentId as string;
+  const version = toNumber(p.version);
   return {
-    agentId: p.agentId as string,
-    version: toNumber(p.version),
-    data: JSON.parse(p.data as string) as JsonValue,
+    agentId,
+    version,
+    data: JSON.parse(encryption.decrypt(p.data as string, stateDataContext(agentId, version))) as JsonValue,
     createdAt: p.createdAt as string,
     author: (p.author as string | null) ?? null,
     reason: (p.reason as string | null) ?? null,
@@ -109,7 +113,11 @@ function toRecord(node: VersionNode | null): StateVersionRecord | null {
 
 const versionKey = (agentId: string, version: number) => `${agentId}#${version}`;
 
-export async function createNeo4jStateStore(driver: Driver, database: string): Promise<StateStore> {
+export async function createNeo4jStateStore(
+  driver: Driver,
+  database: string,
+  encryption: Encryptor = plaintextStorage,
+): Promise<StateStore> {
   await runWrite(driver, database, async (tx) => {
     await tx.run(STATE_CYPHER.agentConstraint);
   });
@@ -120,13 +128,14 @@ export async function createNeo4jStateStore(driver: Driver, database: string): P
     await tx.run(STATE_CYPHER.versionIndex);
   });
   await runRead(driver, database, (tx) => tx.run(STATE_CYPHER.awaitIndexes));
-  return new Neo4jStateStore(driver, database);
+  return new Neo4jStateStore(driver, database, encryption);
 }
 
 export class Neo4jStateStore implements StateStore {
   constructor(
     private readonly driver: Driver,
     private readonly database: string,
+    private readonly encryption: Encryptor = plaintextStorage,
   ) {}
 
   private read<T>(work: (tx: ManagedTransaction) => Promise<T>) {
@@ -144,7 +153,7 @@ export class Neo4jStateStore implements StateStore {
     for (const row of result.records) {
       states[toNumber(row.get("position"))] = {
         revision: toNumber(row.get("revision")),
-        value: toRecord(row.get("version") as VersionNode | null),
+        value: toRecord(row.get("version") as VersionNode | null, this.encryption),
       };
     }
     return states;
@@ -162,7 +171,7 @@ export class Neo4jStateStore implements StateStore {
     for (const row of result.records) {
       versions[toNumber(row.get("position"))] = {
         revision: toNumber(row.get("revision")),
-        value: toRecord(row.get("version") as VersionNode | null),
+        value: toRecord(row.get("version") as VersionNode | null, this.encryption),
       };
     }
     return versions;
@@ -176,7 +185,9 @@ export class Neo4jStateStore implements StateStore {
         limit: neo4j.int(first + 1),
       });
       const count = await tx.run(STATE_CYPHER.countVersions, { agentId });
-      const records = page.records.map((row) => toRecord(row.get("version") as VersionNode)!);
+      const records = page.records.map(
+        (row) => toRecord(row.get("version") as VersionNode, this.encryption)!,
+      );
       return {
         records: records.slice(0, first),
         hasNextPage: records.length > first,
@@ -191,7 +202,9 @@ export class Neo4jStateStore implements StateStore {
       const result = await this.read((tx) =>
         tx.run(STATE_CYPHER.scanChunk, { agentId, after: neo4j.int(after), limit: neo4j.int(chunkSize) }),
       );
-      const chunk = result.records.map((row) => toRecord(row.get("version") as VersionNode)!);
+      const chunk = result.records.map(
+        (row) => toRecord(row.get("version") as VersionNode, this.encryption)!,
+      );
       if (chunk.length === 0) return;
       yield chunk;
       after = chunk.at(-1)!.version;
@@ -208,13 +221,13 @@ export class Neo4jStateStore implements StateStore {
       if (request.expectedVersion !== undefined && request.expectedVersion !== currentVersion) {
         throw new VersionConflictError(agentId, request.expectedVersion, currentVersion);
       }
-      const current = toRecord(head.get("current") as VersionNode | null);
+      const current = toRecord(head.get("current") as VersionNode | null, this.encryption);
       const record = request.seal(request.build(current), currentVersion + 1, current?.hash ?? null);
       await tx.run(STATE_CYPHER.insertVersion, {
         agentId,
         key: versionKey(agentId, record.version),
         version: neo4j.int(record.version),
-        data: JSON.stringify(record.data),
+        data: this.encryption.encrypt(JSON.stringify(record.data), stateDataContext(agentId, record.version)),
         createdAt: record.createdAt,
         author: record.author,
         reason: record.reason,

@@ -84,3 +84,9 @@ export interface StateStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * The associated data an encrypted state document is bound to (see core/crypto/encryption.ts):
+ * a ciphertext moved to another agent or version no longer decrypts.
+ */
+export const stateDataContext = (agentId: string, version: number) => `state:${agentId}:${version}`;

@@ -5,6 +5,7 @@
  * the schema itself.
  */
 import path from "node:path";
+import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
 import type { JsonValue } from "../domain/json.js";
 import {
@@ -14,6 +15,7 @@ import {
   type RevisionedVersion,
   type StateStore,
   type StateVersionRecord,
+  stateDataContext,
   VersionConflictError,
 } from "./port.js";
 
@@ -50,11 +52,11 @@ interface VersionRow {
 const VERSION_COLUMNS =
   "v.agent_id, v.version, v.data, v.created_at, v.author, v.reason, v.hash, v.previous_hash";
 
-function toRecord(row: VersionRow): StateVersionRecord {
+function toRecord(row: VersionRow, encryption: Encryptor): StateVersionRecord {
   return {
     agentId: row.agent_id,
     version: row.version,
-    data: JSON.parse(row.data) as JsonValue,
+    data: JSON.parse(encryption.decrypt(row.data, stateDataContext(row.agent_id, row.version))) as JsonValue,
     createdAt: row.created_at,
     author: row.author,
     reason: row.reason,
@@ -63,14 +65,20 @@ function toRecord(row: VersionRow): StateVersionRecord {
   };
 }
 
-export function createSqliteStateStore(dataDir: string): StateStore {
-  return new SqliteStateStore(openSqlite(path.join(dataDir, "state.db")));
+export function createSqliteStateStore(
+  dataDir: string,
+  encryption: Encryptor = plaintextStorage,
+): StateStore {
+  return new SqliteStateStore(openSqlite(path.join(dataDir, "state.db")), encryption);
 }
 
 export class SqliteStateStore implements StateStore {
   private readonly statements;
 
-  constructor(readonly db: SqliteDatabase) {
+  constructor(
+    readonly db: SqliteDatabase,
+    private readonly encryption: Encryptor = plaintextStorage,
+  ) {
     migrate(db, MIGRATIONS);
     this.statements = {
       head: db.prepare("SELECT current_version, revision FROM agent_heads WHERE agent_id = ?"),
@@ -118,6 +126,10 @@ export class SqliteStateStore implements StateStore {
     };
   }
 
+  private toRecord(row: VersionRow): StateVersionRecord {
+    return toRecord(row, this.encryption);
+  }
+
   async currentStates(agentIds: readonly string[]): Promise<RevisionedVersion[]> {
     const results: RevisionedVersion[] = agentIds.map(() => ({ revision: 0, value: null }));
     const rows = this.statements.currentMany.all(JSON.stringify(agentIds)) as (VersionRow & {
@@ -125,7 +137,10 @@ export class SqliteStateStore implements StateStore {
       revision: number;
     })[];
     for (const row of rows) {
-      results[row.position] = { revision: row.revision, value: row.version === null ? null : toRecord(row) };
+      results[row.position] = {
+        revision: row.revision,
+        value: row.version === null ? null : this.toRecord(row),
+      };
     }
     return results;
   }
@@ -139,7 +154,10 @@ export class SqliteStateStore implements StateStore {
       revision: number;
     })[];
     for (const row of rows) {
-      results[row.position] = { revision: row.revision, value: row.version === null ? null : toRecord(row) };
+      results[row.position] = {
+        revision: row.revision,
+        value: row.version === null ? null : this.toRecord(row),
+      };
     }
     return results;
   }
@@ -152,7 +170,11 @@ export class SqliteStateStore implements StateStore {
         first + 1,
       ) as VersionRow[];
       const { n } = this.statements.countVersions.get(agentId) as { n: number };
-      return { records: rows.slice(0, first).map(toRecord), hasNextPage: rows.length > first, totalCount: n };
+      return {
+        records: rows.slice(0, first).map((row) => this.toRecord(row)),
+        hasNextPage: rows.length > first,
+        totalCount: n,
+      };
     })();
   }
 
@@ -161,7 +183,7 @@ export class SqliteStateStore implements StateStore {
     for (;;) {
       const rows = this.statements.scanChunk.all(agentId, after, chunkSize) as VersionRow[];
       if (rows.length === 0) return;
-      yield rows.map(toRecord);
+      yield rows.map((row) => this.toRecord(row));
       after = rows.at(-1)!.version;
       if (rows.length < chunkSize) return;
     }
@@ -182,9 +204,15 @@ export class SqliteStateStore implements StateStore {
           currentVersion > 0
             ? (statements.version.get(request.agentId, currentVersion) as VersionRow | undefined)
             : undefined;
-        const current = currentRow ? toRecord(currentRow) : null;
+        const current = currentRow ? this.toRecord(currentRow) : null;
         const record = request.seal(request.build(current), currentVersion + 1, current?.hash ?? null);
-        statements.insertVersion.run({ ...record, data: JSON.stringify(record.data) });
+        statements.insertVersion.run({
+          ...record,
+          data: this.encryption.encrypt(
+            JSON.stringify(record.data),
+            stateDataContext(record.agentId, record.version),
+          ),
+        });
         let { revision } = statements.upsertHead.get(request.agentId, record.version) as { revision: number };
         let pruned = 0;
         if (request.historyLimit > 0 && record.version > request.historyLimit) {
