@@ -64,6 +64,7 @@ const MEMORY_PARAMETERS = {
   query: 'agentToken:"a1" AND searchText:("x")',
   names: ["ada"],
   entityIds: ["a1/entity/x"],
+  vectorsFor: ["a1/x"],
   kinds: ["EPISODIC"],
   modalities: ["TEXT"],
   occurredAfter: "2026-01-01T00:00:00.000Z",

@@ -409,12 +409,14 @@ export function describeMemoryStoreContract(
         expect(images.items.map((i) => i.node.content)).toEqual(["m3"]);
 
         const allIds = written.results.map((r) => r.memory.id);
-        const candidates = await store.candidates(agent, allIds, { tags: ["x"] }, NOW());
+        const candidates = await store.candidates(agent, allIds, { tags: ["x"] }, NOW(), new Set(allIds));
         const m1 = candidates.find((c) => c.record.content === "m1")!;
         expect(candidates).toHaveLength(2);
         expect(Array.from(m1.embedding!)).toEqual(Array.from(axisVector(0)));
         expect(candidates.find((c) => c.record.content === "m3")!.embedding).toBeNull();
-        expect(await store.candidates(freshAgent(), allIds, {}, NOW())).toEqual([]);
+        expect(await store.candidates(freshAgent(), allIds, {}, NOW(), new Set())).toEqual([]);
+        const withoutVectors = await store.candidates(agent, allIds, {}, NOW(), new Set());
+        expect(withoutVectors.map((c) => c.embedding)).toEqual([null, null, null]);
       });
     },
   );

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, type TestStack, startTestStack } from "../support/stack.js";
+import { ADMIN, startTestStack, type TestStack } from "../support/stack.js";
 
 describe("gateway over TLS", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-tls-"));
@@ -13,11 +13,29 @@ describe("gateway over TLS", () => {
   let mnemo: TestStack;
 
   beforeAll(async () => {
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=127.0.0.1",
-      "-addext", "subjectAltName=IP:127.0.0.1",
-    ], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
     mnemo = await startTestStack({ env: { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile } });
   });
   afterAll(async () => {

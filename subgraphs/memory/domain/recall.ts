@@ -99,8 +99,12 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
     .slice(0, GRAPH_SEEDS);
   if (seeds.length > 0) await expandFromSeeds(store, request, seeds, depth, entry);
 
-  // Stage 3: load every candidate once (the filter is applied again: graph neighbours were not filtered).
-  const candidates = await store.candidates(agentId, [...evidence.keys()], filter, now);
+  // Stage 3: load every candidate once (the filter is applied again: graph neighbours were not
+  // filtered), with vectors only for those the vector search did not score.
+  const missingCosine = new Set(
+    request.vector ? [...evidence].filter(([, e]) => e.cosine === null).map(([id]) => id) : [],
+  );
+  const candidates = await store.candidates(agentId, [...evidence.keys()], filter, now, missingCosine);
   const scored: CandidateEvidence[] = candidates.map((candidate) => {
     const e = evidence.get(candidate.record.id)!;
     // Candidates found by words or the graph get their exact similarity too, so every hit is comparable.

@@ -16,7 +16,7 @@
  * lock: writers of one agent queue, so the duplicate check and the insert cannot interleave.
  * Labels and relationship types are fixed in the statements below, never built from input.
  */
-import type { Integer, Node } from "neo4j-driver";
+import { type Integer, isNode, type Node } from "neo4j-driver";
 import type { Revisioned } from "../../../core/cache/cache.js";
 import {
   type Driver,
@@ -240,14 +240,17 @@ ORDER BY size(entityIds) DESC, m.seq DESC
 LIMIT $limit`,
   candidates: `MATCH (m:Memory)
 WHERE m.id IN $ids AND m.agentId = $agentId AND ${FILTER}
-RETURN m`,
+RETURN m {.id, .agentId, .content, .kind, .tags, .importance, .createdAt, .occurredAt, .metadata, .modality,
+          .mediaUri, .caption, .validFrom, .validUntil, .sessionId} AS m,
+       CASE WHEN m.id IN $vectorsFor THEN m.embedding ELSE null END AS embedding`,
   ping: "RETURN 1 AS ok",
 } as const;
 
 type GraphNode = Node<Integer, Record<string, unknown>>;
 
-function toMemory(node: GraphNode): MemoryRecord {
-  const p = node.properties;
+/** From a node, or from a map projection of one (which leaves the vector behind). */
+function toMemory(node: GraphNode | Record<string, unknown>): MemoryRecord {
+  const p = isNode(node) ? node.properties : node;
   const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
   return {
     id: p.id as string,
@@ -698,15 +701,23 @@ export class Neo4jMemoryStore implements MemoryStore {
     ids: readonly string[],
     filter: MemoryFilter,
     now: string,
+    vectorsFor: ReadonlySet<string>,
   ): Promise<Candidate[]> {
     if (ids.length === 0) return [];
     const result = await this.readTx((tx) =>
-      tx.run(MEMORY_CYPHER.candidates, { ...filterParams(filter, now), agentId, ids: [...ids] }),
+      tx.run(MEMORY_CYPHER.candidates, {
+        ...filterParams(filter, now),
+        agentId,
+        ids: [...ids],
+        vectorsFor: [...vectorsFor],
+      }),
     );
     return result.records.map((row) => {
-      const node = row.get("m") as GraphNode;
-      const embedding = node.properties.embedding as number[] | null | undefined;
-      return { record: toMemory(node), embedding: embedding ? Float32Array.from(embedding) : null };
+      const embedding = row.get("embedding") as number[] | null;
+      return {
+        record: toMemory(row.get("m") as Record<string, unknown>),
+        embedding: embedding ? Float32Array.from(embedding) : null,
+      };
     });
   }
 

@@ -184,12 +184,16 @@ export interface MemoryStore {
     filter: MemoryFilter,
     now: string,
   ): Promise<{ id: string; entityIds: string[] }[]>;
-  /** Full records and vectors of these memories, dropping those that fail the filter. */
+  /**
+   * Full records of these memories, dropping those that fail the filter, with the vectors of
+   * those in `vectorsFor` (reading a vector costs more than the record: ask only for what is missing).
+   */
   candidates(
     agentId: string,
     ids: readonly string[],
     filter: MemoryFilter,
     now: string,
+    vectorsFor: ReadonlySet<string>,
   ): Promise<Candidate[]>;
 
   ping(): Promise<void>;

@@ -714,6 +714,7 @@ export class SqliteMemoryStore implements MemoryStore {
     ids: readonly string[],
     filter: MemoryFilter,
     now: string,
+    vectorsFor: ReadonlySet<string>,
   ): Promise<Candidate[]> {
     if (ids.length === 0) return [];
     const rows = this.s.candidates.all({
@@ -722,6 +723,7 @@ export class SqliteMemoryStore implements MemoryStore {
       ids: JSON.stringify(ids),
     }) as MemoryRow[];
     return rows.map((row) => {
+      if (!vectorsFor.has(row.id)) return { record: toMemory(row), embedding: null };
       const vector = this.s.vectorOf.get(BigInt(row.seq)) as { embedding: Buffer } | undefined;
       return { record: toMemory(row), embedding: vector ? blobVector(vector.embedding) : null };
     });
