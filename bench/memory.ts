@@ -25,6 +25,7 @@ import { loadConfig } from "../core/config.js";
 import { createRuntime } from "../core/runtime.js";
 import { createEmbedder } from "../subgraphs/memory/analysis/embedder.js";
 import { acquireAnalysisPool } from "../subgraphs/memory/analysis/pool.js";
+import { mayMergeNearDuplicate } from "../subgraphs/memory/domain/dedup.js";
 import { newMemoryId } from "../subgraphs/memory/domain/ids.js";
 import { mergeDuplicate } from "../subgraphs/memory/domain/memory-service.js";
 import { DEFAULT_MEMORY_CONFIG } from "../subgraphs/memory/domain/model.js";
@@ -274,7 +275,15 @@ async function main() {
             derivedFrom: [],
           };
         });
-        await store.write({ agentId, items, dedupThreshold: 1, capacity: null, now, merge: mergeDuplicate });
+        await store.write({
+          agentId,
+          items,
+          dedupThreshold: 1,
+          capacity: null,
+          now,
+          merge: mergeDuplicate,
+          mayMergeNear: mayMergeNearDuplicate,
+        });
       }
       const seconds = (performance.now() - started) / 1000;
       ingest.directStoreFill = {

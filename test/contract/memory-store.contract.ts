@@ -4,6 +4,7 @@
  * passes or fails on behaviour.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { mayMergeNearDuplicate } from "../../subgraphs/memory/domain/dedup.js";
 import { newMemoryId } from "../../subgraphs/memory/domain/ids.js";
 import { mergeDuplicate } from "../../subgraphs/memory/domain/memory-service.js";
 import { DEFAULT_MEMORY_CONFIG, type MemoryRecord } from "../../subgraphs/memory/domain/model.js";
@@ -87,6 +88,7 @@ export function batch(agentId: string, items: NewMemory[], options: Partial<Writ
     capacity: null,
     now: new Date().toISOString(),
     merge: mergeDuplicate,
+    mayMergeNear: mayMergeNearDuplicate,
     ...options,
   };
 }
@@ -184,6 +186,14 @@ export function describeMemoryStoreContract(
           }),
         );
         expect(exactOnly.results[0]!.outcome).toBe("CREATED");
+        // Close vectors, different numbers: a different fact, however similar the embedding.
+        await store.write(batch(agent, [item(agent, "standup moved to 3pm", { embedding: axisVector(4) })]));
+        const update = await store.write(
+          batch(agent, [item(agent, "standup moved to 4pm", { embedding: axisVector(4, 5, 0.01) })], {
+            dedupThreshold: 0.9,
+          }),
+        );
+        expect(update.results[0]!.outcome).toBe("CREATED");
       });
 
       it("does not merge into, list or search a fact that is no longer valid unless asked", async () => {

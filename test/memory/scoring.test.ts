@@ -3,6 +3,7 @@
  * normalisation that dedup and entity merging rely on.
  */
 import { describe, expect, it } from "vitest";
+import { mayMergeNearDuplicate } from "../../subgraphs/memory/domain/dedup.js";
 import { DEFAULT_MEMORY_CONFIG, type MemoryRecord } from "../../subgraphs/memory/domain/model.js";
 import { type CandidateEvidence, rank, scoreCandidates } from "../../subgraphs/memory/domain/scoring.js";
 import {
@@ -97,6 +98,18 @@ describe("scoring", () => {
       ),
     );
     expect(ranked.map((s) => s.record.id)).toEqual(["d", "c", "a", "b"]);
+  });
+});
+
+describe("near-duplicate guard", () => {
+  const record = (content: string) => ({ ...candidate(content, {}).record, content });
+  it("merges paraphrases but not changed numbers or negations", () => {
+    expect(
+      mayMergeNearDuplicate(record("I went to the support group"), record("I went to a support group")),
+    ).toBe(true);
+    expect(mayMergeNearDuplicate(record("Meeting moved to 3pm"), record("Meeting moved to 4pm"))).toBe(false);
+    expect(mayMergeNearDuplicate(record("I like apples"), record("I don't like apples"))).toBe(false);
+    expect(mayMergeNearDuplicate(record("Room 12, floor 3"), record("floor 3, room 12"))).toBe(true);
   });
 });
 

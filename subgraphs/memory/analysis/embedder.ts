@@ -93,12 +93,9 @@ export class HttpEmbedder implements Embedder {
           "content-type": "application/json",
           ...(this.config.apiKey ? { authorization: `Bearer ${this.config.apiKey}` } : {}),
         },
-        body: JSON.stringify({
-          input,
-          ...(this.config.model ? { model: this.config.model } : {}),
-          // Models with adjustable output size (OpenAI text-embedding-3) return what the store holds.
-          dimensions: this.dimensions,
-        }),
+        // No `dimensions` field: models without adjustable output size (ada-002) refuse it. The
+        // model's own size must equal EMBEDDINGS_DIMENSIONS; any other size is refused below.
+        body: JSON.stringify({ input, ...(this.config.model ? { model: this.config.model } : {}) }),
         signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
       });
     } catch (error) {

@@ -22,6 +22,7 @@ import {
   type WriteOutcome,
 } from "../store/port.js";
 import { AccessTracker } from "./access-tracker.js";
+import { mayMergeNearDuplicate } from "./dedup.js";
 import { newMemoryId } from "./ids.js";
 import {
   checkK,
@@ -220,6 +221,7 @@ export class MemoryService {
         capacity: config.capacity,
         now,
         merge: mergeDuplicate,
+        mayMergeNear: mayMergeNearDuplicate,
       });
     } catch (error) {
       if (error instanceof UnknownMemoryError) {

@@ -111,7 +111,7 @@ WITH node AS m, score
 WHERE m.agentId = $agentId AND score >= $minScore AND ${FILTER}
 RETURN m
 ORDER BY score DESC
-LIMIT 1`,
+LIMIT 8`,
   insertMemory: `MATCH (a:Agent {id: $agentId})
 SET a.memorySeq = coalesce(a.memorySeq, 0) + 1
 CREATE (m:Memory)
@@ -483,15 +483,16 @@ export class Neo4jMemoryStore implements MemoryStore {
         ).records[0]?.get("m") as GraphNode | undefined;
         if (!duplicate && item.embedding && batch.dedupThreshold < 1) {
           // The vector index sees committed data only: near duplicates within one batch are not merged.
-          duplicate = (
-            await tx.run(MEMORY_CYPHER.nearDuplicate, {
-              ...validNow,
-              agentId,
-              fetch: neo4j.int(64),
-              vector: [...item.embedding],
-              minScore: cosineToScore(batch.dedupThreshold),
-            })
-          ).records[0]?.get("m") as GraphNode | undefined;
+          const near = await tx.run(MEMORY_CYPHER.nearDuplicate, {
+            ...validNow,
+            agentId,
+            fetch: neo4j.int(64),
+            vector: [...item.embedding],
+            minScore: cosineToScore(batch.dedupThreshold),
+          });
+          duplicate = near.records
+            .map((row) => row.get("m") as GraphNode)
+            .find((node) => batch.mayMergeNear(toMemory(node), record));
         }
         let memoryId: string;
         if (duplicate) {

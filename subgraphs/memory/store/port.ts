@@ -55,6 +55,8 @@ export interface WriteBatch {
   now: string;
   /** Combines an existing memory with a duplicate of it; pure, so a retried transaction gets the same result. */
   merge(existing: MemoryRecord, incoming: MemoryRecord): MemoryRecord;
+  /** Whether a near duplicate (by cosine) may be merged; exact duplicates always are. */
+  mayMergeNear(existing: MemoryRecord, incoming: MemoryRecord): boolean;
 }
 
 export interface WriteOutcome {

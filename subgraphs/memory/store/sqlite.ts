@@ -475,7 +475,7 @@ export class SqliteMemoryStore implements MemoryStore {
     const entityIds = new Set<string>();
 
     for (const item of batch.items) {
-      const duplicate = this.findDuplicate(agentId, item, batch.dedupThreshold, validNow);
+      const duplicate = this.findDuplicate(agentId, item, batch, validNow);
       let seq: number;
       if (duplicate) {
         const merged = batch.merge(toMemory(duplicate), item.record);
@@ -524,9 +524,10 @@ export class SqliteMemoryStore implements MemoryStore {
   private findDuplicate(
     agentId: string,
     item: NewMemory,
-    threshold: number,
+    batch: WriteBatch,
     validNow: ReturnType<typeof filterParams>,
   ): MemoryRow | undefined {
+    const threshold = batch.dedupThreshold;
     const exact = this.s.exactDuplicate.get({ ...validNow, agentId, hash: item.contentHash }) as
       | MemoryRow
       | undefined;
@@ -538,7 +539,7 @@ export class SqliteMemoryStore implements MemoryStore {
     for (const hit of nearest) {
       if (1 - hit.distance < threshold) break;
       const row = this.s.memoryBySeqFiltered.get({ ...validNow, seq: hit.seq }) as MemoryRow | undefined;
-      if (row) return row;
+      if (row && batch.mayMergeNear(toMemory(row), item.record)) return row;
     }
     return undefined;
   }
