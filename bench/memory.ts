@@ -15,7 +15,7 @@
  * filled directly through the store with exact-only dedup. Environment: BENCH_LEVELS
  * (default "1000,10000,100000"), BENCH_QUERIES (default 40), LOCOMO_PATH.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -33,6 +33,7 @@ import { recallMemories } from "../subgraphs/memory/domain/recall.js";
 import { contentHash, normalizeName } from "../subgraphs/memory/domain/text.js";
 import type { NewMemory } from "../subgraphs/memory/store/port.js";
 import { createSqliteMemoryStore } from "../subgraphs/memory/store/sqlite.js";
+import { type LatencySummary, printTable, summarize, writeResults } from "./support/report.js";
 
 const DIMENSIONS = 512;
 const K = 10;
@@ -122,11 +123,6 @@ function locomo(): { turns: Turn[]; questions: string[] } | null {
 
 // ---- measurement ------------------------------------------------------------------------
 
-function percentiles(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), n: samples.length };
-}
 const round = (value: number) => Math.round(value * 100) / 100;
 
 async function time(runs: number, run: (i: number) => Promise<unknown> | unknown) {
@@ -137,7 +133,7 @@ async function time(runs: number, run: (i: number) => Promise<unknown> | unknown
     await run(i);
     samples.push(performance.now() - start);
   }
-  return percentiles(samples);
+  return summarize(samples);
 }
 
 // ---- main -------------------------------------------------------------------------------
@@ -333,7 +329,7 @@ async function main() {
     notes.push("levels above the smallest use random client-supplied 512-d vectors and synthetic text");
   }
 
-  const rows: { level: number; path: string; p50: number; p99: number; n: number }[] = [];
+  const rows: ({ memories: number; path: string } & LatencySummary)[] = [];
   for (const level of LEVELS) {
     const agentId = agentFor(level);
     const { queries, vectors } = levelData[level]!;
@@ -353,9 +349,9 @@ async function main() {
         now: now(),
       });
     let unique = 0;
-    const record = (path: string, result: { p50: number; p99: number; n: number }) => {
-      rows.push({ level, path, ...result });
-      console.log(`${level}\t${path}\tp50 ${result.p50} ms\tp99 ${result.p99} ms`);
+    const record = (path: string, result: LatencySummary) => {
+      rows.push({ memories: level, path, ...result });
+      console.log(`${level}\t${path}\tp50 ${result.p50Ms} ms\tp99 ${result.p99Ms} ms`);
     };
 
     record(
@@ -421,11 +417,16 @@ async function main() {
   await runtime.close();
   rmSync(dataDir, { recursive: true, force: true });
 
-  printTable(ingest, rows, notes);
-  const results = {
-    benchmark: "memory",
-    date: new Date().toISOString(),
-    machine: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model, node: process.version },
+  printTable(
+    "Ingest (memories/s)",
+    Object.entries(ingest).map(([path, entry]) => ({ path, ...entry })),
+  );
+  printTable(
+    `Recall (k=${K}), milliseconds`,
+    rows.map(({ memories, path, p50Ms, p99Ms, count }) => ({ memories, path, p50Ms, p99Ms, runs: count })),
+  );
+  for (const note of notes) console.log(`note: ${note}`);
+  writeResults("memory", {
     settings: {
       levels: LEVELS,
       queries: QUERIES,
@@ -437,12 +438,7 @@ async function main() {
     ingest,
     recall: rows,
     notes,
-  };
-  const dir = path.resolve("bench/results");
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `memory-${results.date.replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+  });
 }
 
 function bruteForce(matrix: Float32Array, rows: number, query: Float32Array, k: number): number[] {
@@ -458,24 +454,6 @@ function bruteForce(matrix: Float32Array, rows: number, query: Float32Array, k: 
     }
   }
   return best.map((b) => b.row);
-}
-
-function printTable(
-  ingest: Record<string, { memories: number; seconds: number; perSecond: number; note: string }>,
-  rows: { level: number; path: string; p50: number; p99: number; n: number }[],
-  notes: string[],
-) {
-  console.log("\nIngest");
-  console.log("| path | memories | seconds | memories/s | how |");
-  console.log("|---|---:|---:|---:|---|");
-  for (const [name, entry] of Object.entries(ingest)) {
-    console.log(`| ${name} | ${entry.memories} | ${entry.seconds} | ${entry.perSecond} | ${entry.note} |`);
-  }
-  console.log(`\nRecall (k=${K}), milliseconds`);
-  console.log("| memories | path | p50 | p99 | runs |");
-  console.log("|---:|---|---:|---:|---:|");
-  for (const row of rows) console.log(`| ${row.level} | ${row.path} | ${row.p50} | ${row.p99} | ${row.n} |`);
-  for (const note of notes) console.log(`\nnote: ${note}`);
 }
 
 main().catch((error) => {
