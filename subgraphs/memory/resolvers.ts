@@ -95,7 +95,12 @@ export function createMemoryResolvers(
       memoryAdded: {
         subscribe: (_: unknown, args: { agentId: string }, context: MemoryContext) =>
           events.subscribe<MemoryRecord>(memoryAddedTopic(agentFor(args.agentId, context, "read"))),
-        resolve: (payload: MemoryRecord) => payload,
+        // A WebSocket connection keeps one context for its whole life: fresh loaders per event keep
+        // DataLoader caches from growing with every event and from serving earlier reads.
+        resolve: (payload: MemoryRecord, _: unknown, context: MemoryContext) => {
+          context.loaders = service.createLoaders();
+          return payload;
+        },
       },
     },
     Agent: {
