@@ -327,7 +327,7 @@ export function loadConfig(
     protection: {
       queryMaxDepth: read.int("QUERY_MAX_DEPTH", 15, 1, 1000),
       queryMaxAliases: read.int("QUERY_MAX_ALIASES", 30, 0, 10_000),
-      queryMaxCost: read.int("QUERY_MAX_COST", 5000, 1, 10_000_000),
+      queryMaxCost: read.int("QUERY_MAX_COST", 20_000, 1, 10_000_000),
       queryMaxTokens: read.int("QUERY_MAX_TOKENS", 5000, 10, 1_000_000),
       rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", 1200, 0, 10_000_000),
       maxSubscriptionsPerConnection: read.int("MAX_SUBSCRIPTIONS_PER_CONNECTION", 100, 1, 100_000),

@@ -76,8 +76,21 @@ const REQUEST_CODES = new Set([
  * anything unexpected (a bug, a driver message with SQL or a hostname) by a generic message.
  */
 export function createErrorFormatter(production: boolean) {
-  return (formatted: GraphQLFormattedError, _error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    let code = formatted.extensions?.code;
+    // Apollo refuses some malformed requests (e.g. a persisted-query hash that does not match)
+    // with an HTTP 4xx error that has no code; those are the client's errors, not ours.
+    const status = (error as { extensions?: { http?: { status?: number } } } | null)?.extensions?.http
+      ?.status;
+    if (
+      code === ErrorCode.INTERNAL_SERVER_ERROR &&
+      typeof status === "number" &&
+      status >= 400 &&
+      status < 500
+    ) {
+      code = "BAD_REQUEST";
+      formatted = { ...formatted, extensions: { ...formatted.extensions, code } };
+    }
     const known = typeof code === "string" && (PUBLIC_CODES.has(code) || REQUEST_CODES.has(code));
     if (known && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       // A client error's stack trace says nothing the message does not; keep responses lean.

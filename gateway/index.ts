@@ -4,8 +4,13 @@
  * subgraphs, signed with the internal secret.
  */
 import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
-import type { ApolloServerPlugin } from "@apollo/server";
-import type { DocumentNode, OperationDefinitionNode, SelectionSetNode } from "graphql";
+import { type ApolloServerPlugin, HeaderMap } from "@apollo/server";
+import {
+  type DocumentNode,
+  GraphQLError,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from "graphql";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../core/auth/internal.js";
 import type { Principal } from "../core/auth/principal.js";
 import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
@@ -92,6 +97,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     readiness,
     plugins: [
       requireAuthentication(config.introspection),
+      subscriptionsNeedWebSocket,
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
     ],
     validationRules: armor.validationRules,
@@ -126,6 +132,21 @@ function requireAuthentication(allowAnonymousIntrospection: boolean): ApolloServ
     },
   };
 }
+
+/** Over HTTP a subscription cannot stream; say where it works instead of failing inside the gateway. */
+const subscriptionsNeedWebSocket: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== "subscription") return;
+        throw new GraphQLError(
+          "Subscriptions are served over WebSocket (graphql-transport-ws protocol) on this same /graphql path",
+          { extensions: { code: "BAD_REQUEST", http: { status: 400, headers: new HeaderMap() } } },
+        );
+      },
+    };
+  },
+};
 
 export function isIntrospectionOnly(operation: OperationDefinitionNode, document: DocumentNode): boolean {
   if (operation.operation !== "query") return false;

@@ -144,6 +144,7 @@ export async function startService<TContext extends BaseContext>(
     "/graphql",
     corsMiddleware,
     express.json({ limit: config.limits.requestBodyBytes }),
+    rejectDeepJson(MAX_REQUEST_JSON_DEPTH),
     expressMiddleware(apollo, { context: async ({ req }) => options.context(req) }),
   );
   app.use(bodyErrorHandler(config.limits.requestBodyBytes));
@@ -176,6 +177,41 @@ export async function startService<TContext extends BaseContext>(
       return closing;
     },
   };
+}
+
+/**
+ * Request bodies nested deeper than this are refused before GraphQL sees them: recursive code
+ * further on (scalar parsing, serialisation) would exhaust the stack on hostile inputs.
+ */
+export const MAX_REQUEST_JSON_DEPTH = 128;
+
+function rejectDeepJson(maxDepth: number): express.RequestHandler {
+  return (req, res, next) => {
+    if (jsonDepthExceeds(req.body, maxDepth)) {
+      res.status(400).json({
+        errors: [
+          {
+            message: `Request JSON is nested deeper than ${maxDepth} levels`,
+            extensions: { code: ErrorCode.BAD_USER_INPUT },
+          },
+        ],
+      });
+      return;
+    }
+    next();
+  };
+}
+
+/** Iterative walk: measuring a hostile document must not itself overflow the stack. */
+function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth > maxDepth) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Turns body-parser failures into GraphQL-shaped errors with a clear code. */

@@ -11,6 +11,7 @@ import type { CacheRef } from "../../../core/cache/keys.js";
 import { badUserInput, notFound, payloadTooLarge, versionConflict } from "../../../core/errors.js";
 import { type EventBus, topic } from "../../../core/events.js";
 import type { Logger } from "../../../core/logger.js";
+import { findJsonProblem, isWellFormedText } from "../../../core/validation/json.js";
 import {
   type AppendResult,
   type HistoryPage,
@@ -191,6 +192,9 @@ export class StateService {
     if (reason !== null && reason.length > MAX_REASON_LENGTH) {
       throw badUserInput(`reason is longer than ${MAX_REASON_LENGTH} characters`, { argument: "reason" });
     }
+    if (reason !== null && !isWellFormedText(reason)) {
+      throw badUserInput("reason has malformed Unicode (a lone surrogate)", { argument: "reason" });
+    }
 
     let result: AppendResult;
     try {
@@ -243,9 +247,13 @@ export class StateService {
 
   private checkDocument(value: JsonValue, what: string): void {
     if (value === undefined) throw badUserInput(`${what} must be a JSON value`);
-    // Depth first: serialising a hostile, very deep document would overflow the stack.
-    if (jsonDepth(value) > MAX_STATE_DEPTH) {
+    // Checked before serialising: a hostile, very deep document would overflow the stack.
+    const problem = findJsonProblem(value, MAX_STATE_DEPTH);
+    if (problem?.kind === "too-deep") {
       throw badUserInput(`The ${what} is nested deeper than ${MAX_STATE_DEPTH} levels`);
+    }
+    if (problem?.kind === "malformed-text") {
+      throw badUserInput(`The ${what} has malformed Unicode (a lone surrogate) at ${problem.path}`);
     }
     const size = Buffer.byteLength(JSON.stringify(value));
     if (size > this.deps.limits.maxBytes) {
@@ -265,21 +273,4 @@ export function assertPositive(value: number, argument: string): void {
 
 function isPlainObject(value: unknown): value is Record<string, JsonValue> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Iterative, so a hostile 100k-deep document cannot overflow the stack while being measured. */
-function jsonDepth(value: JsonValue): number {
-  let deepest = 0;
-  const stack: [JsonValue, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > deepest) deepest = depth;
-    if (deepest > MAX_STATE_DEPTH) return deepest;
-    if (node !== null && typeof node === "object") {
-      for (const child of Array.isArray(node) ? node : Object.values(node)) {
-        if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
-      }
-    }
-  }
-  return deepest;
 }
