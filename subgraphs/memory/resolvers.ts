@@ -4,7 +4,7 @@
  * references) goes through `authorizeAgent`.
  */
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
-import { DateTimeResolver, JSONResolver } from "graphql-scalars";
+import { JSONResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
 import { authorizeAgent } from "../../core/auth/authorize.js";
 import { notFound } from "../../core/errors.js";
@@ -21,6 +21,7 @@ import {
 } from "./domain/memory-service.js";
 import type { EntityRecord, MemoryRecord } from "./domain/model.js";
 import type { ScoredCandidate } from "./domain/scoring.js";
+import { DateTimeInput } from "./scalars.js";
 import type { Page } from "./store/port.js";
 
 export interface MemoryContext extends SubgraphContext {
@@ -58,7 +59,7 @@ export function createMemoryResolvers(
 
   return {
     JSON: JSONResolver,
-    DateTime: DateTimeResolver,
+    DateTime: DateTimeInput,
     Query: {
       memory: (_: unknown, args: { id: string }, context: MemoryContext) => readMemory(args.id, context),
       recall: async (_: unknown, args: RecallArgs, context: MemoryContext) => {

@@ -205,6 +205,9 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
         "BAD_USER_INPUT",
       ],
       [{ content: "ok", derivedFrom: [`${agent}/00000000-0000-4000-8000-000000000000`] }, "NOT_FOUND"],
+      [{ content: "ok", occurredAt: "yesterday" }, "BAD_USER_INPUT"],
+      [{ content: "ok", occurredAt: 5 }, "BAD_USER_INPUT"],
+      [{ content: "ok", validUntil: "2026-13-45T99:00:00Z" }, "BAD_USER_INPUT"],
     ];
     for (const [input, code] of cases) {
       const response = await remember(agent, input as Record<string, unknown>);
@@ -252,6 +255,11 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
       `mutation { configureMemory(agentId: "${agent}", config: { dedupThreshold: 0.1 }) { dedupThreshold } }`,
     );
     expect(errorCodes(badConfig)).toEqual(["BAD_USER_INPUT"]);
+    const badDate = await mnemo.query(
+      `query ($f: MemoryFilter) { recall(agentId: "${agent}", query: "x", filter: $f) { score } }`,
+      { f: { occurredAfter: "last week" } },
+    );
+    expect(errorCodes(badDate)).toEqual(["BAD_USER_INPUT"]);
     const badAgent = await remember("bad agent id!", { content: "x" });
     expect(errorCodes(badAgent)).toEqual(["BAD_USER_INPUT"]);
   });

@@ -228,12 +228,29 @@ function optionalText(value: string | null | undefined, argument: string): strin
   return value.trim().length === 0 ? null : value;
 }
 
-/** DateTime arrives as a Date (graphql-scalars) or an ISO string (direct callers); stored as ISO UTC. */
-export function optionalDate(value: Date | string | null | undefined, argument: string): string | null {
+/** RFC 3339 date-time with a time zone, as graphql-scalars' DateTime expects. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * DateTime arrives unchecked (see scalars.ts) or as a Date from direct callers; it is stored as
+ * ISO 8601 UTC with milliseconds, so stored instants compare correctly as strings.
+ */
+export function optionalDate(value: unknown, argument: string): string | null {
   if (value === null || value === undefined) return null;
-  const date = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw badUserInput(`${argument} must be an ISO 8601 date-time`, { argument });
+  const date =
+    value instanceof Date
+      ? value
+      : typeof value === "string" && DATE_TIME.test(value)
+        ? new Date(value)
+        : null;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw badUserInput(
+      `${argument} must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T09:00:00Z`,
+      {
+        argument,
+      },
+    );
+  }
   return date.toISOString();
 }
 
