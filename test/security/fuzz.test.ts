@@ -10,7 +10,6 @@ import { RedisServer } from "../support/redis-server.js";
 import { ADMIN, startTestStack, type TestStack } from "../support/stack.js";
 import {
   FUZZ_OPERATIONS,
-  type FuzzOperation,
   HOSTILE_STRINGS,
   hostileValues,
   malformedBodies,
@@ -208,5 +207,3 @@ async function snapshot(mnemo: TestStack, agentId: string) {
     chainValid: response.data!.verifyHistory.valid,
   };
 }
-
-export type { FuzzOperation };
