@@ -160,6 +160,13 @@ describe("recall ranks the relevant memory first", () => {
       weights: { semantic: 0, lexical: 0, graph: 0, recency: 0, importance: 1 },
     });
     expect(byImportance.map((hit) => hit.score)).toEqual([0.9, 0.5, 0.2]);
+    // The agent's configured weights apply when the query gives none.
+    await mnemo.query(
+      `mutation { configureMemory(agentId: "recall-weights", config: {
+        weights: { semantic: 0, lexical: 0, graph: 0, recency: 0, importance: 2 } }) { capacity } }`,
+    );
+    const configured = await recall("recall-weights", "quarterly planning meeting room", { k: 3 });
+    expect(configured.map((hit) => hit.score)).toEqual([0.9, 0.5, 0.2]);
     const mixed = await recall("recall-weights", "quarterly planning meeting room", {
       k: 1,
       weights: { semantic: 1, lexical: 1, graph: 0, recency: 0, importance: 0 },
