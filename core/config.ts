@@ -42,6 +42,14 @@ export interface EmbeddingsConfig {
   workers: number;
 }
 
+/** Cache layer settings (see core/cache/cache.ts CacheSettings and docs/cache.md). */
+export interface CacheConfig {
+  fillLockMs: number;
+  prefetch: boolean;
+  prefetchLimit: number;
+  statsFlushMs: number;
+}
+
 export interface Config {
   env: "development" | "production" | "test";
   host: string;
@@ -51,6 +59,7 @@ export interface Config {
   store: "sqlite" | "neo4j";
   dataDir: string;
   redis: RedisConfig | null;
+  cache: CacheConfig;
   neo4j: Neo4jConfig | null;
   auth: {
     jwtSecret: string;
@@ -300,6 +309,12 @@ export function loadConfig(
     store,
     dataDir,
     redis,
+    cache: {
+      fillLockMs: read.int("CACHE_FILL_LOCK_MS", 2000, 0, 60_000),
+      prefetch: read.bool("CACHE_PREFETCH", false),
+      prefetchLimit: read.int("CACHE_PREFETCH_LIMIT", 3, 1, 32),
+      statsFlushMs: read.int("CACHE_STATS_FLUSH_MS", 5000, 100, 600_000),
+    },
     neo4j,
     auth: {
       jwtSecret,
@@ -337,8 +352,8 @@ export function loadConfig(
     encryptionKeys: encryption.keys,
     protection: {
       queryMaxDepth: read.int("QUERY_MAX_DEPTH", 15, 1, 1000),
-      queryMaxAliases: read.int("QUERY_MAX_ALIASES", 30, 0, 10_000),
-      queryMaxCost: read.int("QUERY_MAX_COST", 5000, 1, 10_000_000),
+      queryMaxAliases: read.int("QUERY_MAX_ALIASES", 100, 0, 10_000),
+      queryMaxCost: read.int("QUERY_MAX_COST", 20_000, 1, 10_000_000),
       queryMaxTokens: read.int("QUERY_MAX_TOKENS", 5000, 10, 1_000_000),
       rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", 1200, 0, 10_000_000),
       maxSubscriptionsPerConnection: read.int("MAX_SUBSCRIPTIONS_PER_CONNECTION", 100, 1, 100_000),

@@ -11,9 +11,8 @@ import { createSqliteAgentDirectory } from "./agents/sqlite-directory.js";
 import { AuditLog, type AuditStore } from "./audit/audit-log.js";
 import { createNeo4jAuditStore } from "./audit/neo4j-audit.js";
 import { createSqliteAuditStore } from "./audit/sqlite-audit.js";
-import { CacheLayer } from "./cache/cache.js";
-import { createMemoryCacheBackend } from "./cache/memory-backend.js";
-import { createRedisCacheBackend } from "./cache/redis-backend.js";
+import type { CacheLayer } from "./cache/cache.js";
+import { createCacheLayer } from "./cache/create.js";
 import type { Config } from "./config.js";
 import { createEncryptor, type Encryptor } from "./crypto/encryption.js";
 import { createInProcessEventBus, createRedisEventBus, type EventBus } from "./events.js";
@@ -51,23 +50,33 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
   let subscriber: RedisClient | null = null;
   let events: EventBus;
   let cache: CacheLayer;
+  const encryption = createEncryptor(config.encryptionKeys);
 
   if (config.redis) {
     redis = createRedisClient(config.redis, "command", logger);
     publisher = createRedisClient(config.redis, "publisher", logger);
     subscriber = createRedisClient(config.redis, "subscriber", logger);
     events = createRedisEventBus(publisher, subscriber);
-    cache = new CacheLayer({ backend: createRedisCacheBackend(redis), logger });
+    cache = createCacheLayer({
+      redis,
+      redisMode: config.redis.mode,
+      events,
+      logger,
+      encryption,
+      settings: config.cache,
+    });
     const connected = await waitForRedis(redis, REDIS_START_WAIT_MS);
     if (!connected)
       logger.warn("Redis is not reachable yet; starting degraded (cache bypassed) and retrying");
+    // After any reconnect: replay invalidations queued during the outage, re-read policies.
     redis.on("ready", () => {
       void cache.recover();
     });
   } else {
     events = createInProcessEventBus();
-    cache = new CacheLayer({ backend: createMemoryCacheBackend(), logger });
+    cache = createCacheLayer({ redis: null, events, logger, encryption, settings: config.cache });
   }
+  await cache.start();
 
   let neo4jDriver: Driver | null = null;
   let agents: AgentDirectory;
@@ -95,7 +104,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     cache,
     agents,
     neo4j: neo4jDriver,
-    encryption: createEncryptor(config.encryptionKeys),
+    encryption,
     audit,
     readiness() {
       const checks: ReadinessChecks = {};
@@ -103,6 +112,16 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
         const client = redis;
         checks.redis = () => pingRedis(client);
       }
+      // The cache's own view: degraded until Redis answers AND the outage's invalidations are replayed.
+      checks.cache = async () => {
+        const health = await cache.health();
+        if (!health.ok) {
+          throw new Error(
+            `degraded since ${health.degradedSince}: reads bypass the cache, ` +
+              `${health.pendingInvalidations} invalidation(s) waiting for Redis`,
+          );
+        }
+      };
       if (neo4jDriver) {
         const driver = neo4jDriver;
         checks.neo4j = async () => {
@@ -112,6 +131,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
       return checks;
     },
     async close() {
+      await cache.close();
       await events.close();
       if (redis) await closeRedis(redis);
       // RedisPubSub.close() quits its connections; these calls cover a bus that never connected.

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { AGENT_DIRECTORY_CYPHER } from "../core/agents/neo4j-directory.js";
 import { AUDIT_CYPHER } from "../core/audit/neo4j-audit.js";
+import { MEMORY_CYPHER } from "../subgraphs/memory/store/neo4j.js";
 import { STATE_CYPHER } from "../subgraphs/state/store/neo4j.js";
 import { lintCypher } from "./support/cypher-lint.js";
 
@@ -27,6 +28,52 @@ const STATE_PARAMETERS = {
   limit: 10,
 };
 
+/** Filters are null when unset; lists, strings and booleans otherwise. */
+const MEMORY_PARAMETERS = {
+  agentId: "a1",
+  id: "a1/00000000-0000-4000-8000-000000000000",
+  ids: ["a1/00000000-0000-4000-8000-000000000000"],
+  dimensions: 512,
+  hash: "abc",
+  fetch: 64,
+  limit: 10,
+  before: 100,
+  after: 0,
+  vector: [0.1, 0.2],
+  minScore: 0.9,
+  props: { id: "a1/x", agentId: "a1", content: "c" },
+  sessionId: "s1",
+  tags: ["t"],
+  importance: 0.5,
+  occurredAt: "2026-01-01T00:00:00.000Z",
+  metadata: "{}",
+  now: "2026-01-01T00:00:00.000Z",
+  revision: 1,
+  memoryId: "a1/x",
+  key: "a1#ada",
+  entityId: "a1/entity/x",
+  name: "Ada",
+  normalizedName: "ada",
+  type: "PERSON",
+  fromKey: "a1#ada",
+  toKey: "a1#bob",
+  sourceId: "a1/y",
+  keep: ["a1/x"],
+  updates: [{ id: "a1/x", count: 1, at: "2026-01-01T00:00:00.000Z" }],
+  config: "{}",
+  query: 'agentToken:"a1" AND searchText:("x")',
+  names: ["ada"],
+  entityIds: ["a1/entity/x"],
+  vectorsFor: ["a1/x"],
+  kinds: ["EPISODIC"],
+  modalities: ["TEXT"],
+  occurredAfter: "2026-01-01T00:00:00.000Z",
+  occurredBefore: "2026-01-01T00:00:00.000Z",
+  asOf: "2026-01-01T00:00:00.000Z",
+  includeInvalid: false,
+  at: "2026-01-01T00:00:00.000Z",
+};
+
 const GROUPS: { name: string; statements: Record<string, string>; parameters: Record<string, unknown> }[] = [
   {
     name: "agent directory",
@@ -34,6 +81,7 @@ const GROUPS: { name: string; statements: Record<string, string>; parameters: Re
     parameters: { id: "a1", present: true, only: ["a1"], after: "", limit: 10 },
   },
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
+  { name: "memory store", statements: MEMORY_CYPHER, parameters: MEMORY_PARAMETERS },
   {
     name: "audit log",
     statements: AUDIT_CYPHER,

@@ -1,15 +1,24 @@
 /**
  * What is cached, for how long, and how writes keep it right. One policy per data type.
+ *
+ * The defaults below are what a fresh deployment runs with; an admin changes them at run time
+ * with `setCachePolicy`, which persists the change in Redis (every replica, and every replica
+ * started later, uses it) and broadcasts it (see policy-store.ts and cache.ts).
  */
 export const CACHE_DATA_TYPES = ["AGENT_STATE", "STATE_VERSION", "MEMORY", "RECALL", "ENTITY"] as const;
 export type CacheDataType = (typeof CACHE_DATA_TYPES)[number];
+
+export function isCacheDataType(value: unknown): value is CacheDataType {
+  return typeof value === "string" && (CACHE_DATA_TYPES as readonly string[]).includes(value);
+}
 
 /**
  * WRITE_THROUGH: a write stores the new value in the cache before it returns.
  * INVALIDATE: a write replaces the cached value with a tombstone carrying the new revision; the
  * next read loads from the store. Both reject late write-backs of older revisions.
  */
-export type CacheWriteMode = "WRITE_THROUGH" | "INVALIDATE";
+export const CACHE_WRITE_MODES = ["WRITE_THROUGH", "INVALIDATE"] as const;
+export type CacheWriteMode = (typeof CACHE_WRITE_MODES)[number];
 
 export interface CachePolicy {
   enabled: boolean;
@@ -26,6 +35,64 @@ export const DEFAULT_CACHE_POLICIES: Readonly<Record<CacheDataType, CachePolicy>
   RECALL: { enabled: true, ttlSeconds: 60, writeMode: "INVALIDATE" },
   ENTITY: { enabled: true, ttlSeconds: 300, writeMode: "INVALIDATE" },
 };
+
+/**
+ * TTL bounds. The TTL is not what keeps the cache correct (revisions and tombstones are); it
+ * bounds memory and the few windows documented in docs/cache.md, so a week is the ceiling.
+ */
+export const MIN_TTL_SECONDS = 1;
+export const MAX_TTL_SECONDS = 7 * 24 * 3600;
+
+/** A policy change as an admin sends it: every field optional, the rest is kept. */
+export interface CachePolicyPatch {
+  enabled?: boolean | null;
+  ttlSeconds?: number | null;
+  writeMode?: CacheWriteMode | null;
+}
+
+/** Applies a patch, or returns one sentence per invalid field. */
+export function applyPolicyPatch(current: CachePolicy, patch: CachePolicyPatch): CachePolicy | string[] {
+  const problems: string[] = [];
+  const next: CachePolicy = { ...current };
+  if (patch.enabled !== undefined && patch.enabled !== null) next.enabled = patch.enabled;
+  if (patch.ttlSeconds !== undefined && patch.ttlSeconds !== null) {
+    if (
+      !Number.isInteger(patch.ttlSeconds) ||
+      patch.ttlSeconds < MIN_TTL_SECONDS ||
+      patch.ttlSeconds > MAX_TTL_SECONDS
+    ) {
+      problems.push(
+        `ttlSeconds must be an integer from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} (got ${patch.ttlSeconds})`,
+      );
+    } else next.ttlSeconds = patch.ttlSeconds;
+  }
+  if (patch.writeMode !== undefined && patch.writeMode !== null) {
+    if (!(CACHE_WRITE_MODES as readonly string[]).includes(patch.writeMode)) {
+      problems.push(`writeMode must be one of ${CACHE_WRITE_MODES.join(", ")} (got ${patch.writeMode})`);
+    } else next.writeMode = patch.writeMode;
+  }
+  return problems.length > 0 ? problems : next;
+}
+
+/** Parses a stored policy; anything malformed is ignored (the default applies) rather than trusted. */
+export function parseStoredPolicy(raw: unknown): CachePolicy | null {
+  if (!raw || typeof raw !== "object") return null;
+  const candidate = raw as Record<string, unknown>;
+  const checked = applyPolicyPatch(DEFAULT_CACHE_POLICIES.AGENT_STATE, {
+    enabled: typeof candidate.enabled === "boolean" ? candidate.enabled : undefined,
+    ttlSeconds: typeof candidate.ttlSeconds === "number" ? candidate.ttlSeconds : undefined,
+    writeMode: candidate.writeMode as CacheWriteMode,
+  });
+  if (Array.isArray(checked)) return null;
+  if (
+    typeof candidate.enabled !== "boolean" ||
+    typeof candidate.ttlSeconds !== "number" ||
+    typeof candidate.writeMode !== "string"
+  ) {
+    return null;
+  }
+  return checked;
+}
 
 /** Spread expiries of keys written together so they do not all expire in the same instant. */
 export const TTL_JITTER_RATIO = 0.1;

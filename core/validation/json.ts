@@ -22,7 +22,9 @@ export function findJsonProblem(value: unknown, maxDepth: number): JsonProblem |
     if (node === null || typeof node !== "object") continue;
     if (depth > maxDepth) return { kind: "too-deep", limit: maxDepth };
     if (Array.isArray(node)) {
-      node.forEach((child, index) => stack.push([child, depth + 1, `${path}/${index}`]));
+      node.forEach((child, index) => {
+        stack.push([child, depth + 1, `${path}/${index}`]);
+      });
     } else {
       for (const [key, child] of Object.entries(node)) {
         if (!isWellFormedText(key)) return { kind: "malformed-text", path: `${path}/(key)` };

@@ -1,72 +1,187 @@
-import { randomUUID } from "node:crypto";
+/**
+ * GraphQL resolvers of the memory subgraph: argument checks and authorisation, then the domain.
+ * Every entry point (fields with an agent argument, ids that name an agent's memory, entity
+ * references) goes through `authorizeAgent`.
+ */
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
-import { DateTimeResolver } from "graphql-scalars";
+import { JSONResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
-import type { AgentDirectory } from "../../core/agents/directory.js";
 import { authorizeAgent } from "../../core/auth/authorize.js";
-import { badUserInput } from "../../core/errors.js";
-import { connection, decodeCursor, pageSize } from "../../core/graphql/pagination.js";
+import { notFound } from "../../core/errors.js";
+import type { EventBus } from "../../core/events.js";
+import { decodeCursor, encodeCursor, pageSize } from "../../core/graphql/pagination.js";
 import type { SubgraphContext } from "../../core/service/subgraph.js";
-import type { MemoryRecord, MemoryStore } from "./store/port.js";
+import { entityOwner, memoryOwner } from "./domain/ids.js";
+import type { FilterInput, MemoryConfigInput, MemoryInput } from "./domain/input.js";
+import {
+  type MemoryLoaders,
+  MemoryService,
+  memoryAddedTopic,
+  type RecallArgs,
+} from "./domain/memory-service.js";
+import type { EntityRecord, MemoryRecord } from "./domain/model.js";
+import type { ScoredCandidate } from "./domain/scoring.js";
+import { DateTimeInput } from "./scalars.js";
+import type { Page } from "./store/port.js";
 
-export type MemoryContext = SubgraphContext;
+export interface MemoryContext extends SubgraphContext {
+  loaders: MemoryLoaders;
+}
+
+interface AgentRef {
+  id: string;
+}
 
 export function createMemoryResolvers(
-  store: MemoryStore,
-  agents: AgentDirectory,
-  limits: { maxBytes: number },
+  service: MemoryService,
+  events: EventBus,
 ): GraphQLResolverMap<MemoryContext> {
   const agentFor = (id: unknown, context: MemoryContext, access: "read" | "write", argument = "agentId") => {
     const agentId = assertAgentId(id, argument);
     authorizeAgent(context.principal, agentId, access);
     return agentId;
   };
+
+  /** Loads a memory by id after checking the caller may read its agent; null if it does not exist. */
+  const readMemory = async (id: string, context: MemoryContext): Promise<MemoryRecord | null> => {
+    const agentId = memoryOwner(id);
+    if (!agentId) return null;
+    authorizeAgent(context.principal, agentId, "read");
+    return context.loaders.memory.load({ agentId, id });
+  };
+
+  const readEntity = async (id: string, context: MemoryContext): Promise<EntityRecord | null> => {
+    const agentId = entityOwner(id);
+    if (!agentId) return null;
+    authorizeAgent(context.principal, agentId, "read");
+    return context.loaders.entity.load({ agentId, id });
+  };
+
   return {
-    DateTime: DateTimeResolver,
+    JSON: JSONResolver,
+    DateTime: DateTimeInput,
     Query: {
-      memory: async (_: unknown, args: { id: string }, context: MemoryContext) => {
-        const [record] = await store.getMany([args.id]);
-        if (!record) return null;
-        authorizeAgent(context.principal, record.agentId, "read");
-        return record;
+      memory: (_: unknown, args: { id: string }, context: MemoryContext) => readMemory(args.id, context),
+      recall: async (_: unknown, args: RecallArgs, context: MemoryContext) => {
+        const agentId = agentFor(args.agentId, context, "read");
+        const hits = await service.recall({ ...args, agentId });
+        return hits.map((hit: ScoredCandidate) => ({
+          memory: hit.record,
+          score: hit.score,
+          components: hit.components,
+        }));
       },
     },
     Mutation: {
-      remember: async (
-        _: unknown,
-        args: { agentId: string; input: { content: string } },
-        context: MemoryContext,
-      ) => {
+      remember: async (_: unknown, args: { agentId: string; input: MemoryInput }, context: MemoryContext) => {
         const agentId = agentFor(args.agentId, context, "write");
-        const content = args.input.content;
-        if (content.trim().length === 0) throw badUserInput("input.content must not be empty");
-        if (Buffer.byteLength(content) > limits.maxBytes) {
-          throw badUserInput(`input.content is larger than ${limits.maxBytes} bytes (MEMORY_MAX_BYTES)`);
-        }
-        const record: MemoryRecord = {
-          id: randomUUID(),
-          agentId,
-          content,
-          createdAt: new Date().toISOString(),
-        };
-        await store.insert(record);
-        await agents.mark(agentId, "memories", true);
-        return { memory: record, outcome: "CREATED" };
+        const [result] = await service.remember(context.principal, agentId, [args.input]);
+        return result;
+      },
+      rememberMany: (_: unknown, args: { agentId: string; inputs: MemoryInput[] }, context: MemoryContext) =>
+        service.remember(context.principal, agentFor(args.agentId, context, "write"), args.inputs),
+      forget: (_: unknown, args: { id: string }, context: MemoryContext) => {
+        const agentId = memoryOwner(args.id);
+        if (!agentId) throw notFound(`Memory "${args.id.slice(0, 200)}" does not exist`, { argument: "id" });
+        authorizeAgent(context.principal, agentId, "write");
+        return service.forget(context.principal, agentId, args.id);
+      },
+      configureMemory: (
+        _: unknown,
+        args: { agentId: string; config: MemoryConfigInput },
+        context: MemoryContext,
+      ) => service.configure(context.principal, agentFor(args.agentId, context, "write"), args.config),
+    },
+    Subscription: {
+      memoryAdded: {
+        subscribe: (_: unknown, args: { agentId: string }, context: MemoryContext) =>
+          events.subscribe<MemoryRecord>(memoryAddedTopic(agentFor(args.agentId, context, "read"))),
+        // A WebSocket connection keeps one context for its whole life: fresh loaders per event keep
+        // DataLoader caches from growing with every event and from serving earlier reads.
+        resolve: (payload: MemoryRecord, _: unknown, context: MemoryContext) => {
+          context.loaders = service.createLoaders();
+          return payload;
+        },
       },
     },
     Agent: {
-      __resolveReference: (reference: { id: string }, context: MemoryContext) => ({
+      __resolveReference: (reference: AgentRef, context: MemoryContext): AgentRef => ({
         id: agentFor(reference.id, context, "read", "id"),
       }),
-      memories: async (agent: { id: string }, args: { first?: number; after?: string }) => {
-        const first = pageSize(args.first);
-        const after = decodeCursor(args.after, "string");
-        const page = await store.list(agent.id, first, after);
-        return connection(page.records, (record) => record.id, page.hasNextPage, page.totalCount);
-      },
+      memories: async (agent: AgentRef, args: { first?: number; after?: string; filter?: FilterInput }) =>
+        toConnection(
+          await service.listMemories(
+            agent.id,
+            pageSize(args.first),
+            decodeCursor(args.after, "number"),
+            args.filter,
+          ),
+        ),
+      entities: async (agent: AgentRef, args: { first?: number; after?: string }) =>
+        toConnection(
+          await service.listEntities(agent.id, pageSize(args.first), decodeCursor(args.after, "number")),
+        ),
+      memoryConfig: (agent: AgentRef) => service.config(agent.id),
     },
     Memory: {
-      agent: (record: MemoryRecord) => ({ id: record.agentId }),
+      __resolveReference: (reference: { id: string }, context: MemoryContext) =>
+        readMemory(reference.id, context),
+      agent: (memory: MemoryRecord): AgentRef => ({ id: memory.agentId }),
+      lastAccessedAt: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        (await context.loaders.access.load(memory.id))?.lastAccessedAt ?? null,
+      accessCount: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        (await context.loaders.access.load(memory.id))?.accessCount ?? 0,
+      entities: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
+        const ids = await context.loaders.mentions.load(memory.id);
+        const entities = await context.loaders.entity.loadMany(
+          ids.map((id) => ({ agentId: memory.agentId, id })),
+        );
+        return entities.filter(
+          (entity): entity is EntityRecord => entity !== null && !(entity instanceof Error),
+        );
+      },
+      follows: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
+        const links = await context.loaders.links.load(memory.id);
+        const previous = links.find((link) => link.type === "FOLLOWS" && link.fromId === memory.id);
+        return previous
+          ? context.loaders.memory.load(MemoryService.memoryRef({ ...memory, id: previous.toId }))
+          : null;
+      },
+      derivedFrom: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
+        const links = await context.loaders.links.load(memory.id);
+        const sources = links.filter((link) => link.type === "DERIVED_FROM" && link.fromId === memory.id);
+        const records = await context.loaders.memory.loadMany(
+          sources.map((link) => ({ agentId: memory.agentId, id: link.toId })),
+        );
+        return records.filter(
+          (record): record is MemoryRecord => record !== null && !(record instanceof Error),
+        );
+      },
     },
+    Entity: {
+      related: async (entity: EntityRecord, _: unknown, context: MemoryContext) => {
+        const relations = await service.relations(entity.id);
+        const related = await Promise.all(
+          relations.map(async (relation) => {
+            const outgoing = relation.fromId === entity.id;
+            const other = await readEntity(outgoing ? relation.toId : relation.fromId, context);
+            return other
+              ? { type: relation.type, entity: other, direction: outgoing ? "OUTGOING" : "INCOMING" }
+              : null;
+          }),
+        );
+        return related.filter((relation) => relation !== null);
+      },
+    },
+  };
+}
+
+/** Store pages carry their own cursors (row positions), which need not be node fields. */
+function toConnection<T>(page: Page<T>) {
+  const edges = page.items.map((item) => ({ cursor: encodeCursor(item.cursor), node: item.node }));
+  return {
+    edges,
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+    totalCount: page.totalCount,
   };
 }

@@ -78,7 +78,7 @@ describe("query limits", () => {
   it("refuses alias amplification, and oversized documents while parsing", async () => {
     const aliases = (n: number) =>
       Array.from({ length: n }, (_, i) => `a${i}: agent(id: "x") { id }`).join(" ");
-    const many = await mnemo.query(`{ ${aliases(100)} }`);
+    const many = await mnemo.query(`{ ${aliases(200)} }`);
     expect(many.status).toBe(400);
     expect(many.errors?.[0]?.message).toMatch(/aliases/i);
     const huge = await mnemo.query(`{ ${aliases(5000)} }`);

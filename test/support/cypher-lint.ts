@@ -81,6 +81,7 @@ const FUNCTIONS: Neo4jFunction[] = [
   fn("keys", [{ name: "input", type: ANY }], "LIST<STRING>"),
   fn("id", [{ name: "input", type: ANY }], "INTEGER"),
   fn("elementId", [{ name: "input", type: ANY }], "STRING"),
+  fn("type", [{ name: "input", type: "RELATIONSHIP" }], "STRING"),
   fn("exp", [{ name: "input", type: "FLOAT" }], "FLOAT"),
   fn("log", [{ name: "input", type: "FLOAT" }], "FLOAT"),
   fn("toLower", [{ name: "input", type: "STRING" }], "STRING"),

@@ -1,25 +1,203 @@
 /**
- * The MemoryStore port: what the memory subgraph needs from its store of record.
+ * The MemoryStore port: everything the memory subgraph needs from its store of record. Two
+ * adapters implement it (SQLite with sqlite-vec and FTS5; Neo4j with its vector and full-text
+ * indexes) and one contract suite (test/memory/store-contract.ts) tests both.
+ *
+ * The store finds and returns candidates; it does not rank. Scoring lives in the domain
+ * (domain/scoring.ts), so both adapters rank identically and a new signal needs no Cypher or SQL.
  */
-export interface MemoryRecord {
-  id: string;
-  agentId: string;
-  content: string;
-  /** ISO 8601 */
-  createdAt: string;
+import type { Revisioned } from "../../../core/cache/cache.js";
+import type {
+  AccessStats,
+  EntityRecord,
+  MemoryConfig,
+  MemoryFilter,
+  MemoryLinkType,
+  MemoryRecord,
+  RelationRecord,
+} from "../domain/model.js";
+
+export interface NewEntity {
+  name: string;
+  normalizedName: string;
+  type: string;
 }
 
-export interface MemoryPage {
-  records: MemoryRecord[];
+export interface NewRelation {
+  /** Normalised entity names; both are among the item's entities. */
+  from: string;
+  to: string;
+  type: string;
+}
+
+export interface NewMemory {
+  record: MemoryRecord;
+  /** sha256 of the normalised text: equal hashes are exact duplicates. */
+  contentHash: string;
+  /** What the full-text index sees (the caption for non-text memories). */
+  searchText: string;
+  /** Unit-length; null when no embedder is configured and the client sent none. */
+  embedding: Float32Array | null;
+  entities: NewEntity[];
+  relations: NewRelation[];
+  /** Ids of this agent's memories this one was derived from. */
+  derivedFrom: string[];
+}
+
+export interface WriteBatch {
+  agentId: string;
+  items: NewMemory[];
+  /** Cosine similarity at or above which an item merges into an existing memory (1 = exact text only). */
+  dedupThreshold: number;
+  /** Most memories kept for the agent; the lowest-value older ones are evicted past it. */
+  capacity: number | null;
+  /** The instant validity is judged at when looking for duplicates (ISO 8601). */
+  now: string;
+  /** Combines an existing memory with a duplicate of it; pure, so a retried transaction gets the same result. */
+  merge(existing: MemoryRecord, incoming: MemoryRecord): MemoryRecord;
+  /** Whether a near duplicate (by cosine) may be merged; exact duplicates always are. */
+  mayMergeNear(existing: MemoryRecord, incoming: MemoryRecord): boolean;
+}
+
+export interface WriteOutcome {
+  outcome: "CREATED" | "MERGED";
+  memory: MemoryRecord;
+}
+
+export interface WriteResult {
+  results: WriteOutcome[];
+  /** The agent's memory revision after this write; every memory and entity it touched carries it. */
+  revision: number;
+  /** Memories removed to stay within the capacity limit. */
+  evicted: string[];
+  /** Entities created or linked by this write. */
+  entityIds: string[];
+  /** True when the agent had no memories before this write. */
+  firstMemories: boolean;
+}
+
+export interface ScoredId {
+  id: string;
+  score: number;
+}
+
+export interface Candidate {
+  record: MemoryRecord;
+  /** Null for memories stored without a vector. */
+  embedding: Float32Array | null;
+}
+
+export interface MemoryLink {
+  fromId: string;
+  toId: string;
+  type: MemoryLinkType;
+}
+
+export interface Page<T> {
+  items: { node: T; cursor: number }[];
   hasNextPage: boolean;
   totalCount: number;
 }
 
+/** `derivedFrom` names a memory the agent does not have. Nothing was written. */
+export class UnknownMemoryError extends Error {
+  constructor(readonly memoryId: string) {
+    super(`memory ${memoryId} does not exist for this agent`);
+    this.name = "UnknownMemoryError";
+  }
+}
+
+/** The store was created with vectors of another size than the configured embedder produces. */
+export class DimensionMismatchError extends Error {
+  constructor(
+    readonly stored: number,
+    readonly configured: number,
+  ) {
+    super(
+      `the memory store holds ${stored}-dimensional embeddings but the configured embedder produces ` +
+        `${configured} dimensions; use the embedder the store was created with, or a new DATA_DIR / database`,
+    );
+    this.name = "DimensionMismatchError";
+  }
+}
+
 export interface MemoryStore {
-  insert(record: MemoryRecord): Promise<void>;
-  getMany(ids: readonly string[]): Promise<(MemoryRecord | null)[]>;
-  /** Newest first; `after` is the id of the last memory of the previous page. */
-  list(agentId: string, first: number, after?: string): Promise<MemoryPage>;
+  /** Vector size recorded when the store was created. */
+  readonly dimensions: number;
+
+  /** Memories by id (batched); `revision` is the memory's own, 0 when it does not exist. */
+  getMemories(ids: readonly string[]): Promise<Revisioned<MemoryRecord>[]>;
+  getEntities(ids: readonly string[]): Promise<Revisioned<EntityRecord>[]>;
+  /** Access statistics are read fresh (never cached): they change on every recall. */
+  accessStats(ids: readonly string[]): Promise<(AccessStats | null)[]>;
+  /** Newest first; `after` is a cursor returned by a previous page. */
+  listMemories(
+    agentId: string,
+    first: number,
+    after: number | undefined,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<Page<MemoryRecord>>;
+  listEntities(agentId: string, first: number, after: number | undefined): Promise<Page<EntityRecord>>;
+  /** Entity ids each memory mentions, in the order of `memoryIds`. */
+  mentions(memoryIds: readonly string[]): Promise<string[][]>;
+  /** RELATED edges touching these entities, either direction. */
+  relations(entityIds: readonly string[]): Promise<RelationRecord[]>;
+  /** FOLLOWS and DERIVED_FROM links touching these memories, either direction. */
+  links(memoryIds: readonly string[]): Promise<MemoryLink[]>;
+
+  /** Stores a batch atomically, merging duplicates; all or nothing. */
+  write(batch: WriteBatch): Promise<WriteResult>;
+  /**
+   * Removes a memory of the agent; `revision` is the agent's memory revision after the delete,
+   * `remaining` how many memories the agent still has.
+   */
+  forget(agentId: string, id: string): Promise<{ deleted: boolean; revision: number; remaining: number }>;
+  /** Adds recall hits to access statistics (batched by the caller). */
+  recordAccess(updates: readonly { id: string; count: number; at: string }[]): Promise<void>;
+
+  getConfig(agentId: string): Promise<MemoryConfig | null>;
+  putConfig(agentId: string, config: MemoryConfig): Promise<void>;
+
+  // Retrieval: each returns ids of the agent's memories that pass `filter` at `now`.
+  /** Nearest by cosine similarity (score = similarity), best first. */
+  vectorSearch(
+    agentId: string,
+    vector: Float32Array,
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]>;
+  /** BM25 over the indexed text (score > 0, higher is better), best first. `terms` are plain words. */
+  textSearch(
+    agentId: string,
+    terms: readonly string[],
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]>;
+  /** The agent's entities with these normalised names. */
+  entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]>;
+  /** Memories mentioning any of these entities, with which ones. */
+  memoriesMentioning(
+    agentId: string,
+    entityIds: readonly string[],
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<{ id: string; entityIds: string[] }[]>;
+  /**
+   * Full records of these memories, dropping those that fail the filter, with the vectors of
+   * those in `vectorsFor` (reading a vector costs more than the record: ask only for what is missing).
+   */
+  candidates(
+    agentId: string,
+    ids: readonly string[],
+    filter: MemoryFilter,
+    now: string,
+    vectorsFor: ReadonlySet<string>,
+  ): Promise<Candidate[]>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
 }

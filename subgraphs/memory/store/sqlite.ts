@@ -1,78 +1,785 @@
+/**
+ * MemoryStore on SQLite (the embedded default): plain tables for memories, entities and the
+ * graph edges; FTS5 for BM25; a sqlite-vec `vec0` table for vectors, partitioned by agent so a
+ * nearest-neighbour query only scans that agent's vectors.
+ *
+ * Writes run in one IMMEDIATE transaction (the database write lock is taken first), so the
+ * duplicate check and the insert that follows cannot interleave with another writer, and a
+ * failing item (e.g. an unknown `derivedFrom`) rolls the whole batch back.
+ */
 import path from "node:path";
+import type { Revisioned } from "../../../core/cache/cache.js";
+import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
-import type { MemoryPage, MemoryRecord, MemoryStore } from "./port.js";
+import { newEntityId } from "../domain/ids.js";
+import type {
+  AccessStats,
+  EntityRecord,
+  MemoryConfig,
+  MemoryFilter,
+  MemoryKind,
+  MemoryLinkType,
+  MemoryRecord,
+  Modality,
+  RelationRecord,
+} from "../domain/model.js";
+import { agentToken } from "./agent-token.js";
+import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
+import {
+  type Candidate,
+  DimensionMismatchError,
+  type MemoryLink,
+  type MemoryStore,
+  type NewMemory,
+  type Page,
+  type ScoredId,
+  UnknownMemoryError,
+  type WriteBatch,
+  type WriteOutcome,
+  type WriteResult,
+} from "./port.js";
 
 const MIGRATIONS = [
-  `CREATE TABLE memories (
+  `CREATE TABLE memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE memory_agents (
+     agent_id TEXT PRIMARY KEY,
+     revision INTEGER NOT NULL,
+     config TEXT
+   ) WITHOUT ROWID;
+   CREATE TABLE memories (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
      id TEXT NOT NULL UNIQUE,
      agent_id TEXT NOT NULL,
      content TEXT NOT NULL,
-     created_at TEXT NOT NULL
+     content_hash TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     tags TEXT NOT NULL,
+     importance REAL NOT NULL,
+     created_at TEXT NOT NULL,
+     occurred_at TEXT NOT NULL,
+     last_accessed_at TEXT,
+     access_count INTEGER NOT NULL DEFAULT 0,
+     metadata TEXT,
+     modality TEXT NOT NULL,
+     media_uri TEXT,
+     caption TEXT,
+     valid_from TEXT,
+     valid_until TEXT,
+     session_id TEXT,
+     revision INTEGER NOT NULL
    );
-   CREATE INDEX memories_agent ON memories (agent_id, seq);`,
+   CREATE INDEX memories_agent ON memories (agent_id, seq);
+   CREATE INDEX memories_agent_hash ON memories (agent_id, content_hash);
+   CREATE INDEX memories_agent_session ON memories (agent_id, session_id, occurred_at);
+   CREATE TABLE entities (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     agent_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     normalized_name TEXT NOT NULL,
+     type TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     revision INTEGER NOT NULL,
+     UNIQUE (agent_id, normalized_name)
+   );
+   CREATE TABLE mentions (
+     memory_seq INTEGER NOT NULL REFERENCES memories (seq) ON DELETE CASCADE,
+     entity_seq INTEGER NOT NULL REFERENCES entities (seq) ON DELETE CASCADE,
+     PRIMARY KEY (memory_seq, entity_seq)
+   ) WITHOUT ROWID;
+   CREATE INDEX mentions_entity ON mentions (entity_seq, memory_seq);
+   CREATE TABLE entity_relations (
+     from_seq INTEGER NOT NULL REFERENCES entities (seq) ON DELETE CASCADE,
+     to_seq INTEGER NOT NULL REFERENCES entities (seq) ON DELETE CASCADE,
+     type TEXT NOT NULL,
+     PRIMARY KEY (from_seq, to_seq, type)
+   ) WITHOUT ROWID;
+   CREATE INDEX entity_relations_to ON entity_relations (to_seq);
+   CREATE TABLE memory_links (
+     from_seq INTEGER NOT NULL REFERENCES memories (seq) ON DELETE CASCADE,
+     to_seq INTEGER NOT NULL REFERENCES memories (seq) ON DELETE CASCADE,
+     type TEXT NOT NULL,
+     PRIMARY KEY (from_seq, type, to_seq)
+   ) WITHOUT ROWID;
+   CREATE INDEX memory_links_to ON memory_links (to_seq, type);
+   -- Contentless: the index keeps tokens for ranking, not a copy of the text (which may be
+   -- encrypted at rest in memories.content); contentless_delete lets forget() remove rows.
+   CREATE VIRTUAL TABLE memory_fts USING fts5(
+     agent, text, content = '', contentless_delete = 1, tokenize = 'porter unicode61'
+   );`,
 ];
 
+/** vec0 refuses k above this. */
+const MAX_KNN = 4096;
+
+const MEMORY_COLUMNS = `m.seq, m.id, m.agent_id, m.content, m.kind, m.tags, m.importance, m.created_at,
+  m.occurred_at, m.metadata, m.modality, m.media_uri, m.caption, m.valid_from, m.valid_until, m.session_id, m.revision`;
+
+/**
+ * The filter as one static SQL fragment over `m`: unset parameters are NULL and switch their
+ * clause off, so every statement is prepared once.
+ */
+const FILTER_SQL = `(@kinds IS NULL OR m.kind IN (SELECT value FROM json_each(@kinds)))
+  AND (@modalities IS NULL OR m.modality IN (SELECT value FROM json_each(@modalities)))
+  AND (@tags IS NULL OR EXISTS (SELECT 1 FROM json_each(m.tags) t WHERE t.value IN (SELECT value FROM json_each(@tags))))
+  AND (@occurredAfter IS NULL OR m.occurred_at >= @occurredAfter)
+  AND (@occurredBefore IS NULL OR m.occurred_at < @occurredBefore)
+  AND (@sessionId IS NULL OR m.session_id = @sessionId)
+  AND (@asOf IS NULL OR m.created_at <= @asOf)
+  AND (@includeInvalid = 1 OR ((m.valid_until IS NULL OR m.valid_until > @at) AND (m.valid_from IS NULL OR m.valid_from <= @at)))`;
+
 interface MemoryRow {
+  seq: number;
   id: string;
   agent_id: string;
   content: string;
+  kind: string;
+  tags: string;
+  importance: number;
   created_at: string;
+  occurred_at: string;
+  metadata: string | null;
+  modality: string;
+  media_uri: string | null;
+  caption: string | null;
+  valid_from: string | null;
+  valid_until: string | null;
+  session_id: string | null;
+  revision: number;
 }
 
-const toRecord = (row: MemoryRow): MemoryRecord => ({
-  id: row.id,
-  agentId: row.agent_id,
-  content: row.content,
-  createdAt: row.created_at,
-});
+interface EntityRow {
+  seq: number;
+  id: string;
+  agent_id: string;
+  name: string;
+  normalized_name: string;
+  type: string;
+  created_at: string;
+  revision: number;
+}
 
-export function createSqliteMemoryStore(dataDir: string): MemoryStore {
-  const db: SqliteDatabase = openSqlite(path.join(dataDir, "memory.db"));
-  migrate(db, MIGRATIONS);
-  const insert = db.prepare(
-    "INSERT INTO memories (id, agent_id, content, created_at) VALUES (@id, @agentId, @content, @createdAt)",
-  );
-  const getMany = db.prepare(
-    `SELECT j.key AS position, m.id, m.agent_id, m.content, m.created_at
-     FROM json_each(?) j JOIN memories m ON m.id = j.value`,
-  );
-  const seqOf = db.prepare("SELECT seq FROM memories WHERE id = ? AND agent_id = ?");
-  const page = db.prepare(
-    "SELECT id, agent_id, content, created_at FROM memories WHERE agent_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-  );
-  const count = db.prepare("SELECT count(*) AS n FROM memories WHERE agent_id = ?");
-
+function toMemory(row: MemoryRow, encryption: Encryptor): MemoryRecord {
   return {
-    async insert(record) {
-      insert.run(record);
-    },
-    async getMany(ids) {
-      const results: (MemoryRecord | null)[] = ids.map(() => null);
-      for (const row of getMany.all(JSON.stringify(ids)) as (MemoryRow & { position: number })[]) {
-        results[row.position] = toRecord(row);
-      }
-      return results;
-    },
-    async list(agentId, first, after): Promise<MemoryPage> {
-      return db.transaction(() => {
-        const before = after
-          ? ((seqOf.get(after, agentId) as { seq: number } | undefined)?.seq ?? 0)
-          : Number.MAX_SAFE_INTEGER;
-        const rows = page.all(agentId, before, first + 1) as MemoryRow[];
-        const { n } = count.get(agentId) as { n: number };
-        return {
-          records: rows.slice(0, first).map(toRecord),
-          hasNextPage: rows.length > first,
-          totalCount: n,
-        };
-      })();
-    },
-    async ping() {
-      db.prepare("SELECT 1").get();
-    },
-    async close() {
-      db.close();
-    },
+    id: row.id,
+    agentId: row.agent_id,
+    ...openMemoryFields(encryption, row.id, row),
+    kind: row.kind as MemoryKind,
+    tags: JSON.parse(row.tags) as string[],
+    importance: row.importance,
+    createdAt: row.created_at,
+    occurredAt: row.occurred_at,
+    modality: row.modality as Modality,
+    mediaUri: row.media_uri,
+    validFrom: row.valid_from,
+    validUntil: row.valid_until,
+    sessionId: row.session_id,
   };
+}
+
+function toEntity(row: EntityRow): EntityRecord {
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    name: row.name,
+    normalizedName: row.normalized_name,
+    type: row.type,
+    createdAt: row.created_at,
+  };
+}
+
+function filterParams(filter: MemoryFilter, now: string) {
+  const list = (values?: readonly string[]) => (values && values.length > 0 ? JSON.stringify(values) : null);
+  return {
+    kinds: list(filter.kinds),
+    modalities: list(filter.modalities),
+    tags: list(filter.tags),
+    occurredAfter: filter.occurredAfter ?? null,
+    occurredBefore: filter.occurredBefore ?? null,
+    sessionId: filter.sessionId ?? null,
+    asOf: filter.asOf ?? null,
+    includeInvalid: filter.includeInvalid ? 1 : 0,
+    at: filter.asOf ?? now,
+  };
+}
+
+const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+const blobVector = (blob: Buffer) =>
+  new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+
+export function createSqliteMemoryStore(
+  dataDir: string,
+  dimensions: number,
+  encryption: Encryptor = plaintextStorage,
+): SqliteMemoryStore {
+  return new SqliteMemoryStore(
+    openSqlite(path.join(dataDir, "memory.db"), { vectors: true }),
+    dimensions,
+    encryption,
+  );
+}
+
+export class SqliteMemoryStore implements MemoryStore {
+  readonly dimensions: number;
+  private readonly s;
+
+  constructor(
+    readonly db: SqliteDatabase,
+    dimensions: number,
+    private readonly encryption: Encryptor = plaintextStorage,
+  ) {
+    migrate(db, MIGRATIONS);
+    this.dimensions = ensureVectorTable(db, dimensions);
+    const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
+    this.s = {
+      memoriesById: db.prepare(
+        `SELECT j.key AS position, ${MEMORY_COLUMNS} FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
+      ),
+      entitiesById: db.prepare(
+        `SELECT j.key AS position, e.* FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value`,
+      ),
+      accessById: db.prepare(
+        `SELECT j.key AS position, m.last_accessed_at, m.access_count
+         FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
+      ),
+      listPage: filtered(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m
+         WHERE m.agent_id = @agentId AND m.seq < @before AND FILTER ORDER BY m.seq DESC LIMIT @limit`,
+      ),
+      listCount: filtered(`SELECT count(*) AS n FROM memories m WHERE m.agent_id = @agentId AND FILTER`),
+      entityPage: db.prepare(
+        "SELECT * FROM entities WHERE agent_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?",
+      ),
+      entityCount: db.prepare("SELECT count(*) AS n FROM entities WHERE agent_id = ?"),
+      mentions: db.prepare(
+        `SELECT j.key AS position, e.id AS entity_id FROM json_each(?) j
+         CROSS JOIN memories m ON m.id = j.value JOIN mentions x ON x.memory_seq = m.seq
+         JOIN entities e ON e.seq = x.entity_seq ORDER BY e.seq`,
+      ),
+      // Queries driven by a JSON list of ids use CROSS JOIN to keep the list as the outer loop:
+      // the planner cannot see its size and would otherwise scan the agent's whole table.
+      relations: db.prepare(
+        `SELECT f.id AS from_id, t.id AS to_id, r.type FROM json_each(@ids) j
+         CROSS JOIN entities f ON f.id = j.value CROSS JOIN entity_relations r ON r.from_seq = f.seq
+         CROSS JOIN entities t ON t.seq = r.to_seq
+         UNION
+         SELECT f.id, t.id, r.type FROM json_each(@ids) j
+         CROSS JOIN entities t ON t.id = j.value CROSS JOIN entity_relations r ON r.to_seq = t.seq
+         CROSS JOIN entities f ON f.seq = r.from_seq`,
+      ),
+      links: db.prepare(
+        `SELECT f.id AS from_id, t.id AS to_id, l.type FROM json_each(@ids) j
+         CROSS JOIN memories f ON f.id = j.value CROSS JOIN memory_links l ON l.from_seq = f.seq
+         CROSS JOIN memories t ON t.seq = l.to_seq
+         UNION
+         SELECT f.id, t.id, l.type FROM json_each(@ids) j
+         CROSS JOIN memories t ON t.id = j.value CROSS JOIN memory_links l ON l.to_seq = t.seq
+         CROSS JOIN memories f ON f.seq = l.from_seq`,
+      ),
+      bumpAgent: db.prepare(
+        `INSERT INTO memory_agents (agent_id, revision) VALUES (?, 1)
+         ON CONFLICT (agent_id) DO UPDATE SET revision = revision + 1 RETURNING revision`,
+      ),
+      countAgent: db.prepare("SELECT count(*) AS n FROM memories WHERE agent_id = ?"),
+      exactDuplicate: filtered(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m
+         WHERE m.agent_id = @agentId AND m.content_hash = @hash AND FILTER ORDER BY m.seq DESC LIMIT 1`,
+      ),
+      knn: db.prepare(
+        `SELECT rowid AS seq, distance FROM memory_vectors
+         WHERE embedding MATCH @vector AND k = @k AND agent_id = @agentId`,
+      ),
+      memoryBySeqFiltered: filtered(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.seq = @seq AND FILTER`),
+      insertMemory: db.prepare(
+        `INSERT INTO memories (id, agent_id, content, content_hash, kind, tags, importance, created_at, occurred_at,
+           metadata, modality, media_uri, caption, valid_from, valid_until, session_id, revision)
+         VALUES (@id, @agentId, @content, @contentHash, @kind, @tags, @importance, @createdAt, @occurredAt,
+           @metadata, @modality, @mediaUri, @caption, @validFrom, @validUntil, @sessionId, @revision)
+         RETURNING seq`,
+      ),
+      mergeMemory: db.prepare(
+        `UPDATE memories SET tags = @tags, importance = @importance, occurred_at = @occurredAt, metadata = @metadata,
+           access_count = access_count + 1, last_accessed_at = @now, revision = @revision
+         WHERE seq = @seq`,
+      ),
+      insertFts: db.prepare("INSERT INTO memory_fts (rowid, agent, text) VALUES (?, ?, ?)"),
+      insertVector: db.prepare("INSERT INTO memory_vectors (rowid, agent_id, embedding) VALUES (?, ?, ?)"),
+      vectorOf: db.prepare("SELECT embedding FROM memory_vectors WHERE rowid = ?"),
+      entityByName: db.prepare("SELECT * FROM entities WHERE agent_id = ? AND normalized_name = ?"),
+      insertEntity: db.prepare(
+        `INSERT INTO entities (id, agent_id, name, normalized_name, type, created_at, revision)
+         VALUES (@id, @agentId, @name, @normalizedName, @type, @createdAt, @revision) RETURNING *`,
+      ),
+      insertMention: db.prepare("INSERT OR IGNORE INTO mentions (memory_seq, entity_seq) VALUES (?, ?)"),
+      insertRelation: db.prepare(
+        "INSERT OR IGNORE INTO entity_relations (from_seq, to_seq, type) VALUES (?, ?, ?)",
+      ),
+      insertLink: db.prepare("INSERT OR IGNORE INTO memory_links (from_seq, to_seq, type) VALUES (?, ?, ?)"),
+      sessionHead: db.prepare(
+        `SELECT seq FROM memories WHERE agent_id = ? AND session_id = ? AND seq <> ?
+         ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
+      ),
+      agentMemorySeq: db.prepare("SELECT seq FROM memories WHERE id = ? AND agent_id = ?"),
+      followsOf: db.prepare(
+        "SELECT to_seq FROM memory_links WHERE from_seq = ? AND type = 'FOLLOWS' LIMIT 1",
+      ),
+      followedBy: db.prepare("SELECT from_seq FROM memory_links WHERE to_seq = ? AND type = 'FOLLOWS'"),
+      deleteMemory: db.prepare("DELETE FROM memories WHERE seq = ?"),
+      deleteFts: db.prepare("DELETE FROM memory_fts WHERE rowid = ?"),
+      deleteVector: db.prepare("DELETE FROM memory_vectors WHERE rowid = ?"),
+      evictionVictims: db.prepare(
+        `SELECT seq FROM memories WHERE agent_id = @agentId AND seq NOT IN (SELECT value FROM json_each(@keep))
+         ORDER BY importance ASC, coalesce(last_accessed_at, occurred_at) ASC, seq ASC LIMIT @limit`,
+      ),
+      idOfSeq: db.prepare("SELECT id FROM memories WHERE seq = ?"),
+      recordAccess: db.prepare(
+        `UPDATE memories SET access_count = access_count + @count,
+           last_accessed_at = CASE WHEN last_accessed_at IS NULL OR last_accessed_at < @at THEN @at ELSE last_accessed_at END
+         WHERE id = @id`,
+      ),
+      getConfig: db.prepare("SELECT config FROM memory_agents WHERE agent_id = ?"),
+      putConfig: db.prepare(
+        `INSERT INTO memory_agents (agent_id, revision, config) VALUES (?, 1, ?)
+         ON CONFLICT (agent_id) DO UPDATE SET config = excluded.config, revision = revision + 1`,
+      ),
+      knnFiltered: filtered(
+        `WITH knn AS (
+           SELECT rowid AS seq, distance FROM memory_vectors
+           WHERE embedding MATCH @vector AND k = @k AND agent_id = @agentId
+         )
+         SELECT m.id, knn.distance FROM knn CROSS JOIN memories m ON m.seq = knn.seq
+         WHERE FILTER ORDER BY knn.distance ASC`,
+      ),
+      // FTS5 ranks inside the index first (the agent token is part of the MATCH, so every hit
+      // is the agent's); only the best @fetch rows are joined and filtered.
+      textSearch: filtered(
+        `WITH hits AS (
+           SELECT rowid AS seq, rank FROM memory_fts
+           WHERE memory_fts MATCH @match AND rank MATCH 'bm25(0.0, 1.0)'
+           ORDER BY rank LIMIT @fetch
+         )
+         SELECT m.id, -hits.rank AS score
+         FROM hits CROSS JOIN memories m ON m.seq = hits.seq
+         WHERE m.agent_id = @agentId AND FILTER
+         ORDER BY hits.rank ASC LIMIT @limit`,
+      ),
+      textMatches: db.prepare(
+        "SELECT count(*) AS n FROM (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
+      ),
+      entitiesByName: db.prepare(
+        `SELECT * FROM entities WHERE agent_id = @agentId
+         AND normalized_name IN (SELECT value FROM json_each(@names))`,
+      ),
+      mentioning: filtered(
+        `SELECT m.id, json_group_array(e.id) AS entity_ids
+         FROM json_each(@entityIds) j CROSS JOIN entities e ON e.id = j.value
+         CROSS JOIN mentions x ON x.entity_seq = e.seq CROSS JOIN memories m ON m.seq = x.memory_seq
+         WHERE e.agent_id = @agentId AND FILTER
+         GROUP BY m.seq ORDER BY count(*) DESC, m.seq DESC LIMIT @limit`,
+      ),
+      candidates: filtered(
+        `SELECT ${MEMORY_COLUMNS} FROM json_each(@ids) j CROSS JOIN memories m ON m.id = j.value
+         WHERE m.agent_id = @agentId AND FILTER`,
+      ),
+    };
+  }
+
+  async getMemories(ids: readonly string[]): Promise<Revisioned<MemoryRecord>[]> {
+    const results: Revisioned<MemoryRecord>[] = ids.map(() => ({ revision: 0, value: null }));
+    for (const row of this.s.memoriesById.all(JSON.stringify(ids)) as (MemoryRow & { position: number })[]) {
+      results[row.position] = { revision: row.revision, value: toMemory(row, this.encryption) };
+    }
+    return results;
+  }
+
+  async getEntities(ids: readonly string[]): Promise<Revisioned<EntityRecord>[]> {
+    const results: Revisioned<EntityRecord>[] = ids.map(() => ({ revision: 0, value: null }));
+    for (const row of this.s.entitiesById.all(JSON.stringify(ids)) as (EntityRow & { position: number })[]) {
+      results[row.position] = { revision: row.revision, value: toEntity(row) };
+    }
+    return results;
+  }
+
+  async accessStats(ids: readonly string[]): Promise<(AccessStats | null)[]> {
+    const results: (AccessStats | null)[] = ids.map(() => null);
+    const rows = this.s.accessById.all(JSON.stringify(ids)) as {
+      position: number;
+      last_accessed_at: string | null;
+      access_count: number;
+    }[];
+    for (const row of rows) {
+      results[row.position] = { lastAccessedAt: row.last_accessed_at, accessCount: row.access_count };
+    }
+    return results;
+  }
+
+  async listMemories(
+    agentId: string,
+    first: number,
+    after: number | undefined,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<Page<MemoryRecord>> {
+    const params = { ...filterParams(filter, now), agentId };
+    return this.db.transaction(() => {
+      const rows = this.s.listPage.all({
+        ...params,
+        before: after ?? Number.MAX_SAFE_INTEGER,
+        limit: first + 1,
+      }) as MemoryRow[];
+      const { n } = this.s.listCount.get(params) as { n: number };
+      return {
+        items: rows.slice(0, first).map((row) => ({ node: toMemory(row, this.encryption), cursor: row.seq })),
+        hasNextPage: rows.length > first,
+        totalCount: n,
+      };
+    })();
+  }
+
+  async listEntities(agentId: string, first: number, after: number | undefined): Promise<Page<EntityRecord>> {
+    return this.db.transaction(() => {
+      const rows = this.s.entityPage.all(agentId, after ?? 0, first + 1) as EntityRow[];
+      const { n } = this.s.entityCount.get(agentId) as { n: number };
+      return {
+        items: rows.slice(0, first).map((row) => ({ node: toEntity(row), cursor: row.seq })),
+        hasNextPage: rows.length > first,
+        totalCount: n,
+      };
+    })();
+  }
+
+  async mentions(memoryIds: readonly string[]): Promise<string[][]> {
+    const results: string[][] = memoryIds.map(() => []);
+    const rows = this.s.mentions.all(JSON.stringify(memoryIds)) as { position: number; entity_id: string }[];
+    for (const row of rows) results[row.position]!.push(row.entity_id);
+    return results;
+  }
+
+  async relations(entityIds: readonly string[]): Promise<RelationRecord[]> {
+    const rows = this.s.relations.all({ ids: JSON.stringify(entityIds) }) as {
+      from_id: string;
+      to_id: string;
+      type: string;
+    }[];
+    return rows.map((row) => ({ fromId: row.from_id, toId: row.to_id, type: row.type }));
+  }
+
+  async links(memoryIds: readonly string[]): Promise<MemoryLink[]> {
+    const rows = this.s.links.all({ ids: JSON.stringify(memoryIds) }) as {
+      from_id: string;
+      to_id: string;
+      type: MemoryLinkType;
+    }[];
+    return rows.map((row) => ({ fromId: row.from_id, toId: row.to_id, type: row.type }));
+  }
+
+  async write(batch: WriteBatch): Promise<WriteResult> {
+    return this.db.transaction(() => this.writeInTransaction(batch)).immediate();
+  }
+
+  private writeInTransaction(batch: WriteBatch): WriteResult {
+    const { s } = this;
+    const { agentId } = batch;
+    const before = (s.countAgent.get(agentId) as { n: number }).n;
+    const { revision } = s.bumpAgent.get(agentId) as { revision: number };
+    const validNow = filterParams({}, batch.now);
+    const results: WriteOutcome[] = [];
+    const created: number[] = [];
+    const entityIds = new Set<string>();
+
+    for (const item of batch.items) {
+      const duplicate = this.findDuplicate(agentId, item, batch, validNow);
+      let seq: number;
+      if (duplicate) {
+        const merged = batch.merge(toMemory(duplicate, this.encryption), item.record);
+        s.mergeMemory.run({
+          seq: duplicate.seq,
+          tags: JSON.stringify(merged.tags),
+          importance: merged.importance,
+          occurredAt: merged.occurredAt,
+          metadata: sealMemoryFields(this.encryption, merged).metadata,
+          now: batch.now,
+          revision,
+        });
+        seq = duplicate.seq;
+        results.push({ outcome: "MERGED", memory: merged });
+      } else {
+        seq = this.insertMemory(item, revision);
+        created.push(seq);
+        results.push({ outcome: "CREATED", memory: item.record });
+      }
+      this.linkEntities(agentId, seq, item, revision, batch.now, entityIds);
+      for (const id of item.derivedFrom) {
+        const source = s.agentMemorySeq.get(id, agentId) as { seq: number } | undefined;
+        if (!source) throw new UnknownMemoryError(id);
+        if (source.seq !== seq) s.insertLink.run(seq, source.seq, "DERIVED_FROM");
+      }
+    }
+
+    const evicted: string[] = [];
+    if (batch.capacity !== null) {
+      const excess = before + created.length - batch.capacity;
+      if (excess > 0) {
+        const victims = s.evictionVictims.all({
+          agentId,
+          keep: JSON.stringify(created),
+          limit: excess,
+        }) as { seq: number }[];
+        for (const victim of victims) {
+          evicted.push((s.idOfSeq.get(victim.seq) as { id: string }).id);
+          this.deleteBySeq(victim.seq);
+        }
+      }
+    }
+    return { results, revision, evicted, entityIds: [...entityIds], firstMemories: before === 0 };
+  }
+
+  private findDuplicate(
+    agentId: string,
+    item: NewMemory,
+    batch: WriteBatch,
+    validNow: ReturnType<typeof filterParams>,
+  ): MemoryRow | undefined {
+    const threshold = batch.dedupThreshold;
+    const exact = this.s.exactDuplicate.get({ ...validNow, agentId, hash: item.contentHash }) as
+      | MemoryRow
+      | undefined;
+    if (exact || !item.embedding || threshold >= 1) return exact;
+    const nearest = this.s.knn.all({ vector: vectorBlob(item.embedding), k: 8, agentId }) as {
+      seq: number;
+      distance: number;
+    }[];
+    for (const hit of nearest) {
+      if (1 - hit.distance < threshold) break;
+      const row = this.s.memoryBySeqFiltered.get({ ...validNow, seq: hit.seq }) as MemoryRow | undefined;
+      if (row && batch.mayMergeNear(toMemory(row, this.encryption), item.record)) return row;
+    }
+    return undefined;
+  }
+
+  private insertMemory(item: NewMemory, revision: number): number {
+    const { s } = this;
+    const r = item.record;
+    const { seq } = s.insertMemory.get({
+      ...r,
+      ...sealMemoryFields(this.encryption, r),
+      contentHash: item.contentHash,
+      tags: JSON.stringify(r.tags),
+      revision,
+    }) as { seq: number };
+    s.insertFts.run(seq, agentToken(r.agentId), item.searchText);
+    if (item.embedding) s.insertVector.run(BigInt(seq), r.agentId, vectorBlob(item.embedding));
+    if (r.sessionId !== null) {
+      const previous = s.sessionHead.get(r.agentId, r.sessionId, seq) as { seq: number } | undefined;
+      if (previous) s.insertLink.run(seq, previous.seq, "FOLLOWS");
+    }
+    return seq;
+  }
+
+  private linkEntities(
+    agentId: string,
+    memorySeq: number,
+    item: NewMemory,
+    revision: number,
+    now: string,
+    touched: Set<string>,
+  ): void {
+    const { s } = this;
+    const seqByName = new Map<string, number>();
+    for (const entity of item.entities) {
+      let row = s.entityByName.get(agentId, entity.normalizedName) as EntityRow | undefined;
+      if (!row) {
+        row = s.insertEntity.get({
+          id: newEntityId(agentId),
+          agentId,
+          name: entity.name,
+          normalizedName: entity.normalizedName,
+          type: entity.type,
+          createdAt: now,
+          revision,
+        }) as EntityRow;
+      }
+      seqByName.set(entity.normalizedName, row.seq);
+      touched.add(row.id);
+      s.insertMention.run(memorySeq, row.seq);
+    }
+    for (const relation of item.relations) {
+      const from = seqByName.get(relation.from);
+      const to = seqByName.get(relation.to);
+      if (from !== undefined && to !== undefined) s.insertRelation.run(from, to, relation.type);
+    }
+  }
+
+  /** Deletes a memory and keeps its session chain connected (next FOLLOWS previous). */
+  private deleteBySeq(seq: number): void {
+    const { s } = this;
+    const previous = s.followsOf.get(seq) as { to_seq: number } | undefined;
+    const next = s.followedBy.all(seq) as { from_seq: number }[];
+    s.deleteMemory.run(seq);
+    s.deleteFts.run(seq);
+    s.deleteVector.run(BigInt(seq));
+    if (previous) for (const row of next) s.insertLink.run(row.from_seq, previous.to_seq, "FOLLOWS");
+  }
+
+  async forget(
+    agentId: string,
+    id: string,
+  ): Promise<{ deleted: boolean; revision: number; remaining: number }> {
+    return this.db
+      .transaction(() => {
+        const row = this.s.agentMemorySeq.get(id, agentId) as { seq: number } | undefined;
+        const remaining = () => (this.s.countAgent.get(agentId) as { n: number }).n;
+        if (!row) return { deleted: false, revision: 0, remaining: remaining() };
+        const { revision } = this.s.bumpAgent.get(agentId) as { revision: number };
+        this.deleteBySeq(row.seq);
+        return { deleted: true, revision, remaining: remaining() };
+      })
+      .immediate();
+  }
+
+  async recordAccess(updates: readonly { id: string; count: number; at: string }[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const update of updates) this.s.recordAccess.run(update);
+    })();
+  }
+
+  async getConfig(agentId: string): Promise<MemoryConfig | null> {
+    const row = this.s.getConfig.get(agentId) as { config: string | null } | undefined;
+    return row?.config ? (JSON.parse(row.config) as MemoryConfig) : null;
+  }
+
+  async putConfig(agentId: string, config: MemoryConfig): Promise<void> {
+    this.s.putConfig.run(agentId, JSON.stringify(config));
+  }
+
+  async vectorSearch(
+    agentId: string,
+    vector: Float32Array,
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]> {
+    const params = { ...filterParams(filter, now), agentId, vector: vectorBlob(vector) };
+    // vec0 filters only by partition (agent); other filters apply after the k nearest are found,
+    // so over-fetch and widen until `limit` survive or the agent's vectors are exhausted.
+    let k = Math.min(MAX_KNN, limit * 2 + 16);
+    for (;;) {
+      const rows = this.s.knnFiltered.all({ ...params, k }) as { id: string; distance: number }[];
+      if (rows.length >= limit || k >= MAX_KNN || !this.knnMayHaveMore(params, k)) {
+        return rows.slice(0, limit).map((row) => ({ id: row.id, score: 1 - row.distance }));
+      }
+      k = Math.min(MAX_KNN, k * 4);
+    }
+  }
+
+  /** True when the unfiltered k-NN returned a full k rows (so a larger k could find more). */
+  private knnMayHaveMore(params: { agentId: string; vector: Buffer }, k: number): boolean {
+    return this.s.knn.all({ vector: params.vector, k, agentId: params.agentId }).length >= k;
+  }
+
+  async textSearch(
+    agentId: string,
+    terms: readonly string[],
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]> {
+    if (terms.length === 0) return [];
+    // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
+    const match = `agent : "${agentToken(agentId)}" AND text : (${terms.map((t) => `"${t}"`).join(" OR ")})`;
+    const params = { ...filterParams(filter, now), agentId, match, limit };
+    // Filters apply after ranking: over-fetch, and widen while the index had more to give.
+    for (let fetch = limit * 2 + 16; ; fetch *= 4) {
+      const rows = this.s.textSearch.all({ ...params, fetch }) as ScoredId[];
+      if (rows.length >= limit) return rows;
+      const { n } = this.s.textMatches.get(match, fetch) as { n: number };
+      if (n < fetch) return rows;
+    }
+  }
+
+  async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {
+    if (normalizedNames.length === 0) return [];
+    const rows = this.s.entitiesByName.all({
+      agentId,
+      names: JSON.stringify(normalizedNames),
+    }) as EntityRow[];
+    return rows.map(toEntity);
+  }
+
+  async memoriesMentioning(
+    agentId: string,
+    entityIds: readonly string[],
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<{ id: string; entityIds: string[] }[]> {
+    if (entityIds.length === 0) return [];
+    const rows = this.s.mentioning.all({
+      ...filterParams(filter, now),
+      agentId,
+      entityIds: JSON.stringify(entityIds),
+      limit,
+    }) as { id: string; entity_ids: string }[];
+    return rows.map((row) => ({ id: row.id, entityIds: JSON.parse(row.entity_ids) as string[] }));
+  }
+
+  async candidates(
+    agentId: string,
+    ids: readonly string[],
+    filter: MemoryFilter,
+    now: string,
+    vectorsFor: ReadonlySet<string>,
+  ): Promise<Candidate[]> {
+    if (ids.length === 0) return [];
+    const rows = this.s.candidates.all({
+      ...filterParams(filter, now),
+      agentId,
+      ids: JSON.stringify(ids),
+    }) as MemoryRow[];
+    return rows.map((row) => {
+      if (!vectorsFor.has(row.id)) return { record: toMemory(row, this.encryption), embedding: null };
+      const vector = this.s.vectorOf.get(BigInt(row.seq)) as { embedding: Buffer } | undefined;
+      return {
+        record: toMemory(row, this.encryption),
+        embedding: vector ? blobVector(vector.embedding) : null,
+      };
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+/**
+ * The vector table's size is fixed when it is created, so it is created outside the numbered
+ * migrations, with the configured size, and that size is recorded; a later start with another
+ * embedder size is refused instead of mixing vectors of different models.
+ */
+function ensureVectorTable(db: SqliteDatabase, dimensions: number): number {
+  const row = db.prepare("SELECT value FROM memory_meta WHERE key = 'dimensions'").get() as
+    | { value: string }
+    | undefined;
+  if (row) {
+    const stored = Number(row.value);
+    if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
+    return stored;
+  }
+  if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 8192) {
+    throw new Error(`embedding dimensions must be an integer from 1 to 8192 (got ${dimensions})`);
+  }
+  db.transaction(() => {
+    db.exec(
+      `CREATE VIRTUAL TABLE memory_vectors USING vec0(
+         agent_id TEXT PARTITION KEY,
+         embedding float[${dimensions}] distance_metric=cosine
+       )`,
+    );
+    db.prepare("INSERT INTO memory_meta (key, value) VALUES ('dimensions', ?)").run(String(dimensions));
+  })();
+  return dimensions;
 }

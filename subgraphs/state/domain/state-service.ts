@@ -60,16 +60,34 @@ export class StateService {
       limits: StateLimits;
       logger: Logger;
     },
-  ) {}
+  ) {
+    // The same loads serve requests, prefetch and warmAgent (none depends on the request).
+    const { cache, store } = deps;
+    cache.registerSource("AGENT_STATE", {
+      load: this.loadCurrent,
+      warmRefs: async (agentId) => [StateService.currentRef(agentId)],
+    });
+    cache.registerSource("STATE_VERSION", {
+      load: this.loadVersions,
+      warmRefs: async (agentId) => {
+        const [current] = await store.currentStates([agentId]);
+        return current?.value ? [StateService.versionRef(agentId, current.value.version)] : [];
+      },
+    });
+  }
+
+  private readonly loadCurrent = (refs: readonly CacheRef[]) =>
+    this.deps.store.currentStates(refs.map((ref) => ref.agentId));
+
+  private readonly loadVersions = (refs: readonly CacheRef[]) =>
+    this.deps.store.versions(refs.map((ref) => ({ agentId: ref.agentId, version: Number(ref.id) })));
 
   /** Per-request loaders: batched, cached reads of current states and of specific versions. */
   createLoaders(): StateLoaders {
-    const { cache, store } = this.deps;
+    const { cache } = this.deps;
     return {
-      current: cache.loader("AGENT_STATE", (refs) => store.currentStates(refs.map((ref) => ref.agentId))),
-      version: cache.loader("STATE_VERSION", (refs) =>
-        store.versions(refs.map((ref) => ({ agentId: ref.agentId, version: Number(ref.id) }))),
-      ),
+      current: cache.loader("AGENT_STATE", this.loadCurrent),
+      version: cache.loader("STATE_VERSION", this.loadVersions),
     };
   }
 

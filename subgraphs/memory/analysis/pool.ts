@@ -1,0 +1,53 @@
+/**
+ * The worker pool that runs embedding and entity extraction off the event loop (piscina over
+ * worker.mjs). Loading the embedding model costs time and ~100 MB per worker, so one pool is
+ * shared by everything in the process (tests start several stacks in one process) and closed
+ * when its last user releases it.
+ */
+import os from "node:os";
+import { Piscina } from "piscina";
+
+export type AnalysisTask = { task: "embed"; texts: string[] } | { task: "extract"; texts: string[] };
+
+export interface AnalysisPool {
+  run(task: { task: "embed"; texts: string[] }): Promise<Float32Array[]>;
+  run(task: { task: "extract"; texts: string[] }): Promise<{ name: string; type: string }[][]>;
+  release(): Promise<void>;
+}
+
+const WORKER_URL = new URL("./worker.mjs", import.meta.url).href;
+
+let shared: { piscina: Piscina; users: number; threads: number } | null = null;
+
+/** Returns the process's pool (created on first use); call `release()` when done with it. */
+export function acquireAnalysisPool(threads: number): AnalysisPool {
+  if (!shared) {
+    const size = Math.max(1, Math.min(threads, os.availableParallelism()));
+    shared = {
+      piscina: new Piscina({
+        filename: WORKER_URL,
+        minThreads: size,
+        maxThreads: size,
+        // Workers hold the loaded model: keep them for the pool's whole life.
+        idleTimeout: Number.POSITIVE_INFINITY,
+      }),
+      users: 0,
+      threads: size,
+    };
+  }
+  const entry = shared;
+  entry.users++;
+  let released = false;
+  return {
+    run: ((task: AnalysisTask) => entry.piscina.run(task)) as AnalysisPool["run"],
+    async release() {
+      if (released) return;
+      released = true;
+      entry.users--;
+      if (entry.users === 0 && shared === entry) {
+        shared = null;
+        await entry.piscina.destroy();
+      }
+    },
+  };
+}

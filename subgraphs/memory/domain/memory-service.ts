@@ -1,0 +1,420 @@
+/**
+ * Memories: the rules (inputs, limits, dedup, capacity), the analysis (embedding and entity
+ * extraction in the worker pool), recall, and the after-commit work (cache, agent directory,
+ * events). Resolvers authorise, then call this.
+ */
+import DataLoader from "dataloader";
+import { LRUCache } from "lru-cache";
+import type { AgentDirectory } from "../../../core/agents/directory.js";
+import type { AuditLog } from "../../../core/audit/audit-log.js";
+import type { Principal } from "../../../core/auth/principal.js";
+import type { CacheLayer } from "../../../core/cache/cache.js";
+import type { CacheRef } from "../../../core/cache/keys.js";
+import { badUserInput, notFound } from "../../../core/errors.js";
+import { type EventBus, topic } from "../../../core/events.js";
+import type { Logger } from "../../../core/logger.js";
+import { checkVector, type Embedder } from "../analysis/embedder.js";
+import type { AnalysisPool } from "../analysis/pool.js";
+import {
+  type MemoryLink,
+  type MemoryStore,
+  type NewMemory,
+  type Page,
+  UnknownMemoryError,
+  type WriteOutcome,
+} from "../store/port.js";
+import { AccessTracker } from "./access-tracker.js";
+import { mayMergeNearDuplicate } from "./dedup.js";
+import { newMemoryId } from "./ids.js";
+import {
+  checkK,
+  checkQuery,
+  type FilterInput,
+  LIMITS,
+  type MemoryConfigInput,
+  type MemoryInput,
+  mergeConfig,
+  mergeWeights,
+  type PreparedInput,
+  prepareFilter,
+  prepareMemoryInput,
+} from "./input.js";
+import {
+  type AccessStats,
+  DEFAULT_MEMORY_CONFIG,
+  type EntityRecord,
+  type MemoryConfig,
+  type MemoryFilter,
+  type MemoryRecord,
+  type RecallWeights,
+} from "./model.js";
+import { recallMemories } from "./recall.js";
+import type { ScoredCandidate } from "./scoring.js";
+import { contentHash, normalizeName } from "./text.js";
+
+export const memoryAddedTopic = (agentId: string) => topic("memoryAdded", agentId);
+
+/** Texts per extraction task in the worker pool. */
+const EXTRACT_BATCH = 32;
+/** Query vectors are a pure function of the text: recent ones are kept to skip the model. */
+const QUERY_VECTOR_CACHE = 1000;
+
+export interface MemoryLoaders {
+  memory: DataLoader<CacheRef, MemoryRecord | null, string>;
+  entity: DataLoader<CacheRef, EntityRecord | null, string>;
+  access: DataLoader<string, AccessStats | null>;
+  mentions: DataLoader<string, string[]>;
+  links: DataLoader<string, MemoryLink[]>;
+}
+
+export interface RecallArgs {
+  agentId: string;
+  query: string;
+  k: number;
+  filter?: FilterInput | null;
+  weights?: Partial<Record<string, number | null>> | null;
+  queryEmbedding?: number[] | null;
+}
+
+export interface MemoryServiceDeps {
+  store: MemoryStore;
+  embedder: Embedder;
+  pool: AnalysisPool;
+  cache: CacheLayer;
+  events: EventBus;
+  agents: AgentDirectory;
+  audit: AuditLog;
+  /** Keyed fingerprint for exact-duplicate keys (runtime.encryption.fingerprint). */
+  fingerprint: (text: string) => string;
+  limits: { maxBytes: number };
+  logger: Logger;
+}
+
+export class MemoryService {
+  readonly tracker: AccessTracker;
+  private readonly queryVectors = new LRUCache<string, Float32Array>({ max: QUERY_VECTOR_CACHE });
+
+  constructor(private readonly deps: MemoryServiceDeps) {
+    this.tracker = new AccessTracker((updates) => deps.store.recordAccess(updates), deps.logger);
+    // The same loads serve requests, prefetch and warmAgent.
+    deps.cache.registerSource("MEMORY", this.loadMemories);
+    deps.cache.registerSource("ENTITY", this.loadEntities);
+  }
+
+  private readonly loadMemories = (refs: readonly CacheRef[]) =>
+    this.deps.store.getMemories(refs.map((ref) => ref.id));
+  private readonly loadEntities = (refs: readonly CacheRef[]) =>
+    this.deps.store.getEntities(refs.map((ref) => ref.id));
+
+  static memoryRef(record: { id: string; agentId: string }): CacheRef {
+    return { agentId: record.agentId, id: record.id };
+  }
+
+  createLoaders(): MemoryLoaders {
+    const { cache, store } = this.deps;
+    return {
+      memory: cache.loader("MEMORY", this.loadMemories),
+      entity: cache.loader("ENTITY", this.loadEntities),
+      access: new DataLoader(async (ids) => {
+        await this.tracker.settle();
+        return store.accessStats(ids);
+      }),
+      mentions: new DataLoader((ids) => store.mentions(ids)),
+      links: new DataLoader(async (ids) => {
+        const links = await store.links(ids);
+        return ids.map((id) => links.filter((link) => link.fromId === id || link.toId === id));
+      }),
+    };
+  }
+
+  async config(agentId: string): Promise<MemoryConfig> {
+    return (await this.deps.store.getConfig(agentId)) ?? DEFAULT_MEMORY_CONFIG;
+  }
+
+  async configure(principal: Principal, agentId: string, input: MemoryConfigInput): Promise<MemoryConfig> {
+    const config = mergeConfig(await this.config(agentId), input);
+    await this.deps.store.putConfig(agentId, config);
+    await this.deps.audit.record(principal, {
+      agentId,
+      action: "memory.configure",
+      target: null,
+      details: null,
+    });
+    return config;
+  }
+
+  listMemories(
+    agentId: string,
+    first: number,
+    after: number | undefined,
+    filter: FilterInput | null | undefined,
+  ): Promise<Page<MemoryRecord>> {
+    return this.deps.store.listMemories(
+      agentId,
+      first,
+      after,
+      prepareFilter(filter),
+      new Date().toISOString(),
+    );
+  }
+
+  listEntities(agentId: string, first: number, after: number | undefined): Promise<Page<EntityRecord>> {
+    return this.deps.store.listEntities(agentId, first, after);
+  }
+
+  relations(entityId: string) {
+    return this.deps.store.relations([entityId]);
+  }
+
+  async remember(
+    principal: Principal,
+    agentId: string,
+    inputs: readonly MemoryInput[],
+  ): Promise<WriteOutcome[]> {
+    const { store, limits } = this.deps;
+    if (inputs.length === 0) return [];
+    if (inputs.length > LIMITS.batch) {
+      throw badUserInput(
+        `rememberMany takes at most ${LIMITS.batch} inputs per call (got ${inputs.length})`,
+        {
+          argument: "inputs",
+        },
+      );
+    }
+    const single = inputs.length === 1;
+    const prepared = inputs.map((input, i) =>
+      prepareMemoryInput(input, limits.maxBytes, single ? "input" : `inputs[${i}]`),
+    );
+    // Client vectors are checked before any work is spent on the others.
+    const clientVectors = prepared.map((input, i) =>
+      input.embedding
+        ? checkVector(
+            input.embedding,
+            store.dimensions,
+            single ? "input.embedding" : `inputs[${i}].embedding`,
+          )
+        : null,
+    );
+    const config = await this.config(agentId);
+    if (config.capacity !== null && prepared.length > config.capacity) {
+      throw badUserInput(
+        `This batch has ${prepared.length} memories but agent "${agentId}" keeps at most ${config.capacity} (capacity)`,
+        { argument: "inputs" },
+      );
+    }
+
+    const [vectors, extracted] = await Promise.all([
+      this.embedMissing(prepared, clientVectors),
+      this.extractEntities(prepared),
+    ]);
+
+    const now = new Date().toISOString();
+    const items: NewMemory[] = prepared.map((input, i) => ({
+      record: {
+        id: newMemoryId(agentId),
+        agentId,
+        content: input.content,
+        kind: input.kind,
+        tags: input.tags,
+        importance: input.importance,
+        createdAt: now,
+        occurredAt: input.occurredAt ?? now,
+        metadata: input.metadata,
+        modality: input.modality,
+        mediaUri: input.mediaUri,
+        caption: input.caption,
+        validFrom: input.validFrom,
+        validUntil: input.validUntil,
+        sessionId: input.sessionId,
+      },
+      contentHash: contentHash(input.searchText, this.deps.fingerprint),
+      searchText: input.searchText,
+      embedding: vectors[i] ?? null,
+      entities: mergeEntities(input.entities, extracted[i] ?? []),
+      relations: input.relations,
+      derivedFrom: input.derivedFrom,
+    }));
+
+    let result: Awaited<ReturnType<MemoryStore["write"]>>;
+    try {
+      result = await store.write({
+        agentId,
+        items,
+        dedupThreshold: config.dedupThreshold,
+        capacity: config.capacity,
+        now,
+        merge: mergeDuplicate,
+        mayMergeNear: mayMergeNearDuplicate,
+      });
+    } catch (error) {
+      if (error instanceof UnknownMemoryError) {
+        throw notFound(`derivedFrom: memory "${error.memoryId}" does not exist for agent "${agentId}"`, {
+          argument: "derivedFrom",
+          memoryId: error.memoryId,
+        });
+      }
+      throw error;
+    }
+    await this.afterWrite(agentId, result);
+    for (const { outcome, memory } of result.results) {
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "memory.remember",
+        target: memory.id,
+        details: { outcome },
+      });
+    }
+    for (const id of result.evicted) {
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "memory.evict",
+        target: id,
+        details: { reason: "capacity" },
+      });
+    }
+    return result.results;
+  }
+
+  /** Cache, directory and events, in that order: a reader must never see the cache lag a returned write. */
+  private async afterWrite(
+    agentId: string,
+    result: Awaited<ReturnType<MemoryStore["write"]>>,
+  ): Promise<void> {
+    const { cache, agents, events, logger } = this.deps;
+    const { revision } = result;
+    await Promise.all([
+      ...result.results.map(({ memory }) =>
+        cache.write("MEMORY", MemoryService.memoryRef(memory), revision, memory),
+      ),
+      ...result.evicted.map((id) => cache.write("MEMORY", { agentId, id }, revision, null)),
+    ]);
+    if (result.firstMemories) await agents.mark(agentId, "memories", true);
+    for (const { outcome, memory } of result.results) {
+      if (outcome !== "CREATED") continue;
+      // Not awaited: delivery must not hold the mutation (or fail it) while Redis is slow or down.
+      events.publish(memoryAddedTopic(agentId), memory).catch((error: unknown) => {
+        logger.warn({ err: String(error), agentId }, "could not publish memoryAdded");
+      });
+    }
+  }
+
+  async forget(principal: Principal, agentId: string, id: string): Promise<boolean> {
+    const { deleted, revision, remaining } = await this.deps.store.forget(agentId, id);
+    if (!deleted) throw notFound(`Memory "${id}" does not exist`, { argument: "id" });
+    await this.deps.audit.record(principal, { agentId, action: "memory.forget", target: id, details: null });
+    await this.deps.cache.write("MEMORY", { agentId, id }, revision, null);
+    if (remaining === 0) await this.deps.agents.mark(agentId, "memories", false);
+    return true;
+  }
+
+  async recall(args: RecallArgs): Promise<ScoredCandidate[]> {
+    const { store, embedder } = this.deps;
+    const k = checkK(args.k);
+    const query = checkQuery(args.query);
+    const filter: MemoryFilter = prepareFilter(args.filter);
+    const config = await this.config(args.agentId);
+    const weights: RecallWeights = mergeWeights(config.weights, args.weights, "weights");
+    let vector: Float32Array | null = null;
+    if (args.queryEmbedding) vector = checkVector(args.queryEmbedding, store.dimensions, "queryEmbedding");
+    else if (embedder.available) vector = await this.embedQuery(query);
+
+    const now = new Date().toISOString();
+    const hits = await recallMemories(store, {
+      agentId: args.agentId,
+      query,
+      vector,
+      k,
+      filter,
+      weights,
+      config,
+      now,
+    });
+    this.tracker.record(
+      hits.map((hit) => hit.record.id),
+      now,
+    );
+    return hits;
+  }
+
+  async embedQuery(query: string): Promise<Float32Array> {
+    const cached = this.queryVectors.get(query);
+    if (cached) return cached;
+    const [vector] = await this.deps.embedder.embed([query]);
+    this.queryVectors.set(query, vector!);
+    return vector!;
+  }
+
+  async close(): Promise<void> {
+    await this.tracker.flush();
+  }
+
+  private async embedMissing(
+    prepared: readonly PreparedInput[],
+    clientVectors: readonly (Float32Array | null)[],
+  ): Promise<(Float32Array | null)[]> {
+    const { embedder } = this.deps;
+    const missing = prepared.flatMap((input, i) => (clientVectors[i] ? [] : [{ i, text: input.searchText }]));
+    const vectors = [...clientVectors];
+    if (missing.length === 0 || !embedder.available) return vectors;
+    const embedded = await embedder.embed(missing.map((entry) => entry.text));
+    missing.forEach((entry, position) => {
+      vectors[entry.i] = embedded[position]!;
+    });
+    return vectors;
+  }
+
+  private async extractEntities(
+    prepared: readonly PreparedInput[],
+  ): Promise<{ name: string; type: string }[][]> {
+    const wanted = prepared.flatMap((input, i) =>
+      input.extractEntities ? [{ i, text: input.searchText }] : [],
+    );
+    const results: { name: string; type: string }[][] = prepared.map(() => []);
+    const chunks: { i: number; text: string }[][] = [];
+    for (let start = 0; start < wanted.length; start += EXTRACT_BATCH) {
+      chunks.push(wanted.slice(start, start + EXTRACT_BATCH));
+    }
+    const outputs = await Promise.all(
+      chunks.map((chunk) => this.deps.pool.run({ task: "extract", texts: chunk.map((entry) => entry.text) })),
+    );
+    chunks.forEach((chunk, c) => {
+      chunk.forEach((entry, position) => {
+        results[entry.i] = outputs[c]![position] ?? [];
+      });
+    });
+    return results;
+  }
+}
+
+/** Client-named entities win over extracted ones with the same normalised name. */
+function mergeEntities(
+  explicit: PreparedInput["entities"],
+  extracted: readonly { name: string; type: string }[],
+): PreparedInput["entities"] {
+  const byName = new Map(explicit.map((entity) => [entity.normalizedName, entity]));
+  for (const entity of extracted) {
+    const normalizedName = normalizeName(entity.name);
+    if (normalizedName && !byName.has(normalizedName) && byName.size < LIMITS.entities * 2) {
+      byName.set(normalizedName, { name: entity.name, normalizedName, type: entity.type });
+    }
+  }
+  return [...byName.values()];
+}
+
+/**
+ * A duplicate is consolidated into the memory already stored: tags are united, the latest
+ * occurrence and the higher importance are kept; the store adds one access.
+ */
+export function mergeDuplicate(existing: MemoryRecord, incoming: MemoryRecord): MemoryRecord {
+  return {
+    ...existing,
+    tags: [...new Set([...existing.tags, ...incoming.tags])],
+    importance: Math.max(existing.importance, incoming.importance),
+    // ISO 8601 UTC strings sort chronologically.
+    occurredAt: [existing.occurredAt, incoming.occurredAt].sort()[1]!,
+    metadata:
+      existing.metadata || incoming.metadata
+        ? { ...(existing.metadata ?? {}), ...(incoming.metadata ?? {}) }
+        : null,
+  };
+}

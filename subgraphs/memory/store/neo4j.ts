@@ -1,0 +1,737 @@
+/**
+ * MemoryStore on Neo4j: memories, entities and their edges as a property graph.
+ *
+ *   (:Memory {id, agentId, seq, ...})-[:MENTIONS]->(:Entity {id, key: "<agent>#<normalised name>"})
+ *   (:Entity)-[:RELATED {type}]->(:Entity)
+ *   (:Memory)-[:FOLLOWS]->(:Memory)        previous memory of the same session
+ *   (:Memory)-[:DERIVED_FROM]->(:Memory)
+ *   (:Agent {id, memoryRevision, memorySeq, entitySeq, memoryConfig})
+ *
+ * A vector index on Memory.embedding (cosine) and a full-text index on Memory.searchText serve
+ * recall. Neither can be restricted to one agent, so vector queries over-fetch and post-filter
+ * by agent (widening until k survive), and full-text queries add the agent's opaque token
+ * (Memory.agentToken, in the same index) as a required clause.
+ *
+ * Every write starts by bumping the agent's memoryRevision, which takes the Agent node's write
+ * lock: writers of one agent queue, so the duplicate check and the insert cannot interleave.
+ * Labels and relationship types are fixed in the statements below, never built from input.
+ */
+import { type Integer, isNode, type Node } from "neo4j-driver";
+import type { Revisioned } from "../../../core/cache/cache.js";
+import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
+import {
+  type Driver,
+  type ManagedTransaction,
+  neo4j,
+  runRead,
+  runWrite,
+  toNumber,
+} from "../../../core/store/neo4j.js";
+import { newEntityId } from "../domain/ids.js";
+import type {
+  AccessStats,
+  EntityRecord,
+  MemoryConfig,
+  MemoryFilter,
+  MemoryKind,
+  MemoryLinkType,
+  MemoryRecord,
+  Modality,
+  RelationRecord,
+} from "../domain/model.js";
+import { agentToken } from "./agent-token.js";
+import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
+import {
+  type Candidate,
+  DimensionMismatchError,
+  type MemoryLink,
+  type MemoryStore,
+  type Page,
+  type ScoredId,
+  UnknownMemoryError,
+  type WriteBatch,
+  type WriteOutcome,
+  type WriteResult,
+} from "./port.js";
+
+/** The filter over `m` as a fixed Cypher fragment; unset parameters are null and switch their clause off. */
+const FILTER = `($kinds IS NULL OR m.kind IN $kinds)
+  AND ($modalities IS NULL OR m.modality IN $modalities)
+  AND ($tags IS NULL OR any(tag IN m.tags WHERE tag IN $tags))
+  AND ($occurredAfter IS NULL OR m.occurredAt >= $occurredAfter)
+  AND ($occurredBefore IS NULL OR m.occurredAt < $occurredBefore)
+  AND ($sessionId IS NULL OR m.sessionId = $sessionId)
+  AND ($asOf IS NULL OR m.createdAt <= $asOf)
+  AND ($includeInvalid OR ((m.validUntil IS NULL OR m.validUntil > $at) AND (m.validFrom IS NULL OR m.validFrom <= $at)))`;
+
+const VECTOR_INDEX = "memory_embedding";
+const TEXT_INDEX = "memory_text";
+/** Largest over-fetch of the vector index before giving up on finding k of this agent's memories. */
+const MAX_VECTOR_FETCH = 10_000;
+
+/** The vector index's size is fixed at creation; `dimensions` is a validated integer from configuration. */
+export function memoryVectorIndexCypher(dimensions: number): string {
+  if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 8192) {
+    throw new Error(`embedding dimensions must be an integer from 1 to 8192 (got ${dimensions})`);
+  }
+  return `CREATE VECTOR INDEX ${VECTOR_INDEX} IF NOT EXISTS FOR (m:Memory) ON m.embedding
+OPTIONS {indexConfig: {\`vector.dimensions\`: ${dimensions}, \`vector.similarity_function\`: 'cosine'}}`;
+}
+
+/** Every statement this adapter sends; each is linted by the Cypher linter in `npm test`. */
+export const MEMORY_CYPHER = {
+  memoryIdConstraint: "CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (m:Memory) REQUIRE m.id IS UNIQUE",
+  entityIdConstraint: "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
+  entityKeyConstraint: "CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE e.key IS UNIQUE",
+  memoryAgentIndex: "CREATE INDEX memory_agent_seq IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.seq)",
+  memoryHashIndex:
+    "CREATE INDEX memory_agent_hash IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.contentHash)",
+  memorySessionIndex:
+    "CREATE INDEX memory_agent_session IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.sessionId)",
+  entityAgentIndex: "CREATE INDEX entity_agent_seq IF NOT EXISTS FOR (e:Entity) ON (e.agentId, e.seq)",
+  vectorIndex: memoryVectorIndexCypher(512),
+  textIndex: `CREATE FULLTEXT INDEX ${TEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.searchText, m.agentToken]
+OPTIONS {indexConfig: {\`fulltext.analyzer\`: 'english'}}`,
+  awaitIndexes: "CALL db.awaitIndexes(300)",
+  recordDimensions: `MERGE (s:MemoryStoreMeta {name: 'memory'})
+ON CREATE SET s.dimensions = $dimensions
+RETURN s.dimensions AS dimensions`,
+
+  lockAgent: `MERGE (a:Agent {id: $agentId})
+ON CREATE SET a.createdAt = datetime()
+SET a.memoryRevision = coalesce(a.memoryRevision, 0) + 1
+WITH a
+OPTIONAL MATCH (m:Memory {agentId: $agentId})
+RETURN a.memoryRevision AS revision, count(m) AS memories`,
+  exactDuplicate: `MATCH (m:Memory {agentId: $agentId, contentHash: $hash})
+WHERE ${FILTER}
+RETURN m
+ORDER BY m.seq DESC
+LIMIT 1`,
+  nearDuplicate: `CALL db.index.vector.queryNodes('${VECTOR_INDEX}', $fetch, $vector) YIELD node, score
+WITH node AS m, score
+WHERE m.agentId = $agentId AND score >= $minScore AND ${FILTER}
+RETURN m
+ORDER BY score DESC
+LIMIT 8`,
+  insertMemory: `MATCH (a:Agent {id: $agentId})
+SET a.memorySeq = coalesce(a.memorySeq, 0) + 1
+CREATE (m:Memory)
+SET m = $props, m.seq = a.memorySeq, m.accessCount = 0
+WITH m
+OPTIONAL MATCH (previous:Memory {agentId: $agentId, sessionId: $sessionId})
+WHERE previous <> m
+WITH m, previous
+ORDER BY previous.occurredAt DESC, previous.seq DESC
+LIMIT 1
+FOREACH (p IN CASE WHEN previous IS NULL THEN [] ELSE [previous] END | CREATE (m)-[:FOLLOWS]->(p))
+RETURN m.seq AS seq`,
+  mergeMemory: `MATCH (m:Memory {id: $id})
+SET m.tags = $tags, m.importance = $importance, m.occurredAt = $occurredAt, m.metadata = $metadata,
+    m.accessCount = coalesce(m.accessCount, 0) + 1, m.lastAccessedAt = $now, m.revision = $revision`,
+  linkEntity: `MATCH (a:Agent {id: $agentId})
+MATCH (m:Memory {id: $memoryId})
+OPTIONAL MATCH (found:Entity {key: $key})
+FOREACH (_ IN CASE WHEN found IS NULL THEN [1] ELSE [] END |
+  SET a.entitySeq = coalesce(a.entitySeq, 0) + 1
+  CREATE (:Entity {key: $key, id: $entityId, agentId: $agentId, name: $name, normalizedName: $normalizedName,
+                   type: $type, createdAt: $now, revision: $revision, seq: a.entitySeq})
+)
+WITH m
+MATCH (e:Entity {key: $key})
+MERGE (m)-[:MENTIONS]->(e)
+RETURN e.id AS id`,
+  linkRelation: `MATCH (f:Entity {key: $fromKey})
+MATCH (t:Entity {key: $toKey})
+MERGE (f)-[:RELATED {type: $type}]->(t)`,
+  linkDerived: `MATCH (m:Memory {id: $memoryId})
+OPTIONAL MATCH (source:Memory {id: $sourceId, agentId: $agentId})
+FOREACH (s IN CASE WHEN source IS NULL OR source = m THEN [] ELSE [source] END | MERGE (m)-[:DERIVED_FROM]->(s))
+RETURN source IS NOT NULL AS found`,
+  evictionVictims: `MATCH (m:Memory {agentId: $agentId})
+WHERE NOT m.id IN $keep
+RETURN m.id AS id
+ORDER BY m.importance ASC, coalesce(m.lastAccessedAt, m.occurredAt) ASC, m.seq ASC
+LIMIT $limit`,
+  deleteMemory: `MATCH (m:Memory {id: $id, agentId: $agentId})
+OPTIONAL MATCH (m)-[:FOLLOWS]->(previous:Memory)
+OPTIONAL MATCH (next:Memory)-[:FOLLOWS]->(m)
+WITH m, previous, collect(next) AS nexts
+FOREACH (n IN CASE WHEN previous IS NULL THEN [] ELSE nexts END | MERGE (n)-[:FOLLOWS]->(previous))
+DETACH DELETE m
+RETURN count(*) AS deleted`,
+  memoryExists: `MATCH (m:Memory {id: $id, agentId: $agentId})
+RETURN count(m) AS found`,
+  countMemories: `MATCH (m:Memory {agentId: $agentId})
+RETURN count(m) AS total`,
+  recordAccess: `UNWIND $updates AS update
+MATCH (m:Memory {id: update.id})
+SET m.accessCount = coalesce(m.accessCount, 0) + update.count,
+    m.lastAccessedAt = CASE WHEN m.lastAccessedAt IS NULL OR m.lastAccessedAt < update.at
+                            THEN update.at ELSE m.lastAccessedAt END`,
+  getConfig: `MATCH (a:Agent {id: $agentId})
+RETURN a.memoryConfig AS config`,
+  putConfig: `MERGE (a:Agent {id: $agentId})
+ON CREATE SET a.createdAt = datetime()
+SET a.memoryConfig = $config`,
+
+  memoriesById: `UNWIND range(0, size($ids) - 1) AS position
+MATCH (m:Memory {id: $ids[position]})
+RETURN position, m`,
+  entitiesById: `UNWIND range(0, size($ids) - 1) AS position
+MATCH (e:Entity {id: $ids[position]})
+RETURN position, e`,
+  accessById: `UNWIND range(0, size($ids) - 1) AS position
+MATCH (m:Memory {id: $ids[position]})
+RETURN position, m.lastAccessedAt AS lastAccessedAt, coalesce(m.accessCount, 0) AS accessCount`,
+  listPage: `MATCH (m:Memory {agentId: $agentId})
+WHERE m.seq < $before AND ${FILTER}
+RETURN m
+ORDER BY m.seq DESC
+LIMIT $limit`,
+  listCount: `MATCH (m:Memory {agentId: $agentId})
+WHERE ${FILTER}
+RETURN count(m) AS total`,
+  entityPage: `MATCH (e:Entity {agentId: $agentId})
+WHERE e.seq > $after
+RETURN e
+ORDER BY e.seq ASC
+LIMIT $limit`,
+  entityCount: `MATCH (e:Entity {agentId: $agentId})
+RETURN count(e) AS total`,
+  mentions: `UNWIND range(0, size($ids) - 1) AS position
+MATCH (m:Memory {id: $ids[position]})-[:MENTIONS]->(e:Entity)
+RETURN position, e.id AS entityId
+ORDER BY e.seq`,
+  relations: `UNWIND $ids AS id
+MATCH (f:Entity {id: id})-[r:RELATED]->(t:Entity)
+RETURN f.id AS fromId, t.id AS toId, r.type AS type
+UNION
+UNWIND $ids AS id
+MATCH (f:Entity)-[r:RELATED]->(t:Entity {id: id})
+RETURN f.id AS fromId, t.id AS toId, r.type AS type`,
+  links: `UNWIND $ids AS id
+MATCH (f:Memory {id: id})-[l:FOLLOWS|DERIVED_FROM]->(t:Memory)
+RETURN f.id AS fromId, t.id AS toId, type(l) AS type
+UNION
+UNWIND $ids AS id
+MATCH (f:Memory)-[l:FOLLOWS|DERIVED_FROM]->(t:Memory {id: id})
+RETURN f.id AS fromId, t.id AS toId, type(l) AS type`,
+  vectorSearch: `CALL db.index.vector.queryNodes('${VECTOR_INDEX}', $fetch, $vector) YIELD node, score
+WITH collect({node: node, score: score}) AS hits
+UNWIND hits AS hit
+WITH size(hits) AS fetched, hit.node AS m, hit.score AS score
+WHERE m.agentId = $agentId AND ${FILTER}
+RETURN m.id AS id, score, fetched
+ORDER BY score DESC
+LIMIT $limit`,
+  textSearch: `CALL db.index.fulltext.queryNodes('${TEXT_INDEX}', $query, {limit: $fetch}) YIELD node, score
+WITH node AS m, score
+WHERE m.agentId = $agentId AND ${FILTER}
+RETURN m.id AS id, score
+ORDER BY score DESC
+LIMIT $limit`,
+  entitiesByName: `MATCH (e:Entity)
+WHERE e.key IN [name IN $names | $agentId + '#' + name]
+RETURN e`,
+  mentioning: `MATCH (e:Entity)<-[:MENTIONS]-(m:Memory)
+WHERE e.id IN $entityIds AND e.agentId = $agentId AND ${FILTER}
+WITH m, collect(e.id) AS entityIds
+RETURN m.id AS id, entityIds
+ORDER BY size(entityIds) DESC, m.seq DESC
+LIMIT $limit`,
+  candidates: `MATCH (m:Memory)
+WHERE m.id IN $ids AND m.agentId = $agentId AND ${FILTER}
+RETURN m {.id, .agentId, .content, .kind, .tags, .importance, .createdAt, .occurredAt, .metadata, .modality,
+          .mediaUri, .caption, .validFrom, .validUntil, .sessionId} AS m,
+       CASE WHEN m.id IN $vectorsFor THEN m.embedding ELSE null END AS embedding`,
+  ping: "RETURN 1 AS ok",
+} as const;
+
+type GraphNode = Node<Integer, Record<string, unknown>>;
+
+/** From a node, or from a map projection of one (which leaves the vector behind). */
+function toMemory(node: GraphNode | Record<string, unknown>, encryption: Encryptor): MemoryRecord {
+  const p = isNode(node) ? node.properties : node;
+  const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+  const id = p.id as string;
+  return {
+    id,
+    agentId: p.agentId as string,
+    ...openMemoryFields(encryption, id, {
+      content: p.content as string,
+      caption: text(p.caption),
+      metadata: text(p.metadata),
+    }),
+    kind: p.kind as MemoryKind,
+    tags: (p.tags as string[] | undefined) ?? [],
+    importance: Number(p.importance),
+    createdAt: p.createdAt as string,
+    occurredAt: p.occurredAt as string,
+    modality: p.modality as Modality,
+    mediaUri: text(p.mediaUri),
+    validFrom: text(p.validFrom),
+    validUntil: text(p.validUntil),
+    sessionId: text(p.sessionId),
+  };
+}
+
+function toEntity(node: GraphNode): EntityRecord {
+  const p = node.properties;
+  return {
+    id: p.id as string,
+    agentId: p.agentId as string,
+    name: p.name as string,
+    normalizedName: p.normalizedName as string,
+    type: p.type as string,
+    createdAt: p.createdAt as string,
+  };
+}
+
+function filterParams(filter: MemoryFilter, now: string) {
+  const list = (values?: readonly string[]) => (values && values.length > 0 ? [...values] : null);
+  return {
+    kinds: list(filter.kinds),
+    modalities: list(filter.modalities),
+    tags: list(filter.tags),
+    occurredAfter: filter.occurredAfter ?? null,
+    occurredBefore: filter.occurredBefore ?? null,
+    sessionId: filter.sessionId ?? null,
+    asOf: filter.asOf ?? null,
+    includeInvalid: filter.includeInvalid ?? false,
+    at: filter.asOf ?? now,
+  };
+}
+
+/** Neo4j's cosine index score is (1 + cosine) / 2; the port speaks plain cosine. */
+const scoreToCosine = (score: number) => 2 * score - 1;
+const cosineToScore = (cosine: number) => (1 + cosine) / 2;
+const entityKey = (agentId: string, normalizedName: string) => `${agentId}#${normalizedName}`;
+
+export async function createNeo4jMemoryStore(
+  driver: Driver,
+  database: string,
+  dimensions: number,
+  encryption: Encryptor = plaintextStorage,
+): Promise<MemoryStore> {
+  const schema = [
+    MEMORY_CYPHER.memoryIdConstraint,
+    MEMORY_CYPHER.entityIdConstraint,
+    MEMORY_CYPHER.entityKeyConstraint,
+    MEMORY_CYPHER.memoryAgentIndex,
+    MEMORY_CYPHER.memoryHashIndex,
+    MEMORY_CYPHER.memorySessionIndex,
+    MEMORY_CYPHER.entityAgentIndex,
+    memoryVectorIndexCypher(dimensions),
+    MEMORY_CYPHER.textIndex,
+  ];
+  // Schema statements cannot share a transaction with each other or with data writes.
+  for (const statement of schema) {
+    await runWrite(driver, database, async (tx) => {
+      await tx.run(statement);
+    });
+  }
+  await runRead(driver, database, (tx) => tx.run(MEMORY_CYPHER.awaitIndexes));
+  const recorded = await runWrite(driver, database, (tx) =>
+    tx.run(MEMORY_CYPHER.recordDimensions, { dimensions: neo4j.int(dimensions) }),
+  );
+  const stored = toNumber(recorded.records[0]!.get("dimensions"));
+  if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
+  return new Neo4jMemoryStore(driver, database, dimensions, encryption);
+}
+
+export class Neo4jMemoryStore implements MemoryStore {
+  constructor(
+    private readonly driver: Driver,
+    private readonly database: string,
+    readonly dimensions: number,
+    private readonly encryption: Encryptor = plaintextStorage,
+  ) {}
+
+  private readTx<T>(work: (tx: ManagedTransaction) => Promise<T>) {
+    return runRead(this.driver, this.database, work);
+  }
+
+  private writeTx<T>(work: (tx: ManagedTransaction) => Promise<T>) {
+    return runWrite(this.driver, this.database, work);
+  }
+
+  async getMemories(ids: readonly string[]): Promise<Revisioned<MemoryRecord>[]> {
+    const results: Revisioned<MemoryRecord>[] = ids.map(() => ({ revision: 0, value: null }));
+    if (ids.length === 0) return results;
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.memoriesById, { ids: [...ids] }));
+    for (const row of result.records) {
+      const node = row.get("m") as GraphNode;
+      results[toNumber(row.get("position"))] = {
+        revision: toNumber(node.properties.revision),
+        value: toMemory(node, this.encryption),
+      };
+    }
+    return results;
+  }
+
+  async getEntities(ids: readonly string[]): Promise<Revisioned<EntityRecord>[]> {
+    const results: Revisioned<EntityRecord>[] = ids.map(() => ({ revision: 0, value: null }));
+    if (ids.length === 0) return results;
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.entitiesById, { ids: [...ids] }));
+    for (const row of result.records) {
+      const node = row.get("e") as GraphNode;
+      results[toNumber(row.get("position"))] = {
+        revision: toNumber(node.properties.revision),
+        value: toEntity(node),
+      };
+    }
+    return results;
+  }
+
+  async accessStats(ids: readonly string[]): Promise<(AccessStats | null)[]> {
+    const results: (AccessStats | null)[] = ids.map(() => null);
+    if (ids.length === 0) return results;
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.accessById, { ids: [...ids] }));
+    for (const row of result.records) {
+      results[toNumber(row.get("position"))] = {
+        lastAccessedAt: (row.get("lastAccessedAt") as string | null) ?? null,
+        accessCount: toNumber(row.get("accessCount")),
+      };
+    }
+    return results;
+  }
+
+  async listMemories(
+    agentId: string,
+    first: number,
+    after: number | undefined,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<Page<MemoryRecord>> {
+    const params = { ...filterParams(filter, now), agentId };
+    return this.readTx(async (tx) => {
+      const page = await tx.run(MEMORY_CYPHER.listPage, {
+        ...params,
+        before: neo4j.int(after ?? Number.MAX_SAFE_INTEGER),
+        limit: neo4j.int(first + 1),
+      });
+      const count = await tx.run(MEMORY_CYPHER.listCount, params);
+      const nodes = page.records.map((row) => row.get("m") as GraphNode);
+      return {
+        items: nodes
+          .slice(0, first)
+          .map((node) => ({ node: toMemory(node, this.encryption), cursor: toNumber(node.properties.seq) })),
+        hasNextPage: nodes.length > first,
+        totalCount: toNumber(count.records[0]?.get("total") ?? 0),
+      };
+    });
+  }
+
+  async listEntities(agentId: string, first: number, after: number | undefined): Promise<Page<EntityRecord>> {
+    return this.readTx(async (tx) => {
+      const page = await tx.run(MEMORY_CYPHER.entityPage, {
+        agentId,
+        after: neo4j.int(after ?? 0),
+        limit: neo4j.int(first + 1),
+      });
+      const count = await tx.run(MEMORY_CYPHER.entityCount, { agentId });
+      const nodes = page.records.map((row) => row.get("e") as GraphNode);
+      return {
+        items: nodes
+          .slice(0, first)
+          .map((node) => ({ node: toEntity(node), cursor: toNumber(node.properties.seq) })),
+        hasNextPage: nodes.length > first,
+        totalCount: toNumber(count.records[0]?.get("total") ?? 0),
+      };
+    });
+  }
+
+  async mentions(memoryIds: readonly string[]): Promise<string[][]> {
+    const results: string[][] = memoryIds.map(() => []);
+    if (memoryIds.length === 0) return results;
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.mentions, { ids: [...memoryIds] }));
+    for (const row of result.records)
+      results[toNumber(row.get("position"))]!.push(row.get("entityId") as string);
+    return results;
+  }
+
+  async relations(entityIds: readonly string[]): Promise<RelationRecord[]> {
+    if (entityIds.length === 0) return [];
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.relations, { ids: [...entityIds] }));
+    return result.records.map((row) => ({
+      fromId: row.get("fromId") as string,
+      toId: row.get("toId") as string,
+      type: row.get("type") as string,
+    }));
+  }
+
+  async links(memoryIds: readonly string[]): Promise<MemoryLink[]> {
+    if (memoryIds.length === 0) return [];
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.links, { ids: [...memoryIds] }));
+    return result.records.map((row) => ({
+      fromId: row.get("fromId") as string,
+      toId: row.get("toId") as string,
+      type: row.get("type") as MemoryLinkType,
+    }));
+  }
+
+  /** One transaction function; the driver may retry it, and every step recomputes from the database. */
+  async write(batch: WriteBatch): Promise<WriteResult> {
+    const { agentId } = batch;
+    return this.writeTx(async (tx) => {
+      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
+      const revision = toNumber(lock.get("revision"));
+      const before = toNumber(lock.get("memories"));
+      const validNow = filterParams({}, batch.now);
+      const results: WriteOutcome[] = [];
+      const created: string[] = [];
+      const entityIds = new Set<string>();
+
+      for (const item of batch.items) {
+        const record = item.record;
+        let duplicate = (
+          await tx.run(MEMORY_CYPHER.exactDuplicate, { ...validNow, agentId, hash: item.contentHash })
+        ).records[0]?.get("m") as GraphNode | undefined;
+        if (!duplicate && item.embedding && batch.dedupThreshold < 1) {
+          // The vector index sees committed data only: near duplicates within one batch are not merged.
+          const near = await tx.run(MEMORY_CYPHER.nearDuplicate, {
+            ...validNow,
+            agentId,
+            fetch: neo4j.int(64),
+            vector: [...item.embedding],
+            minScore: cosineToScore(batch.dedupThreshold),
+          });
+          duplicate = near.records
+            .map((row) => row.get("m") as GraphNode)
+            .find((node) => batch.mayMergeNear(toMemory(node, this.encryption), record));
+        }
+        let memoryId: string;
+        if (duplicate) {
+          const merged = batch.merge(toMemory(duplicate, this.encryption), record);
+          await tx.run(MEMORY_CYPHER.mergeMemory, {
+            id: merged.id,
+            tags: merged.tags,
+            importance: merged.importance,
+            occurredAt: merged.occurredAt,
+            metadata: sealMemoryFields(this.encryption, merged).metadata,
+            now: batch.now,
+            revision: neo4j.int(revision),
+          });
+          memoryId = merged.id;
+          results.push({ outcome: "MERGED", memory: merged });
+        } else {
+          await tx.run(MEMORY_CYPHER.insertMemory, {
+            agentId,
+            sessionId: record.sessionId,
+            props: {
+              id: record.id,
+              agentId,
+              ...sealMemoryFields(this.encryption, record),
+              contentHash: item.contentHash,
+              searchText: item.searchText,
+              agentToken: agentToken(agentId),
+              kind: record.kind,
+              tags: record.tags,
+              importance: record.importance,
+              createdAt: record.createdAt,
+              occurredAt: record.occurredAt,
+              modality: record.modality,
+              mediaUri: record.mediaUri,
+              validFrom: record.validFrom,
+              validUntil: record.validUntil,
+              sessionId: record.sessionId,
+              revision: neo4j.int(revision),
+              embedding: item.embedding ? [...item.embedding] : null,
+            },
+          });
+          memoryId = record.id;
+          created.push(record.id);
+          results.push({ outcome: "CREATED", memory: record });
+        }
+        for (const entity of item.entities) {
+          const linked = await tx.run(MEMORY_CYPHER.linkEntity, {
+            agentId,
+            memoryId,
+            key: entityKey(agentId, entity.normalizedName),
+            entityId: newEntityId(agentId),
+            name: entity.name,
+            normalizedName: entity.normalizedName,
+            type: entity.type,
+            now: batch.now,
+            revision: neo4j.int(revision),
+          });
+          entityIds.add(linked.records[0]!.get("id") as string);
+        }
+        for (const relation of item.relations) {
+          await tx.run(MEMORY_CYPHER.linkRelation, {
+            fromKey: entityKey(agentId, relation.from),
+            toKey: entityKey(agentId, relation.to),
+            type: relation.type,
+          });
+        }
+        for (const sourceId of item.derivedFrom) {
+          const linked = await tx.run(MEMORY_CYPHER.linkDerived, { memoryId, sourceId, agentId });
+          if (!linked.records[0]?.get("found")) throw new UnknownMemoryError(sourceId);
+        }
+      }
+
+      const evicted: string[] = [];
+      if (batch.capacity !== null) {
+        const excess = before + created.length - batch.capacity;
+        if (excess > 0) {
+          const victims = await tx.run(MEMORY_CYPHER.evictionVictims, {
+            agentId,
+            keep: created,
+            limit: neo4j.int(excess),
+          });
+          for (const row of victims.records) {
+            const id = row.get("id") as string;
+            await tx.run(MEMORY_CYPHER.deleteMemory, { id, agentId });
+            evicted.push(id);
+          }
+        }
+      }
+      return { results, revision, evicted, entityIds: [...entityIds], firstMemories: before === 0 };
+    });
+  }
+
+  async forget(
+    agentId: string,
+    id: string,
+  ): Promise<{ deleted: boolean; revision: number; remaining: number }> {
+    return this.writeTx(async (tx) => {
+      // Lock first (the revision bump takes the Agent node's write lock), then look: a concurrent
+      // forget of the same memory waits here and then finds nothing.
+      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
+      const found = toNumber(
+        (await tx.run(MEMORY_CYPHER.memoryExists, { id, agentId })).records[0]!.get("found"),
+      );
+      if (found > 0) await tx.run(MEMORY_CYPHER.deleteMemory, { id, agentId });
+      const total = (await tx.run(MEMORY_CYPHER.countMemories, { agentId })).records[0]!.get("total");
+      return { deleted: found > 0, revision: toNumber(lock.get("revision")), remaining: toNumber(total) };
+    });
+  }
+
+  async recordAccess(updates: readonly { id: string; count: number; at: string }[]): Promise<void> {
+    if (updates.length === 0) return;
+    const params = updates.map((update) => ({ ...update, count: neo4j.int(update.count) }));
+    await this.writeTx((tx) => tx.run(MEMORY_CYPHER.recordAccess, { updates: params }));
+  }
+
+  async getConfig(agentId: string): Promise<MemoryConfig | null> {
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.getConfig, { agentId }));
+    const config = result.records[0]?.get("config") as string | null | undefined;
+    return config ? (JSON.parse(config) as MemoryConfig) : null;
+  }
+
+  async putConfig(agentId: string, config: MemoryConfig): Promise<void> {
+    await this.writeTx((tx) => tx.run(MEMORY_CYPHER.putConfig, { agentId, config: JSON.stringify(config) }));
+  }
+
+  async vectorSearch(
+    agentId: string,
+    vector: Float32Array,
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]> {
+    const params = { ...filterParams(filter, now), agentId, vector: [...vector], limit: neo4j.int(limit) };
+    // The index spans every agent: over-fetch, post-filter, and widen until `limit` survive.
+    let fetch = Math.min(MAX_VECTOR_FETCH, limit * 4 + 32);
+    for (;;) {
+      const result = await this.readTx((tx) =>
+        tx.run(MEMORY_CYPHER.vectorSearch, { ...params, fetch: neo4j.int(fetch) }),
+      );
+      const rows = result.records;
+      const exhausted = rows.length > 0 && toNumber(rows[0]!.get("fetched")) < fetch;
+      if (rows.length >= limit || exhausted || fetch >= MAX_VECTOR_FETCH) {
+        return rows.map((row) => ({
+          id: row.get("id") as string,
+          score: scoreToCosine(row.get("score") as number),
+        }));
+      }
+      fetch = Math.min(MAX_VECTOR_FETCH, fetch * 4);
+    }
+  }
+
+  async textSearch(
+    agentId: string,
+    terms: readonly string[],
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<ScoredId[]> {
+    if (terms.length === 0) return [];
+    // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
+    const query = `agentToken:"${agentToken(agentId)}" AND searchText:(${terms.map((t) => `"${t}"`).join(" OR ")})`;
+    const result = await this.readTx((tx) =>
+      tx.run(MEMORY_CYPHER.textSearch, {
+        ...filterParams(filter, now),
+        agentId,
+        query,
+        fetch: neo4j.int(limit * 4),
+        limit: neo4j.int(limit),
+      }),
+    );
+    return result.records.map((row) => ({ id: row.get("id") as string, score: row.get("score") as number }));
+  }
+
+  async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {
+    if (normalizedNames.length === 0) return [];
+    const result = await this.readTx((tx) =>
+      tx.run(MEMORY_CYPHER.entitiesByName, { agentId, names: [...normalizedNames] }),
+    );
+    return result.records.map((row) => toEntity(row.get("e") as GraphNode));
+  }
+
+  async memoriesMentioning(
+    agentId: string,
+    entityIds: readonly string[],
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): Promise<{ id: string; entityIds: string[] }[]> {
+    if (entityIds.length === 0) return [];
+    const result = await this.readTx((tx) =>
+      tx.run(MEMORY_CYPHER.mentioning, {
+        ...filterParams(filter, now),
+        agentId,
+        entityIds: [...entityIds],
+        limit: neo4j.int(limit),
+      }),
+    );
+    return result.records.map((row) => ({
+      id: row.get("id") as string,
+      entityIds: row.get("entityIds") as string[],
+    }));
+  }
+
+  async candidates(
+    agentId: string,
+    ids: readonly string[],
+    filter: MemoryFilter,
+    now: string,
+    vectorsFor: ReadonlySet<string>,
+  ): Promise<Candidate[]> {
+    if (ids.length === 0) return [];
+    const result = await this.readTx((tx) =>
+      tx.run(MEMORY_CYPHER.candidates, {
+        ...filterParams(filter, now),
+        agentId,
+        ids: [...ids],
+        vectorsFor: [...vectorsFor],
+      }),
+    );
+    return result.records.map((row) => {
+      const embedding = row.get("embedding") as number[] | null;
+      return {
+        record: toMemory(row.get("m") as Record<string, unknown>, this.encryption),
+        embedding: embedding ? Float32Array.from(embedding) : null,
+      };
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.readTx((tx) => tx.run(MEMORY_CYPHER.ping));
+  }
+
+  async close(): Promise<void> {
+    // The driver belongs to the runtime, which closes it.
+  }
+}
