@@ -432,8 +432,10 @@ async function main(): Promise<void> {
     INTERNAL_SECRET,
     LOG_LEVEL: "warn",
     // Thousands of subscribe operations of one principal in seconds: this measures delivery, not
-    // admission, so the per-principal rate limit is off.
+    // admission, so the per-principal rate limit is off…
     RATE_LIMIT_PER_MINUTE: "0",
+    // …and every subscriber is the same principal, on its own connection.
+    MAX_CONNECTIONS_PER_PRINCIPAL: "1000000",
     EMBEDDINGS_PROVIDER: "none",
     EMBEDDINGS_DIMENSIONS: "512",
   };

@@ -84,6 +84,8 @@ export function createSubscriptions(
       rateLimiter: options.rateLimiter ?? null,
       format,
       queueLimit: config.subscriptions.queueLimit,
+      maxSubscriptionsPerConnection: config.protection.maxSubscriptionsPerConnection,
+      maxConnectionsPerPrincipal: config.protection.maxConnectionsPerPrincipal,
       maxPayload: config.limits.requestBodyBytes,
       metrics,
       logger,

@@ -21,7 +21,7 @@ import { decodeJwt } from "jose";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Principal } from "../../core/auth/principal.js";
 import { bearerToken, CLOCK_TOLERANCE_SECONDS } from "../../core/auth/tokens.js";
-import { ErrorCode } from "../../core/errors.js";
+import { ErrorCode, MnemoError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { WebSocketAttachment } from "../../core/service/http-service.js";
 import type { RateLimiter } from "../rate-limit.js";
@@ -37,6 +37,8 @@ import type { OperationPlanner, PreparedOperation } from "./planner.js";
 export const GatewayCloseCode = {
   /** The client let more than SUBSCRIPTION_QUEUE_LIMIT events wait; it has missed events. */
   SlowConsumer: 4413,
+  /** WebSocket's own "policy violation": the principal has MAX_CONNECTIONS_PER_PRINCIPAL open. */
+  TooManyConnections: 1008,
 } as const;
 
 export interface SubscriptionServerOptions {
@@ -49,6 +51,10 @@ export interface SubscriptionServerOptions {
   format: WireFormat;
   /** Events that may wait per client connection (SUBSCRIPTION_QUEUE_LIMIT). */
   queueLimit: number;
+  /** Open subscriptions one connection may hold (MAX_SUBSCRIPTIONS_PER_CONNECTION). */
+  maxSubscriptionsPerConnection: number;
+  /** Connections one principal (`sub`) may hold on this gateway (MAX_CONNECTIONS_PER_PRINCIPAL). */
+  maxConnectionsPerPrincipal: number;
   /** Largest incoming message, as for HTTP bodies (REQUEST_MAX_BYTES). */
   maxPayload: number;
   metrics: SubscriptionMetrics;
@@ -61,6 +67,8 @@ export interface SubscriptionServerOptions {
 interface SocketState extends Record<PropertyKey, unknown> {
   principal?: Principal;
   connection?: ClientConnection;
+  /** Ids of the connection's open subscriptions, for MAX_SUBSCRIPTIONS_PER_CONNECTION. */
+  subscriptions?: Set<string>;
 }
 
 /** The contextValue of one operation. */
@@ -83,6 +91,8 @@ export function attachSubscriptionServer(
     path: "/graphql",
     maxPayload: options.maxPayload,
   });
+  /** Open connections per principal `sub`, on this gateway process. */
+  const connectionsBySub = new Map<string, number>();
   const slowConsumerReason = `Too slow: more than ${options.queueLimit} events were waiting to be sent; events were missed`;
 
   const cleanup = useServer<Record<string, unknown>, SocketState>(
@@ -94,8 +104,23 @@ export function attachSubscriptionServer(
           if (!token) return false;
           const principal = await options.verifyToken(token);
           const { socket } = ctx.extra;
+          const open = connectionsBySub.get(principal.sub) ?? 0;
+          if (open >= options.maxConnectionsPerPrincipal) {
+            socket.close(
+              GatewayCloseCode.TooManyConnections,
+              `This principal already has ${open} connections (MAX_CONNECTIONS_PER_PRINCIPAL)`,
+            );
+            return false;
+          }
+          connectionsBySub.set(principal.sub, open + 1);
+          socket.once("close", () => {
+            const left = (connectionsBySub.get(principal.sub) ?? 1) - 1;
+            if (left > 0) connectionsBySub.set(principal.sub, left);
+            else connectionsBySub.delete(principal.sub);
+          });
           closeWhenExpired(socket, token);
           ctx.extra.principal = principal;
+          ctx.extra.subscriptions = new Set();
           ctx.extra.connection = new ClientConnection(socket, options.queueLimit, () => {
             metrics.slowConsumers.inc();
             logger.warn({ sub: principal.sub }, "closing a subscription client that cannot keep up");
@@ -111,6 +136,9 @@ export function attachSubscriptionServer(
       onDisconnect: () => {
         metrics.clientConnections.dec();
       },
+      onComplete: (ctx, id) => {
+        ctx.extra.subscriptions?.delete(id);
+      },
       onSubscribe: async (ctx, id, payload) => {
         const principal = ctx.extra.principal!;
         try {
@@ -124,6 +152,19 @@ export function attachSubscriptionServer(
         const variables = payload.variables ?? {};
         const variableErrors = planner.variableErrors(prepared, variables);
         if (variableErrors.length > 0) return variableErrors;
+        if (prepared.kind === "subscription") {
+          const open = ctx.extra.subscriptions!;
+          if (open.size >= options.maxSubscriptionsPerConnection) {
+            return [
+              new MnemoError(
+                ErrorCode.RATE_LIMITED,
+                `This connection already has ${open.size} subscriptions (MAX_SUBSCRIPTIONS_PER_CONNECTION): ` +
+                  "complete one first, or open another connection",
+              ),
+            ];
+          }
+          open.add(id);
+        }
         const state: OperationState = { principal, prepared, connection: ctx.extra.connection!, id };
         return {
           schema: planner.schema,

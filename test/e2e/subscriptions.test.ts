@@ -59,8 +59,12 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    // Hundreds of operations of one principal in a second: the rate limit has its own test below.
-    mnemo = await startTestStack({ redisUrl: redis.url, env: { RATE_LIMIT_PER_MINUTE: "0" } });
+    // Hundreds of operations and connections of one principal in a second: the rate limit and the
+    // connection cap have their own tests below.
+    mnemo = await startTestStack({
+      redisUrl: redis.url,
+      env: { RATE_LIMIT_PER_MINUTE: "0", MAX_CONNECTIONS_PER_PRINCIPAL: "1000" },
+    });
     probe = new PubSubProbe(redis.url);
   });
   afterEach(async () => {
@@ -526,6 +530,63 @@ describe("the HTTP path's limits over the WebSocket", () => {
         extensions: { code: "RATE_LIMITED", retryAfterSeconds: expect.any(Number) },
       },
     ]);
+  });
+});
+
+describe("the WebSocket caps", () => {
+  let mnemo: TestStack;
+  const others: Client[] = [];
+
+  beforeAll(async () => {
+    mnemo = await startTestStack({
+      env: { MAX_SUBSCRIPTIONS_PER_CONNECTION: "2", MAX_CONNECTIONS_PER_PRINCIPAL: "2" },
+    });
+  });
+  afterAll(async () => {
+    await Promise.all(others.map((other) => other.dispose()));
+    await mnemo?.close();
+  });
+
+  it("caps subscriptions per connection and connections per principal", async () => {
+    const principal = agentPrincipal("caps");
+    const connect = async () => {
+      const other = gatewayClient(mnemo.url("gateway"), `Bearer ${await mnemo.token(principal)}`);
+      others.push(other);
+      return other;
+    };
+    const first = await connect();
+    const watch = (on: Client) =>
+      new Recorder(on, `subscription { agentStateChanged(agentId: "caps") { version } }`);
+    const open = [watch(first), watch(first)];
+    const third = watch(first);
+    await third.waitForEnd();
+    expect(third.errorCodes).toEqual(["RATE_LIMITED"]);
+    expect((third.error as { message: string }[])[0]?.message).toContain("MAX_SUBSCRIPTIONS_PER_CONNECTION");
+    // Completing one makes room again.
+    open[0]!.dispose();
+    await waitUntil(
+      async () => (await metric(mnemo.url("gateway"), "mnemo_subscriptions_active")) === 1,
+      "one left",
+    );
+    const again = watch(first);
+    await waitUntil(
+      async () => (await metric(mnemo.url("gateway"), "mnemo_subscriptions_active")) === 2,
+      "room again",
+    );
+    expect(again.ended).toBe(false);
+
+    const second = watch(await connect());
+    await waitUntil(
+      async () => (await metric(mnemo.url("gateway"), "mnemo_websocket_connections")) === 2,
+      "2 sockets",
+    );
+    const refused = watch(await connect());
+    await refused.waitForEnd();
+    expect(refused.error).toMatchObject({
+      code: 1008,
+      reason: expect.stringContaining("MAX_CONNECTIONS_PER_PRINCIPAL"),
+    });
+    expect(second.ended).toBe(false);
   });
 });
 
