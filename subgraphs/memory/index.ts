@@ -6,7 +6,7 @@
 import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
-import { createEmbedder } from "./analysis/embedder.js";
+import { createEmbedder, type Embedder } from "./analysis/embedder.js";
 import { acquireAnalysisPool } from "./analysis/pool.js";
 import { MemoryService } from "./domain/memory-service.js";
 import { createMemoryResolvers, type MemoryContext } from "./resolvers.js";
@@ -22,15 +22,28 @@ export async function createMemoryStore(runtime: Runtime): Promise<MemoryStore> 
   return createSqliteMemoryStore(config.dataDir, dimensions);
 }
 
-export async function startMemorySubgraph(
+export interface MemoryComponents {
+  store: MemoryStore;
+  service: MemoryService;
+  /** Releases the worker pool and closes the store (after the service has flushed). */
+  close(): Promise<void>;
+}
+
+/**
+ * The memory subgraph's parts without the HTTP server: what `startMemorySubgraph` serves, and
+ * what an in-process caller (the recall benchmark) uses directly. `embedder` replaces the
+ * configured one (e.g. a caching wrapper around it).
+ */
+export async function createMemoryComponents(
   runtime: Runtime,
-  options: { port: number },
-): Promise<RunningService> {
+  options: { embedder?: (configured: Embedder) => Embedder } = {},
+): Promise<MemoryComponents> {
   const store = await createMemoryStore(runtime);
   const pool = acquireAnalysisPool(runtime.config.embeddings.workers);
+  const configured = createEmbedder(runtime.config.embeddings, pool);
   const service = new MemoryService({
     store,
-    embedder: createEmbedder(runtime.config.embeddings, pool),
+    embedder: options.embedder ? options.embedder(configured) : configured,
     pool,
     cache: runtime.cache,
     events: runtime.events,
@@ -38,6 +51,23 @@ export async function startMemorySubgraph(
     limits: { maxBytes: runtime.config.limits.memoryMaxBytes },
     logger: runtime.logger.child({ service: "memory" }),
   });
+  return {
+    store,
+    service,
+    async close() {
+      await service.close();
+      await pool.release();
+      await store.close();
+    },
+  };
+}
+
+export async function startMemorySubgraph(
+  runtime: Runtime,
+  options: { port: number },
+): Promise<RunningService> {
+  const memory = await createMemoryComponents(runtime);
+  const { service, store } = memory;
   try {
     return await startSubgraph<MemoryContext>({
       name: "memory",
@@ -46,15 +76,10 @@ export async function startMemorySubgraph(
       resolvers: createMemoryResolvers(service, runtime.events),
       createContext: (principal) => ({ principal, loaders: service.createLoaders() }),
       readiness: { store: () => store.ping() },
-      onClose: async () => {
-        await service.close();
-        await pool.release();
-        await store.close();
-      },
+      onClose: () => memory.close(),
     });
   } catch (error) {
-    await pool.release();
-    await store.close();
+    await memory.close();
     throw error;
   }
 }

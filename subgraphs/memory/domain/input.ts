@@ -15,6 +15,7 @@ import {
   type RecallWeights,
   SIGNALS,
 } from "./model.js";
+import { searchTextOf } from "./dedup.js";
 import { normalizeName } from "./text.js";
 
 export const LIMITS = {
@@ -66,7 +67,7 @@ export interface PreparedInput {
   validFrom: string | null;
   validUntil: string | null;
   sessionId: string | null;
-  /** The text that is embedded and indexed: the caption for non-text memories. */
+  /** The text that is embedded and indexed: the content, and the caption if any. */
   searchText: string;
   embedding: number[] | null;
   entities: { name: string; normalizedName: string; type: string }[];
@@ -203,7 +204,7 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
     validFrom,
     validUntil,
     sessionId,
-    searchText: modality === "TEXT" ? content : (caption ?? content),
+    searchText: searchTextOf({ content, caption }),
     embedding: input.embedding ?? null,
     entities: [...entities.values()],
     relations,
