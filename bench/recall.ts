@@ -84,7 +84,14 @@ function turnToMemory(turn: Turn): MemoryInput {
     content: `${turn.speaker}: ${turn.text}`,
     occurredAt: turn.occurredAt,
     sessionId: turn.session,
-    ...(turn.caption ? { modality: "IMAGE" as const, caption: turn.caption, mediaUri: turn.imageUrl } : {}),
+    ...(turn.caption
+      ? {
+          modality: "IMAGE" as const,
+          caption: turn.caption,
+          // A few image URLs in the dataset are longer than the API allows; the URL is not searched.
+          mediaUri: turn.imageUrl && turn.imageUrl.length <= LIMITS.mediaUriLength ? turn.imageUrl : null,
+        }
+      : {}),
   };
 }
 

@@ -51,6 +51,8 @@ export interface MemoryInput {
   relations?: { from: string; to: string; type: string }[] | null;
   derivedFrom?: string[] | null;
   extractEntities?: boolean | null;
+  pinned?: boolean | null;
+  supersedes?: string | null;
 }
 
 /** A checked input: everything but the id, timestamps and vector, which the service adds. */
@@ -74,6 +76,9 @@ export interface PreparedInput {
   relations: { from: string; to: string; type: string }[];
   derivedFrom: string[];
   extractEntities: boolean;
+  pinned: boolean;
+  /** Id of an older memory of the agent this one replaces (invalidated at this one's occurredAt). */
+  supersedes: string | null;
 }
 
 export const DEFAULT_IMPORTANCE = 0.5;
@@ -210,6 +215,8 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
     relations,
     derivedFrom,
     extractEntities: input.extractEntities ?? true,
+    pinned: input.pinned ?? false,
+    supersedes: optionalText(input.supersedes, arg("supersedes")),
   };
 }
 

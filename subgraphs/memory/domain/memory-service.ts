@@ -39,12 +39,12 @@ import {
 } from "./input.js";
 import {
   type AccessStats,
-  DEFAULT_MEMORY_CONFIG,
   type EntityRecord,
   type MemoryConfig,
   type MemoryFilter,
   type MemoryRecord,
   type RecallWeights,
+  withConfigDefaults,
 } from "./model.js";
 import { recallMemories } from "./recall.js";
 import type { ScoredCandidate } from "./scoring.js";
@@ -115,7 +115,7 @@ export class MemoryService {
   }
 
   async config(agentId: string): Promise<MemoryConfig> {
-    return (await this.deps.store.getConfig(agentId)) ?? DEFAULT_MEMORY_CONFIG;
+    return withConfigDefaults(await this.deps.store.getConfig(agentId));
   }
 
   async configure(agentId: string, input: MemoryConfigInput): Promise<MemoryConfig> {
@@ -203,6 +203,8 @@ export class MemoryService {
         validFrom: input.validFrom,
         validUntil: input.validUntil,
         sessionId: input.sessionId,
+        pinned: input.pinned,
+        consolidation: null,
       },
       contentHash: contentHash(input.searchText),
       searchText: input.searchText,

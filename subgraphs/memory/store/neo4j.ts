@@ -29,6 +29,7 @@ import {
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,
+  ConsolidationEvidence,
   EntityRecord,
   MemoryConfig,
   MemoryFilter,
@@ -181,7 +182,8 @@ MATCH (e:Entity {id: $ids[position]})
 RETURN position, e`,
   accessById: `UNWIND range(0, size($ids) - 1) AS position
 MATCH (m:Memory {id: $ids[position]})
-RETURN position, m.lastAccessedAt AS lastAccessedAt, coalesce(m.accessCount, 0) AS accessCount`,
+RETURN position, m.lastAccessedAt AS lastAccessedAt, coalesce(m.accessCount, 0) AS accessCount,
+       coalesce(m.usefulCount, 0) AS usefulCount, coalesce(m.notUsefulCount, 0) AS notUsefulCount`,
   listPage: `MATCH (m:Memory {agentId: $agentId})
 WHERE m.seq < $before AND ${FILTER}
 RETURN m
@@ -229,6 +231,9 @@ WHERE m.agentId = $agentId AND ${FILTER}
 RETURN m.id AS id, score
 ORDER BY score DESC
 LIMIT $limit`,
+  entityMentionCounts: `UNWIND range(0, size($ids) - 1) AS position
+MATCH (e:Entity {id: $ids[position], agentId: $agentId})
+RETURN position, COUNT { (e)<-[:MENTIONS]-(:Memory) } AS mentions`,
   entitiesByName: `MATCH (e:Entity)
 WHERE e.key IN [name IN $names | $agentId + '#' + name]
 RETURN e`,
@@ -241,7 +246,7 @@ LIMIT $limit`,
   candidates: `MATCH (m:Memory)
 WHERE m.id IN $ids AND m.agentId = $agentId AND ${FILTER}
 RETURN m {.id, .agentId, .content, .kind, .tags, .importance, .createdAt, .occurredAt, .metadata, .modality,
-          .mediaUri, .caption, .validFrom, .validUntil, .sessionId} AS m,
+          .mediaUri, .caption, .validFrom, .validUntil, .sessionId, .pinned, .consolidation} AS m,
        CASE WHEN m.id IN $vectorsFor THEN m.embedding ELSE null END AS embedding`,
   ping: "RETURN 1 AS ok",
 } as const;
@@ -268,6 +273,8 @@ function toMemory(node: GraphNode | Record<string, unknown>): MemoryRecord {
     validFrom: text(p.validFrom),
     validUntil: text(p.validUntil),
     sessionId: text(p.sessionId),
+    pinned: p.pinned === true,
+    consolidation: p.consolidation ? (JSON.parse(p.consolidation as string) as ConsolidationEvidence) : null,
   };
 }
 
@@ -385,6 +392,8 @@ export class Neo4jMemoryStore implements MemoryStore {
       results[toNumber(row.get("position"))] = {
         lastAccessedAt: (row.get("lastAccessedAt") as string | null) ?? null,
         accessCount: toNumber(row.get("accessCount")),
+        usefulCount: toNumber(row.get("usefulCount")),
+        notUsefulCount: toNumber(row.get("notUsefulCount")),
       };
     }
     return results;
@@ -531,6 +540,8 @@ export class Neo4jMemoryStore implements MemoryStore {
               validFrom: record.validFrom,
               validUntil: record.validUntil,
               sessionId: record.sessionId,
+              pinned: record.pinned,
+              consolidation: record.consolidation === null ? null : JSON.stringify(record.consolidation),
               revision: neo4j.int(revision),
               embedding: item.embedding ? [...item.embedding] : null,
             },
@@ -665,6 +676,21 @@ export class Neo4jMemoryStore implements MemoryStore {
       }),
     );
     return result.records.map((row) => ({ id: row.get("id") as string, score: row.get("score") as number }));
+  }
+
+  async entityMentionCounts(
+    agentId: string,
+    entityIds: readonly string[],
+  ): Promise<{ memories: number; mentions: number[] }> {
+    const mentions = entityIds.map(() => 0);
+    return this.readTx(async (tx) => {
+      if (entityIds.length > 0) {
+        const result = await tx.run(MEMORY_CYPHER.entityMentionCounts, { agentId, ids: [...entityIds] });
+        for (const row of result.records) mentions[toNumber(row.get("position"))] = toNumber(row.get("mentions"));
+      }
+      const total = await tx.run(MEMORY_CYPHER.countMemories, { agentId });
+      return { memories: toNumber(total.records[0]!.get("total")), mentions };
+    });
   }
 
   async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {

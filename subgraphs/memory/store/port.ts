@@ -176,6 +176,11 @@ export interface MemoryStore {
     filter: MemoryFilter,
     now: string,
   ): Promise<ScoredId[]>;
+  /**
+   * How many of the agent's memories mention each entity (in the order of `entityIds`), and how
+   * many memories the agent has: the document frequencies behind entity specificity.
+   */
+  entityMentionCounts(agentId: string, entityIds: readonly string[]): Promise<{ memories: number; mentions: number[] }>;
   /** The agent's entities with these normalised names. */
   entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]>;
   /** Memories mentioning any of these entities, with which ones. */

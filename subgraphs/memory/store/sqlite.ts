@@ -13,6 +13,7 @@ import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sq
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,
+  ConsolidationEvidence,
   EntityRecord,
   MemoryConfig,
   MemoryFilter,
@@ -101,13 +102,20 @@ const MIGRATIONS = [
    ) WITHOUT ROWID;
    CREATE INDEX memory_links_to ON memory_links (to_seq, type);
    CREATE VIRTUAL TABLE memory_fts USING fts5(agent, text, tokenize = 'porter unicode61');`,
+  // Learning, forgetting and consolidation (issue 5).
+  `ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE memories ADD COLUMN useful_count INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE memories ADD COLUMN not_useful_count INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE memories ADD COLUMN last_components TEXT;
+   ALTER TABLE memories ADD COLUMN consolidation TEXT;`,
 ];
 
 /** vec0 refuses k above this. */
 const MAX_KNN = 4096;
 
 const MEMORY_COLUMNS = `m.seq, m.id, m.agent_id, m.content, m.kind, m.tags, m.importance, m.created_at,
-  m.occurred_at, m.metadata, m.modality, m.media_uri, m.caption, m.valid_from, m.valid_until, m.session_id, m.revision`;
+  m.occurred_at, m.metadata, m.modality, m.media_uri, m.caption, m.valid_from, m.valid_until, m.session_id, m.revision,
+  m.pinned, m.consolidation`;
 
 /**
  * The filter as one static SQL fragment over `m`: unset parameters are NULL and switch their
@@ -140,6 +148,8 @@ interface MemoryRow {
   valid_until: string | null;
   session_id: string | null;
   revision: number;
+  pinned: number;
+  consolidation: string | null;
 }
 
 interface EntityRow {
@@ -170,6 +180,8 @@ function toMemory(row: MemoryRow): MemoryRecord {
     validFrom: row.valid_from,
     validUntil: row.valid_until,
     sessionId: row.session_id,
+    pinned: row.pinned === 1,
+    consolidation: row.consolidation === null ? null : (JSON.parse(row.consolidation) as ConsolidationEvidence),
   };
 }
 
@@ -226,7 +238,7 @@ export class SqliteMemoryStore implements MemoryStore {
         `SELECT j.key AS position, e.* FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value`,
       ),
       accessById: db.prepare(
-        `SELECT j.key AS position, m.last_accessed_at, m.access_count
+        `SELECT j.key AS position, m.last_accessed_at, m.access_count, m.useful_count, m.not_useful_count
          FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
       ),
       listPage: filtered(
@@ -279,9 +291,9 @@ export class SqliteMemoryStore implements MemoryStore {
       memoryBySeqFiltered: filtered(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.seq = @seq AND FILTER`),
       insertMemory: db.prepare(
         `INSERT INTO memories (id, agent_id, content, content_hash, kind, tags, importance, created_at, occurred_at,
-           metadata, modality, media_uri, caption, valid_from, valid_until, session_id, revision)
+           metadata, modality, media_uri, caption, valid_from, valid_until, session_id, revision, pinned, consolidation)
          VALUES (@id, @agentId, @content, @contentHash, @kind, @tags, @importance, @createdAt, @occurredAt,
-           @metadata, @modality, @mediaUri, @caption, @validFrom, @validUntil, @sessionId, @revision)
+           @metadata, @modality, @mediaUri, @caption, @validFrom, @validUntil, @sessionId, @revision, @pinned, @consolidation)
          RETURNING seq`,
       ),
       mergeMemory: db.prepare(
@@ -353,6 +365,10 @@ export class SqliteMemoryStore implements MemoryStore {
       textMatches: db.prepare(
         "SELECT count(*) AS n FROM (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
       ),
+      entityMentionCounts: db.prepare(
+        `SELECT j.key AS position, (SELECT count(*) FROM mentions x WHERE x.entity_seq = e.seq) AS n
+         FROM json_each(@ids) j CROSS JOIN entities e ON e.id = j.value WHERE e.agent_id = @agentId`,
+      ),
       entitiesByName: db.prepare(
         `SELECT * FROM entities WHERE agent_id = @agentId
          AND normalized_name IN (SELECT value FROM json_each(@names))`,
@@ -393,9 +409,16 @@ export class SqliteMemoryStore implements MemoryStore {
       position: number;
       last_accessed_at: string | null;
       access_count: number;
+      useful_count: number;
+      not_useful_count: number;
     }[];
     for (const row of rows) {
-      results[row.position] = { lastAccessedAt: row.last_accessed_at, accessCount: row.access_count };
+      results[row.position] = {
+        lastAccessedAt: row.last_accessed_at,
+        accessCount: row.access_count,
+        usefulCount: row.useful_count,
+        notUsefulCount: row.not_useful_count,
+      };
     }
     return results;
   }
@@ -552,6 +575,8 @@ export class SqliteMemoryStore implements MemoryStore {
       contentHash: item.contentHash,
       tags: JSON.stringify(r.tags),
       metadata: r.metadata === null ? null : JSON.stringify(r.metadata),
+      pinned: r.pinned ? 1 : 0,
+      consolidation: r.consolidation === null ? null : JSON.stringify(r.consolidation),
       revision,
     }) as { seq: number };
     s.insertFts.run(seq, agentToken(r.agentId), item.searchText);
@@ -682,6 +707,19 @@ export class SqliteMemoryStore implements MemoryStore {
       const { n } = this.s.textMatches.get(match, fetch) as { n: number };
       if (n < fetch) return rows;
     }
+  }
+
+  async entityMentionCounts(
+    agentId: string,
+    entityIds: readonly string[],
+  ): Promise<{ memories: number; mentions: number[] }> {
+    const mentions = entityIds.map(() => 0);
+    const rows = this.s.entityMentionCounts.all({ agentId, ids: JSON.stringify(entityIds) }) as {
+      position: number;
+      n: number;
+    }[];
+    for (const row of rows) mentions[row.position] = row.n;
+    return { memories: (this.s.countAgent.get(agentId) as { n: number }).n, mentions };
   }
 
   async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {
