@@ -41,6 +41,7 @@ export interface ItemOptions extends Partial<Omit<MemoryRecord, "id" | "agentId"
   entities?: string[];
   relations?: { from: string; to: string; type: string }[];
   derivedFrom?: string[];
+  pinned?: boolean;
 }
 
 export function item(agentId: string, content: string, options: ItemOptions = {}): NewMemory {
@@ -62,6 +63,8 @@ export function item(agentId: string, content: string, options: ItemOptions = {}
       validFrom: options.validFrom ?? null,
       validUntil: options.validUntil ?? null,
       sessionId: options.sessionId ?? null,
+      pinned: options.pinned ?? false,
+      consolidation: null,
     },
     contentHash: contentHash(content),
     searchText: content,

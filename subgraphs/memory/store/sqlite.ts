@@ -22,11 +22,16 @@ import type {
   MemoryRecord,
   Modality,
   RelationRecord,
+  ScoreComponents,
 } from "../domain/model.js";
 import { agentToken } from "./agent-token.js";
 import {
+  type AccessUpdate,
   type Candidate,
+  type ConsolidationMerge,
   DimensionMismatchError,
+  type ForgetRules,
+  type RemovalResult,
   type MemoryLink,
   type MemoryStore,
   type NewMemory,
@@ -327,7 +332,7 @@ export class SqliteMemoryStore implements MemoryStore {
       deleteFts: db.prepare("DELETE FROM memory_fts WHERE rowid = ?"),
       deleteVector: db.prepare("DELETE FROM memory_vectors WHERE rowid = ?"),
       evictionVictims: db.prepare(
-        `SELECT seq FROM memories WHERE agent_id = @agentId AND seq NOT IN (SELECT value FROM json_each(@keep))
+        `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0 AND seq NOT IN (SELECT value FROM json_each(@keep))
          ORDER BY importance ASC, coalesce(last_accessed_at, occurred_at) ASC, seq ASC LIMIT @limit`,
       ),
       idOfSeq: db.prepare("SELECT id FROM memories WHERE seq = ?"),
@@ -336,6 +341,51 @@ export class SqliteMemoryStore implements MemoryStore {
            last_accessed_at = CASE WHEN last_accessed_at IS NULL OR last_accessed_at < @at THEN @at ELSE last_accessed_at END
          WHERE id = @id`,
       ),
+      recordComponents: db.prepare("UPDATE memories SET last_components = @components WHERE id = @id"),
+      reinforce: db.prepare(
+        `UPDATE memories SET useful_count = useful_count + @useful, not_useful_count = not_useful_count + @notUseful
+         WHERE id = @id AND agent_id = @agentId RETURNING last_components`,
+      ),
+      invalidate: db.prepare(
+        `UPDATE memories SET valid_until = @validUntil, revision = @revision WHERE seq = @seq RETURNING ${MEMORY_COLUMNS.replaceAll("m.", "")}`,
+      ),
+      policyVictims: db.prepare(
+        `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0 AND (
+           (@occurredBefore IS NOT NULL AND occurred_at < @occurredBefore)
+           OR (@inactiveSince IS NOT NULL AND coalesce(last_accessed_at, created_at) < @inactiveSince)
+           OR (@minImportance IS NOT NULL AND importance < @minImportance))`,
+      ),
+      capacityVictims: db.prepare(
+        `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0
+         ORDER BY importance ASC, coalesce(last_accessed_at, occurred_at) ASC, seq ASC LIMIT @limit`,
+      ),
+      entitiesOfMemory: db.prepare("SELECT entity_seq FROM mentions WHERE memory_seq = ?"),
+      deleteOrphanEntity: db.prepare(
+        "DELETE FROM entities WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM mentions WHERE entity_seq = entities.seq) RETURNING id",
+      ),
+      moveMentions: db.prepare(
+        "INSERT OR IGNORE INTO mentions (memory_seq, entity_seq) SELECT @keep, entity_seq FROM mentions WHERE memory_seq = @from",
+      ),
+      moveDerivations: db.prepare(
+        `INSERT OR IGNORE INTO memory_links (from_seq, to_seq, type)
+         SELECT CASE WHEN from_seq = @from THEN @keep ELSE from_seq END, CASE WHEN to_seq = @from THEN @keep ELSE to_seq END, type
+         FROM memory_links WHERE type = 'DERIVED_FROM' AND (from_seq = @from OR to_seq = @from)
+           AND from_seq <> to_seq AND NOT (from_seq IN (@from, @keep) AND to_seq IN (@from, @keep))`,
+      ),
+      addUsage: db.prepare(
+        `UPDATE memories SET access_count = access_count + s.access_count, useful_count = useful_count + s.useful_count,
+           not_useful_count = not_useful_count + s.not_useful_count,
+           last_accessed_at = CASE WHEN s.last_accessed_at IS NULL THEN memories.last_accessed_at
+             WHEN memories.last_accessed_at IS NULL OR memories.last_accessed_at < s.last_accessed_at
+             THEN s.last_accessed_at ELSE memories.last_accessed_at END
+         FROM (SELECT access_count, useful_count, not_useful_count, last_accessed_at FROM memories WHERE seq = @from) AS s
+         WHERE memories.seq = @keep`,
+      ),
+      updateConsolidated: db.prepare(
+        `UPDATE memories SET tags = @tags, importance = @importance, occurred_at = @occurredAt, metadata = @metadata,
+           pinned = @pinned, consolidation = @consolidation, revision = @revision WHERE seq = @seq`,
+      ),
+      configuredAgents: db.prepare("SELECT agent_id FROM memory_agents WHERE config IS NOT NULL ORDER BY agent_id"),
       getConfig: db.prepare("SELECT config FROM memory_agents WHERE agent_id = ?"),
       putConfig: db.prepare(
         `INSERT INTO memory_agents (agent_id, revision, config) VALUES (?, 1, ?)
@@ -496,6 +546,7 @@ export class SqliteMemoryStore implements MemoryStore {
     const results: WriteOutcome[] = [];
     const created: number[] = [];
     const entityIds = new Set<string>();
+    const superseded: MemoryRecord[] = [];
 
     for (const item of batch.items) {
       const duplicate = this.findDuplicate(agentId, item, batch, validNow);
@@ -524,6 +575,12 @@ export class SqliteMemoryStore implements MemoryStore {
         if (!source) throw new UnknownMemoryError(id);
         if (source.seq !== seq) s.insertLink.run(seq, source.seq, "DERIVED_FROM");
       }
+      if (item.supersedes) {
+        const old = s.agentMemorySeq.get(item.supersedes, agentId) as { seq: number } | undefined;
+        if (!old) throw new UnknownMemoryError(item.supersedes, "supersedes");
+        const row = s.invalidate.get({ seq: old.seq, validUntil: item.record.occurredAt, revision }) as MemoryRow;
+        superseded.push(toMemory(row));
+      }
     }
 
     const evicted: string[] = [];
@@ -541,7 +598,7 @@ export class SqliteMemoryStore implements MemoryStore {
         }
       }
     }
-    return { results, revision, evicted, entityIds: [...entityIds], firstMemories: before === 0 };
+    return { results, revision, evicted, superseded, entityIds: [...entityIds], firstMemories: before === 0 };
   }
 
   private findDuplicate(
@@ -622,15 +679,22 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
-  /** Deletes a memory and keeps its session chain connected (next FOLLOWS previous). */
-  private deleteBySeq(seq: number): void {
+  /**
+   * Deletes a memory, keeps its session chain connected (next FOLLOWS previous) and deletes the
+   * entities only it mentioned (their relations go with them). Returns those entities' ids.
+   */
+  private deleteBySeq(seq: number): string[] {
     const { s } = this;
     const previous = s.followsOf.get(seq) as { to_seq: number } | undefined;
     const next = s.followedBy.all(seq) as { from_seq: number }[];
+    const entities = s.entitiesOfMemory.all(seq) as { entity_seq: number }[];
     s.deleteMemory.run(seq);
     s.deleteFts.run(seq);
     s.deleteVector.run(BigInt(seq));
     if (previous) for (const row of next) s.insertLink.run(row.from_seq, previous.to_seq, "FOLLOWS");
+    return entities.flatMap((entity) =>
+      (s.deleteOrphanEntity.all(entity.entity_seq) as { id: string }[]).map((row) => row.id),
+    );
   }
 
   async forget(
@@ -649,10 +713,125 @@ export class SqliteMemoryStore implements MemoryStore {
       .immediate();
   }
 
-  async recordAccess(updates: readonly { id: string; count: number; at: string }[]): Promise<void> {
+  async recordAccess(updates: readonly AccessUpdate[]): Promise<void> {
     this.db.transaction(() => {
-      for (const update of updates) this.s.recordAccess.run(update);
+      for (const { id, count, at, components } of updates) {
+        this.s.recordAccess.run({ id, count, at });
+        if (components) this.s.recordComponents.run({ id, components: JSON.stringify(components) });
+      }
     })();
+  }
+
+  async reinforce(
+    agentId: string,
+    id: string,
+    useful: boolean,
+  ): Promise<{ found: boolean; lastComponents: ScoreComponents | null }> {
+    const row = this.s.reinforce.get({ id, agentId, useful: useful ? 1 : 0, notUseful: useful ? 0 : 1 }) as
+      | { last_components: string | null }
+      | undefined;
+    if (!row) return { found: false, lastComponents: null };
+    return {
+      found: true,
+      lastComponents: row.last_components ? (JSON.parse(row.last_components) as ScoreComponents) : null,
+    };
+  }
+
+  async invalidate(
+    agentId: string,
+    id: string,
+    validUntil: string,
+  ): Promise<{ record: MemoryRecord | null; revision: number }> {
+    return this.db
+      .transaction(() => {
+        const found = this.s.agentMemorySeq.get(id, agentId) as { seq: number } | undefined;
+        if (!found) return { record: null, revision: 0 };
+        const { revision } = this.s.bumpAgent.get(agentId) as { revision: number };
+        const row = this.s.invalidate.get({ seq: found.seq, validUntil, revision }) as MemoryRow;
+        return { record: toMemory(row), revision };
+      })
+      .immediate();
+  }
+
+  async forgetByPolicy(agentId: string, rules: ForgetRules): Promise<RemovalResult> {
+    const { s } = this;
+    return this.db
+      .transaction(() => {
+        const victims = new Set(
+          (s.policyVictims.all({ agentId, ...rules }) as { seq: number }[]).map((row) => row.seq),
+        );
+        if (rules.capacity !== null) {
+          const total = (s.countAgent.get(agentId) as { n: number }).n;
+          const excess = total - victims.size - rules.capacity;
+          if (excess > 0) {
+            const ranked = s.capacityVictims.all({ agentId, limit: excess + victims.size }) as { seq: number }[];
+            let added = 0;
+            for (const row of ranked) {
+              if (added === excess) break;
+              if (!victims.has(row.seq)) {
+                victims.add(row.seq);
+                added++;
+              }
+            }
+          }
+        }
+        return this.removeAll(agentId, [...victims]);
+      })
+      .immediate();
+  }
+
+  async consolidate(agentId: string, merges: readonly ConsolidationMerge[]): Promise<RemovalResult> {
+    const { s } = this;
+    return this.db
+      .transaction(() => {
+        const { revision } = s.bumpAgent.get(agentId) as { revision: number };
+        const removedSeqs: number[] = [];
+        for (const { keep, remove } of merges) {
+          const kept = s.agentMemorySeq.get(keep.id, agentId) as { seq: number } | undefined;
+          if (!kept) throw new UnknownMemoryError(keep.id);
+          for (const id of remove) {
+            const from = s.agentMemorySeq.get(id, agentId) as { seq: number } | undefined;
+            if (!from) throw new UnknownMemoryError(id);
+            s.moveMentions.run({ keep: kept.seq, from: from.seq });
+            s.moveDerivations.run({ keep: kept.seq, from: from.seq });
+            s.addUsage.run({ keep: kept.seq, from: from.seq });
+            removedSeqs.push(from.seq);
+          }
+          s.updateConsolidated.run({
+            seq: kept.seq,
+            tags: JSON.stringify(keep.tags),
+            importance: keep.importance,
+            occurredAt: keep.occurredAt,
+            metadata: keep.metadata === null ? null : JSON.stringify(keep.metadata),
+            pinned: keep.pinned ? 1 : 0,
+            consolidation: keep.consolidation === null ? null : JSON.stringify(keep.consolidation),
+            revision,
+          });
+        }
+        return this.removeAll(agentId, removedSeqs, revision);
+      })
+      .immediate();
+  }
+
+  /** Inside a transaction: deletes these memories of the agent (one revision bump for all). */
+  private removeAll(agentId: string, seqs: readonly number[], bumped?: number): RemovalResult {
+    const { s } = this;
+    const remaining = () => (s.countAgent.get(agentId) as { n: number }).n;
+    if (seqs.length === 0 && bumped === undefined) {
+      return { removed: [], removedEntities: [], revision: 0, remaining: remaining() };
+    }
+    const revision = bumped ?? (s.bumpAgent.get(agentId) as { revision: number }).revision;
+    const removed: string[] = [];
+    const removedEntities: string[] = [];
+    for (const seq of seqs) {
+      removed.push((s.idOfSeq.get(seq) as { id: string }).id);
+      removedEntities.push(...this.deleteBySeq(seq));
+    }
+    return { removed, removedEntities, revision, remaining: remaining() };
+  }
+
+  async configuredAgents(): Promise<string[]> {
+    return (this.s.configuredAgents.all() as { agent_id: string }[]).map((row) => row.agent_id);
   }
 
   async getConfig(agentId: string): Promise<MemoryConfig | null> {
