@@ -66,7 +66,9 @@ function options() {
   }
   const ks = values.k.split(",").map((value) => Number(value.trim()));
   if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1 || k > LIMITS.maxK)) {
-    throw new DatasetError(`--k takes whole numbers from 1 to ${LIMITS.maxK}, comma-separated (got "${values.k}")`);
+    throw new DatasetError(
+      `--k takes whole numbers from 1 to ${LIMITS.maxK}, comma-separated (got "${values.k}")`,
+    );
   }
   return {
     data: values.data,
@@ -106,7 +108,8 @@ async function main() {
   if (args.conversations) {
     const wanted = new Set(args.conversations);
     conversations = conversations.filter((conversation) => wanted.has(conversation.sampleId));
-    if (conversations.length === 0) throw new DatasetError(`--conversations matched no sample_id in ${args.data}`);
+    if (conversations.length === 0)
+      throw new DatasetError(`--conversations matched no sample_id in ${args.data}`);
   }
   const started = performance.now();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-recall-"));
@@ -200,10 +203,9 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  const systems = Object.fromEntries(SYSTEMS.map((system) => [system, accumulators[system].result()])) as Record<
-    SystemName,
-    SystemResult
-  >;
+  const systems = Object.fromEntries(
+    SYSTEMS.map((system) => [system, accumulators[system].result()]),
+  ) as Record<SystemName, SystemResult>;
   const questions = accumulators.hybrid.count();
   const seconds = {
     ingest: Math.round(ingestSeconds * 10) / 10,
@@ -214,18 +216,21 @@ async function main() {
   for (const k of args.ks) {
     printTable(
       `recall@${k} (${questions} questions, ${conversations.length} conversations, ${totalTurns} turns)`,
-      [...RECALL_CATEGORIES.filter((c) => accumulators.hybrid.count(c) > 0), "overall" as const].map((category) => {
-        const label = category === "overall" ? "overall" : `${category} ${CATEGORY_NAMES[category]}`;
-        const row: Record<string, string | number> = {
-          category: label,
-          questions: accumulators.hybrid.count(category === "overall" ? undefined : category),
-        };
-        for (const system of SYSTEMS) {
-          const table = category === "overall" ? systems[system].overall : systems[system].byCategory[category]!;
-          row[system] = table[`recall@${k}`] ?? 0;
-        }
-        return row;
-      }),
+      [...RECALL_CATEGORIES.filter((c) => accumulators.hybrid.count(c) > 0), "overall" as const].map(
+        (category) => {
+          const label = category === "overall" ? "overall" : `${category} ${CATEGORY_NAMES[category]}`;
+          const row: Record<string, string | number> = {
+            category: label,
+            questions: accumulators.hybrid.count(category === "overall" ? undefined : category),
+          };
+          for (const system of SYSTEMS) {
+            const table =
+              category === "overall" ? systems[system].overall : systems[system].byCategory[category]!;
+            row[system] = table[`recall@${k}`] ?? 0;
+          }
+          return row;
+        },
+      ),
     );
   }
   console.log(
@@ -255,7 +260,10 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof DatasetError || (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+  if (
+    error instanceof DatasetError ||
+    (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
+  ) {
     console.error(`bench:recall: ${(error as Error).message}\n${USAGE}`);
   } else console.error(error);
   process.exit(1);

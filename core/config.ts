@@ -81,6 +81,8 @@ export interface Config {
     memoryMaxBytes: number;
     requestBodyBytes: number;
   };
+  /** How often agents' forgetting policies are applied, ms (0 = only on demand with runForgetting). */
+  memoryForgetIntervalMs: number;
   embeddings: EmbeddingsConfig;
   /** Keys for encryption at rest, newest (the one that encrypts) first; empty = off. */
   encryptionKeys: EncryptionKey[];
@@ -330,6 +332,7 @@ export function loadConfig(
       memoryMaxBytes: read.int("MEMORY_MAX_BYTES", 64 * 1024, 1, 16 * 1024 * 1024),
       requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
+    memoryForgetIntervalMs: read.int("MEMORY_FORGET_INTERVAL_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
     embeddings: {
       provider: embeddingsProvider,
       url: embeddingsUrl,

@@ -9,7 +9,11 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { Embedder } from "../../subgraphs/memory/analysis/embedder.js";
 
-export function cachingEmbedder(inner: Embedder, directory: string, modelId: string): Embedder & { close(): void } {
+export function cachingEmbedder(
+  inner: Embedder,
+  directory: string,
+  modelId: string,
+): Embedder & { close(): void } {
   mkdirSync(directory, { recursive: true });
   const db = new Database(path.join(directory, "embeddings.db"));
   db.pragma("journal_mode = WAL");
@@ -28,7 +32,9 @@ export function cachingEmbedder(inner: Embedder, directory: string, modelId: str
       const vectors: (Float32Array | null)[] = keys.map((key) => {
         const row = get.get(key) as { vector: Buffer } | undefined;
         return row
-          ? new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength))
+          ? new Float32Array(
+              row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength),
+            )
           : null;
       });
       const missing = texts.flatMap((text, i) => (vectors[i] ? [] : [{ i, text }]));

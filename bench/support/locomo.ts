@@ -160,9 +160,7 @@ export function parseSessionDate(text: string, where: string): string {
     throw new DatasetError(`${where}: "${text}" is not a session date like "1:56 pm on 8 May, 2023"`);
   }
   const hour = (Number(match[1]) % 12) + (match[3]!.toLowerCase() === "pm" ? 12 : 0);
-  return new Date(
-    Date.UTC(Number(match[6]), month, Number(match[4]), hour, Number(match[2])),
-  ).toISOString();
+  return new Date(Date.UTC(Number(match[6]), month, Number(match[4]), hour, Number(match[2]))).toISOString();
 }
 
 /** Share of `evidence` among the first `k` of `ranked` (ids of turns). */

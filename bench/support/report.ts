@@ -49,7 +49,9 @@ export function printTable(title: string, rows: Record<string, string | number>[
 
 /** Writes bench/results/<name>.json (or into `directory` when given). */
 export function writeResults(name: string, results: unknown, directory?: string): string {
-  const dir = directory ? pathToFileURL(`${path.resolve(directory)}/`) : new URL("../results/", import.meta.url);
+  const dir = directory
+    ? pathToFileURL(`${path.resolve(directory)}/`)
+    : new URL("../results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${name}.json`, dir);
   const payload = {

@@ -3,11 +3,14 @@
  * words and connections.
  */
 
+import { createLockManager } from "../../core/locks/lock.js";
 import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
 import { createEmbedder, type Embedder } from "./analysis/embedder.js";
 import { acquireAnalysisPool } from "./analysis/pool.js";
+import { ForgettingRunner } from "./domain/forgetting.js";
+import { MemoryMaintenance } from "./domain/maintenance.js";
 import { MemoryService } from "./domain/memory-service.js";
 import { createMemoryResolvers, type MemoryContext } from "./resolvers.js";
 import { createNeo4jMemoryStore } from "./store/neo4j.js";
@@ -25,6 +28,9 @@ export async function createMemoryStore(runtime: Runtime): Promise<MemoryStore> 
 export interface MemoryComponents {
   store: MemoryStore;
   service: MemoryService;
+  maintenance: MemoryMaintenance;
+  /** Applies forgetting policies (started by the subgraph with MEMORY_FORGET_INTERVAL_MS). */
+  forgetting: ForgettingRunner;
   /** Releases the worker pool and closes the store (after the service has flushed). */
   close(): Promise<void>;
 }
@@ -51,10 +57,32 @@ export async function createMemoryComponents(
     limits: { maxBytes: runtime.config.limits.memoryMaxBytes },
     logger: runtime.logger.child({ service: "memory" }),
   });
+  const logger = runtime.logger.child({ service: "memory" });
+  const locks = createLockManager(runtime.redis);
+  const maintenance = new MemoryMaintenance({
+    store,
+    cache: runtime.cache,
+    agents: runtime.agents,
+    audit: runtime.audit,
+    locks,
+    config: (agentId) => service.config(agentId),
+  });
+  const forgetting = new ForgettingRunner(
+    {
+      configuredAgents: () => store.configuredAgents(),
+      config: (agentId) => service.config(agentId),
+      applyForgetting: (agentId) => maintenance.applyForgetting(agentId),
+    },
+    locks,
+    logger,
+  );
   return {
     store,
     service,
+    maintenance,
+    forgetting,
     async close() {
+      await forgetting.stop();
       await service.close();
       await pool.release();
       await store.close();
@@ -67,13 +95,14 @@ export async function startMemorySubgraph(
   options: { port: number },
 ): Promise<RunningService> {
   const memory = await createMemoryComponents(runtime);
-  const { service, store } = memory;
+  const { service, store, maintenance } = memory;
+  memory.forgetting.start(runtime.config.memoryForgetIntervalMs);
   try {
     return await startSubgraph<MemoryContext>({
       name: "memory",
       runtime,
       port: options.port,
-      resolvers: createMemoryResolvers(service, runtime.events),
+      resolvers: createMemoryResolvers(service, runtime.events, maintenance),
       createContext: (principal) => ({ principal, loaders: service.createLoaders() }),
       readiness: { store: () => store.ping() },
       onClose: () => memory.close(),

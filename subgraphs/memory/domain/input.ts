@@ -4,6 +4,7 @@
  * argument and says what is allowed.
  */
 import { badUserInput, payloadTooLarge } from "../../../core/errors.js";
+import { searchTextOf } from "./dedup.js";
 import {
   type JsonObject,
   MEMORY_KINDS,
@@ -15,7 +16,6 @@ import {
   type RecallWeights,
   SIGNALS,
 } from "./model.js";
-import { searchTextOf } from "./dedup.js";
 import { normalizeName } from "./text.js";
 
 export const LIMITS = {
@@ -320,17 +320,52 @@ export function mergeWeights(
 
 export interface MemoryConfigInput {
   weights?: Partial<Record<string, number | null>> | null;
+  forgetting?: {
+    maxAgeHours?: number | null;
+    inactiveHours?: number | null;
+    minImportance?: number | null;
+  } | null;
+  learningRate?: number | null;
   recencyHalfLifeHours?: number | null;
   dedupThreshold?: number | null;
   capacity?: number | null;
 }
 
-/** Applies a partial configuration change; `capacity: 0` removes the limit. */
+/**
+ * Applies a partial configuration change; `capacity: 0` removes the limit, and so does 0 for a
+ * forgetting rule. Setting weights explicitly starts learning again from them.
+ */
 export function mergeConfig(base: MemoryConfig, input: MemoryConfigInput): MemoryConfig {
   const config: MemoryConfig = {
     ...base,
     weights: mergeWeights(base.weights, input.weights, "config.weights"),
+    forgetting: { ...base.forgetting },
   };
+  if (input.weights) config.learned = null;
+  const forgetting = input.forgetting ?? {};
+  for (const [name, max] of [
+    ["maxAgeHours", 1_000_000],
+    ["inactiveHours", 1_000_000],
+    ["minImportance", 1],
+  ] as const) {
+    const value = forgetting[name];
+    if (value === null || value === undefined) continue;
+    if (!Number.isFinite(value) || value < 0 || value > max) {
+      throw badUserInput(`config.forgetting.${name} must be from 0 (off) to ${max} (got ${value})`, {
+        argument: `config.forgetting.${name}`,
+      });
+    }
+    config.forgetting[name] = value === 0 ? null : value;
+  }
+  if (input.learningRate !== null && input.learningRate !== undefined) {
+    const value = input.learningRate;
+    if (!Number.isFinite(value) || value < 0 || value > 1) {
+      throw badUserInput(`config.learningRate must be from 0 (off) to 1 (got ${value})`, {
+        argument: "config.learningRate",
+      });
+    }
+    config.learningRate = value;
+  }
   if (input.recencyHalfLifeHours !== null && input.recencyHalfLifeHours !== undefined) {
     const value = input.recencyHalfLifeHours;
     if (!Number.isFinite(value) || value <= 0 || value > 1_000_000) {

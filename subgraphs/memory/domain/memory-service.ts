@@ -37,6 +37,7 @@ import {
   prepareFilter,
   prepareMemoryInput,
 } from "./input.js";
+import { effectiveWeights } from "./learning.js";
 import {
   type AccessStats,
   type EntityRecord,
@@ -212,6 +213,7 @@ export class MemoryService {
       entities: mergeEntities(input.entities, extracted[i] ?? []),
       relations: input.relations,
       derivedFrom: input.derivedFrom,
+      supersedes: input.supersedes,
     }));
 
     let result: Awaited<ReturnType<MemoryStore["write"]>>;
@@ -227,10 +229,13 @@ export class MemoryService {
       });
     } catch (error) {
       if (error instanceof UnknownMemoryError) {
-        throw notFound(`derivedFrom: memory "${error.memoryId}" does not exist for agent "${agentId}"`, {
-          argument: "derivedFrom",
-          memoryId: error.memoryId,
-        });
+        throw notFound(
+          `${error.argument}: memory "${error.memoryId}" does not exist for agent "${agentId}"`,
+          {
+            argument: error.argument,
+            memoryId: error.memoryId,
+          },
+        );
       }
       throw error;
     }
@@ -250,6 +255,9 @@ export class MemoryService {
         cache.write("MEMORY", MemoryService.memoryRef(memory), revision, memory),
       ),
       ...result.evicted.map((id) => cache.write("MEMORY", { agentId, id }, revision, null)),
+      ...result.superseded.map((memory) =>
+        cache.write("MEMORY", MemoryService.memoryRef(memory), revision, memory),
+      ),
     ]);
     if (result.firstMemories) await agents.mark(agentId, "memories", true);
     for (const { outcome, memory } of result.results) {
@@ -275,7 +283,7 @@ export class MemoryService {
     const query = checkQuery(args.query);
     const filter: MemoryFilter = prepareFilter(args.filter);
     const config = await this.config(args.agentId);
-    const weights: RecallWeights = mergeWeights(config.weights, args.weights, "weights");
+    const weights: RecallWeights = mergeWeights(effectiveWeights(config), args.weights, "weights");
     let vector: Float32Array | null = null;
     if (args.queryEmbedding) vector = checkVector(args.queryEmbedding, store.dimensions, "queryEmbedding");
     else if (embedder.available) vector = await this.embedQuery(query);
@@ -290,9 +298,10 @@ export class MemoryService {
       weights,
       config,
       now,
+      hasFeedback: config.learned !== null,
     });
     this.tracker.record(
-      hits.map((hit) => hit.record.id),
+      hits.map((hit) => ({ id: hit.record.id, components: hit.components })),
       now,
     );
     return hits;

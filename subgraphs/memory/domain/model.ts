@@ -137,7 +137,11 @@ export type SignalName = (typeof SIGNALS)[number];
 export type RecallWeights = Record<SignalName, number>;
 export type ScoreComponents = Record<SignalName, number>;
 
-export const NO_FORGETTING: ForgettingPolicy = { maxAgeHours: null, inactiveHours: null, minImportance: null };
+export const NO_FORGETTING: ForgettingPolicy = {
+  maxAgeHours: null,
+  inactiveHours: null,
+  minImportance: null,
+};
 
 export const DEFAULT_MEMORY_CONFIG: MemoryConfig = {
   // Words and meaning first, then connections; time cues when the query names a time; recency,

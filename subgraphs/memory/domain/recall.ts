@@ -78,7 +78,8 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
   };
   for (const hit of vectorHits) entry(hit.id).cosine = hit.score;
   // Both full-text searches score against the same index, so their BM25 values are comparable.
-  for (const hit of [...textHits, ...windowHits]) entry(hit.id).bm25 = Math.max(entry(hit.id).bm25, hit.score);
+  for (const hit of [...textHits, ...windowHits])
+    entry(hit.id).bm25 = Math.max(entry(hit.id).bm25, hit.score);
 
   // Entities named in the query and one RELATED hop from them, each weighted by how specific it is.
   const entityWeight = new Map<string, number>();
@@ -109,9 +110,7 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
     const semanticWeight = request.vector ? semantic : 0;
     const total = semanticWeight + lexical;
     if (total <= 0) return 0;
-    return (
-      (semanticWeight * normalise.semantic(e.cosine ?? 0) + lexical * normalise.lexical(e.bm25)) / total
-    );
+    return (semanticWeight * normalise.semantic(e.cosine ?? 0) + lexical * normalise.lexical(e.bm25)) / total;
   };
   const seeds = firstStage
     .map(([id, e]) => ({ id, strength: seedStrength(e) }))
@@ -178,7 +177,9 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
 function subjectEvidence(record: MemoryRecord, queryEntities: readonly EntityRecord[]): number {
   if (queryEntities.length === 0) return 0;
   const text = normalizeText(record.content.slice(0, 200));
-  return queryEntities.some((entity) => text === entity.normalizedName || text.startsWith(`${entity.normalizedName} `))
+  return queryEntities.some(
+    (entity) => text === entity.normalizedName || text.startsWith(`${entity.normalizedName} `),
+  )
     ? GRAPH_EVIDENCE.querySubject
     : 0;
 }

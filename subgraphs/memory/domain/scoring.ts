@@ -150,7 +150,8 @@ export function normalisers(
 ): { semantic: (cosine: number) => number; lexical: (bm25: number) => number } {
   const cosines = candidates.map((candidate) => candidate.cosine ?? 0);
   const bm25s = candidates.map((candidate) => candidate.bm25);
-  const enough = (values: number[]) => values.filter((value) => value > 0).length >= NORMALISATION.minimumForRange;
+  const enough = (values: number[]) =>
+    values.filter((value) => value > 0).length >= NORMALISATION.minimumForRange;
   return {
     semantic: normaliser(enough(cosines) ? methods.semantic : "absolute", cosines),
     lexical: normaliser(enough(bm25s) ? methods.lexical : "max", bm25s),

@@ -48,17 +48,32 @@ export function timeCues(query: string, reference: Date): TimeWindow[] {
       from = Date.UTC(year, 0, 1);
       to = Date.UTC(year + 1, 0, 1);
     }
-    if (result.end) to = Math.max(to, Date.UTC(
-      result.end.get("year") ?? year,
-      (result.end.get("month") ?? 1) - 1,
-      (result.end.get("day") ?? 1) + 1,
-    ));
-    windows.push({ start: from, end: to, yearly: !yearCertain && (monthCertain || dayCertain), text: result.text });
+    if (result.end)
+      to = Math.max(
+        to,
+        Date.UTC(
+          result.end.get("year") ?? year,
+          (result.end.get("month") ?? 1) - 1,
+          (result.end.get("day") ?? 1) + 1,
+        ),
+      );
+    windows.push({
+      start: from,
+      end: to,
+      yearly: !yearCertain && (monthCertain || dayCertain),
+      text: result.text,
+    });
   }
   for (const match of query.matchAll(YEAR)) {
     const year = Number(match[1]);
-    if (windows.some((window) => !window.yearly && new Date(window.start).getUTCFullYear() === year)) continue;
-    windows.push({ start: Date.UTC(year, 0, 1), end: Date.UTC(year + 1, 0, 1), yearly: false, text: match[0] });
+    if (windows.some((window) => !window.yearly && new Date(window.start).getUTCFullYear() === year))
+      continue;
+    windows.push({
+      start: Date.UTC(year, 0, 1),
+      end: Date.UTC(year + 1, 0, 1),
+      yearly: false,
+      text: match[0],
+    });
   }
   return windows;
 }

@@ -47,10 +47,10 @@ import {
   type ConsolidationMerge,
   DimensionMismatchError,
   type ForgetRules,
-  type RemovalResult,
   type MemoryLink,
   type MemoryStore,
   type Page,
+  type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
   type WriteBatch,
@@ -176,6 +176,9 @@ RETURN id`,
 SET m.usefulCount = coalesce(m.usefulCount, 0) + $useful,
     m.notUsefulCount = coalesce(m.notUsefulCount, 0) + $notUseful
 RETURN m.lastComponents AS lastComponents`,
+  resetFeedback: `MATCH (m:Memory {agentId: $agentId})
+WHERE m.usefulCount > 0 OR m.notUsefulCount > 0
+SET m.usefulCount = 0, m.notUsefulCount = 0`,
   invalidate: `MATCH (m:Memory {id: $id, agentId: $agentId})
 SET m.validUntil = $validUntil, m.revision = $revision
 RETURN m`,
@@ -676,7 +679,14 @@ export class Neo4jMemoryStore implements MemoryStore {
           }
         }
       }
-      return { results, revision, evicted, superseded, entityIds: [...entityIds], firstMemories: before === 0 };
+      return {
+        results,
+        revision,
+        evicted,
+        superseded,
+        entityIds: [...entityIds],
+        firstMemories: before === 0,
+      };
     });
   }
 
@@ -725,6 +735,10 @@ export class Neo4jMemoryStore implements MemoryStore {
     if (!row) return { found: false, lastComponents: null };
     const components = row.get("lastComponents") as string | null;
     return { found: true, lastComponents: components ? (JSON.parse(components) as ScoreComponents) : null };
+  }
+
+  async resetFeedback(agentId: string): Promise<void> {
+    await this.writeTx((tx) => tx.run(MEMORY_CYPHER.resetFeedback, { agentId }));
   }
 
   async invalidate(
@@ -879,7 +893,8 @@ export class Neo4jMemoryStore implements MemoryStore {
     return this.readTx(async (tx) => {
       if (entityIds.length > 0) {
         const result = await tx.run(MEMORY_CYPHER.entityMentionCounts, { agentId, ids: [...entityIds] });
-        for (const row of result.records) mentions[toNumber(row.get("position"))] = toNumber(row.get("mentions"));
+        for (const row of result.records)
+          mentions[toNumber(row.get("position"))] = toNumber(row.get("mentions"));
       }
       const total = await tx.run(MEMORY_CYPHER.countMemories, { agentId });
       return { memories: toNumber(total.records[0]!.get("total")), mentions };

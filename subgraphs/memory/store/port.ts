@@ -201,8 +201,14 @@ export interface MemoryStore {
     id: string,
     useful: boolean,
   ): Promise<{ found: boolean; lastComponents: ScoreComponents | null }>;
+  /** Clears every feedback vote of the agent's memories (`resetLearning`). */
+  resetFeedback(agentId: string): Promise<void>;
   /** Sets a memory's validUntil; `record` is null when the agent has no such memory. */
-  invalidate(agentId: string, id: string, validUntil: string): Promise<{ record: MemoryRecord | null; revision: number }>;
+  invalidate(
+    agentId: string,
+    id: string,
+    validUntil: string,
+  ): Promise<{ record: MemoryRecord | null; revision: number }>;
   /**
    * Removes the agent's unpinned memories that a rule selects (any rule; null rules are off),
    * then the lowest-value ones beyond `capacity`; entities no memory mentions any more go too.
@@ -240,7 +246,10 @@ export interface MemoryStore {
    * How many of the agent's memories mention each entity (in the order of `entityIds`), and how
    * many memories the agent has: the document frequencies behind entity specificity.
    */
-  entityMentionCounts(agentId: string, entityIds: readonly string[]): Promise<{ memories: number; mentions: number[] }>;
+  entityMentionCounts(
+    agentId: string,
+    entityIds: readonly string[],
+  ): Promise<{ memories: number; mentions: number[] }>;
   /** The agent's entities with these normalised names. */
   entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]>;
   /** Memories mentioning any of these entities, with which ones. */

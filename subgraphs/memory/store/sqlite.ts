@@ -31,11 +31,11 @@ import {
   type ConsolidationMerge,
   DimensionMismatchError,
   type ForgetRules,
-  type RemovalResult,
   type MemoryLink,
   type MemoryStore,
   type NewMemory,
   type Page,
+  type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
   type WriteBatch,
@@ -186,7 +186,8 @@ function toMemory(row: MemoryRow): MemoryRecord {
     validUntil: row.valid_until,
     sessionId: row.session_id,
     pinned: row.pinned === 1,
-    consolidation: row.consolidation === null ? null : (JSON.parse(row.consolidation) as ConsolidationEvidence),
+    consolidation:
+      row.consolidation === null ? null : (JSON.parse(row.consolidation) as ConsolidationEvidence),
   };
 }
 
@@ -385,7 +386,12 @@ export class SqliteMemoryStore implements MemoryStore {
         `UPDATE memories SET tags = @tags, importance = @importance, occurred_at = @occurredAt, metadata = @metadata,
            pinned = @pinned, consolidation = @consolidation, revision = @revision WHERE seq = @seq`,
       ),
-      configuredAgents: db.prepare("SELECT agent_id FROM memory_agents WHERE config IS NOT NULL ORDER BY agent_id"),
+      resetFeedback: db.prepare(
+        "UPDATE memories SET useful_count = 0, not_useful_count = 0 WHERE agent_id = ? AND (useful_count > 0 OR not_useful_count > 0)",
+      ),
+      configuredAgents: db.prepare(
+        "SELECT agent_id FROM memory_agents WHERE config IS NOT NULL ORDER BY agent_id",
+      ),
       getConfig: db.prepare("SELECT config FROM memory_agents WHERE agent_id = ?"),
       putConfig: db.prepare(
         `INSERT INTO memory_agents (agent_id, revision, config) VALUES (?, 1, ?)
@@ -578,7 +584,11 @@ export class SqliteMemoryStore implements MemoryStore {
       if (item.supersedes) {
         const old = s.agentMemorySeq.get(item.supersedes, agentId) as { seq: number } | undefined;
         if (!old) throw new UnknownMemoryError(item.supersedes, "supersedes");
-        const row = s.invalidate.get({ seq: old.seq, validUntil: item.record.occurredAt, revision }) as MemoryRow;
+        const row = s.invalidate.get({
+          seq: old.seq,
+          validUntil: item.record.occurredAt,
+          revision,
+        }) as MemoryRow;
         superseded.push(toMemory(row));
       }
     }
@@ -737,6 +747,10 @@ export class SqliteMemoryStore implements MemoryStore {
     };
   }
 
+  async resetFeedback(agentId: string): Promise<void> {
+    this.s.resetFeedback.run(agentId);
+  }
+
   async invalidate(
     agentId: string,
     id: string,
@@ -764,7 +778,9 @@ export class SqliteMemoryStore implements MemoryStore {
           const total = (s.countAgent.get(agentId) as { n: number }).n;
           const excess = total - victims.size - rules.capacity;
           if (excess > 0) {
-            const ranked = s.capacityVictims.all({ agentId, limit: excess + victims.size }) as { seq: number }[];
+            const ranked = s.capacityVictims.all({ agentId, limit: excess + victims.size }) as {
+              seq: number;
+            }[];
             let added = 0;
             for (const row of ranked) {
               if (added === excess) break;
