@@ -388,11 +388,13 @@ export function describeMemoryStoreContract(
       it("records accesses and keeps per-agent configuration", async () => {
         const written = await store.write(batch(agent, [item(agent, "accessed")]));
         const id = written.results[0]!.memory.id;
-        expect(await store.accessStats([id])).toEqual([{ lastAccessedAt: null, accessCount: 0 }]);
+        expect(await store.accessStats([id])).toEqual([
+          { lastAccessedAt: null, accessCount: 0, usefulCount: 0, notUsefulCount: 0 },
+        ]);
         await store.recordAccess([{ id, count: 2, at: "2026-02-01T00:00:00.000Z" }]);
         await store.recordAccess([{ id, count: 1, at: "2026-01-01T00:00:00.000Z" }]);
         expect(await store.accessStats([id, newMemoryId(agent)])).toEqual([
-          { lastAccessedAt: "2026-02-01T00:00:00.000Z", accessCount: 3 },
+          { lastAccessedAt: "2026-02-01T00:00:00.000Z", accessCount: 3, usefulCount: 0, notUsefulCount: 0 },
           null,
         ]);
 

@@ -374,12 +374,13 @@ export class SqliteMemoryStore implements MemoryStore {
            AND from_seq <> to_seq AND NOT (from_seq IN (@from, @keep) AND to_seq IN (@from, @keep))`,
       ),
       addUsage: db.prepare(
-        `UPDATE memories SET access_count = access_count + s.access_count, useful_count = useful_count + s.useful_count,
-           not_useful_count = not_useful_count + s.not_useful_count,
+        `UPDATE memories SET access_count = memories.access_count + s.access_count,
+           useful_count = memories.useful_count + s.useful_count,
+           not_useful_count = memories.not_useful_count + s.not_useful_count,
            last_accessed_at = CASE WHEN s.last_accessed_at IS NULL THEN memories.last_accessed_at
              WHEN memories.last_accessed_at IS NULL OR memories.last_accessed_at < s.last_accessed_at
              THEN s.last_accessed_at ELSE memories.last_accessed_at END
-         FROM (SELECT access_count, useful_count, not_useful_count, last_accessed_at FROM memories WHERE seq = @from) AS s
+         FROM (SELECT access_count, useful_count, not_useful_count, last_accessed_at FROM memories AS f WHERE f.seq = @from) AS s
          WHERE memories.seq = @keep`,
       ),
       updateConsolidated: db.prepare(
