@@ -201,7 +201,8 @@ export class MemoryService {
         modality: input.modality,
         mediaUri: input.mediaUri,
         caption: input.caption,
-        validFrom: input.validFrom,
+        // A fact that replaces another holds from when it happened (the old one until then).
+        validFrom: input.validFrom ?? (input.supersedes ? (input.occurredAt ?? now) : null),
         validUntil: input.validUntil,
         sessionId: input.sessionId,
         pinned: input.pinned,

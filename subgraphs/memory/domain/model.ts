@@ -153,7 +153,7 @@ export const DEFAULT_MEMORY_CONFIG: MemoryConfig = {
     temporal: 0.3,
     recency: 0.1,
     importance: 0.05,
-    feedback: 0.1,
+    feedback: 0.3,
   },
   recencyHalfLifeHours: 24 * 7,
   dedupThreshold: 0.97,

@@ -164,7 +164,7 @@ export function normalisers(
  * adds a little (log of the access count), like the base-level activation of a memory that is
  * used. Saturating, so no single memory can run away with the ranking.
  */
-export const FEEDBACK_PRIOR = { perVote: 0.8, perLogAccess: 0.15 };
+export const FEEDBACK_PRIOR = { perVote: 1, perLogAccess: 0.15 };
 
 export function feedbackValue(usage: MemoryUsage | undefined): number {
   if (!usage) return 0.5;
