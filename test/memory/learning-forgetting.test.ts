@@ -9,7 +9,13 @@ import { agentLock, SWEEP_LOCK } from "../../subgraphs/memory/domain/forgetting.
 import { createMemoryComponents, type MemoryComponents } from "../../subgraphs/memory/index.js";
 import { errorCodes } from "../support/graphql-client.js";
 import { RedisServer } from "../support/redis-server.js";
-import { agentPrincipal, readerPrincipal, startTestStack, type TestStack, testConfig } from "../support/stack.js";
+import {
+  agentPrincipal,
+  readerPrincipal,
+  startTestStack,
+  type TestStack,
+  testConfig,
+} from "../support/stack.js";
 
 const REMEMBER_MANY = `mutation ($agentId: ID!, $inputs: [MemoryInput!]!) {
   rememberMany(agentId: $agentId, inputs: $inputs) { outcome memory { id content validFrom validUntil } } }`;
@@ -46,7 +52,10 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
   };
   const contents = async (agentId: string) => {
     const response = await mnemo.query<{
-      agent: { memories: { edges: { node: { content: string } }[] }; entities: { edges: { node: { name: string } }[] } };
+      agent: {
+        memories: { edges: { node: { content: string } }[] };
+        entities: { edges: { node: { name: string } }[] };
+      };
     }>(
       `query ($id: ID!) { agent(id: $id) { memories(first: 100, filter: { includeInvalid: true }) { edges { node { content } } }
         entities(first: 100) { edges { node { name } } } } }`,
@@ -83,7 +92,10 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
 
     const REINFORCE = `mutation ($id: ID!, $useful: Boolean!) { reinforceMemory(id: $id, useful: $useful) { id usefulCount notUsefulCount } }`;
     for (let i = 0; i < 3; i++) {
-      const voted = await mutate<{ reinforceMemory: { usefulCount: number } }>(REINFORCE, { id: last, useful: true });
+      const voted = await mutate<{ reinforceMemory: { usefulCount: number } }>(REINFORCE, {
+        id: last,
+        useful: true,
+      });
       expect(voted.errors).toBeUndefined();
       expect(voted.data!.reinforceMemory.usefulCount).toBe(i + 1);
     }
@@ -96,7 +108,9 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     const disliked = after.find((hit) => hit.memory.id === first)!;
     expect(liked.components.feedback).toBeGreaterThan(disliked.components.feedback);
 
-    const config = await mnemo.query<{ agent: { memoryConfig: { feedbackCount: number; learnedWeights: unknown } } }>(
+    const config = await mnemo.query<{
+      agent: { memoryConfig: { feedbackCount: number; learnedWeights: unknown } };
+    }>(
       `{ agent(id: "learn-1") { memoryConfig { feedbackCount learnedWeights { semantic lexical feedback } } } }`,
     );
     expect(config.data!.agent.memoryConfig.feedbackCount).toBe(4);
@@ -113,7 +127,12 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     const agentId = "forget-1";
     const old = "2020-01-01T00:00:00Z";
     await rememberAll(agentId, [
-      { content: "Quixote tilted at windmills long ago", occurredAt: old, extractEntities: false, entities: [{ name: "Quixote" }] },
+      {
+        content: "Quixote tilted at windmills long ago",
+        occurredAt: old,
+        extractEntities: false,
+        entities: [{ name: "Quixote" }],
+      },
       { content: "The founding charter was signed", occurredAt: old, pinned: true },
       { content: "A trivial remark about the weather", importance: 0.1 },
       { content: "The launch review is on Thursday", importance: 0.6 },
@@ -140,7 +159,10 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
 
   it("one forgetting run at a time across replicas (Redis lock)", async () => {
     const agentId = "forget-locks";
-    await rememberAll(agentId, [{ content: "An unimportant detail", importance: 0.05 }, { content: "A key fact" }]);
+    await rememberAll(agentId, [
+      { content: "An unimportant detail", importance: 0.05 },
+      { content: "A key fact" },
+    ]);
     await configure(agentId, { forgetting: { minImportance: 0.2 } });
 
     // A second replica on the same store and Redis.
@@ -176,7 +198,11 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     await configure(agentId, { dedupThreshold: 1 });
     const written = await rememberAll(agentId, [
       { content: "The wifi password is on the fridge", occurredAt: "2026-01-01T10:00:00Z", tags: ["home"] },
-      { content: "The wifi password is on the fridge door", occurredAt: "2026-01-03T10:00:00Z", importance: 0.7 },
+      {
+        content: "The wifi password is on the fridge door",
+        occurredAt: "2026-01-03T10:00:00Z",
+        importance: 0.7,
+      },
       { content: "Lunch with the design team is at noon on Fridays", occurredAt: "2026-01-02T10:00:00Z" },
     ]);
     const response = await mutate<{
@@ -216,7 +242,9 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     const names = (hits: { memory: { content: string } }[]) => hits.map((hit) => hit.memory.content);
 
     expect(names(await recall(agentId, query))).toEqual(["Ada lives in Leeds"]);
-    expect(names(await recall(agentId, query, { filter: { asOf: at(3) } }))).toEqual(["Ada lives in Manchester"]);
+    expect(names(await recall(agentId, query, { filter: { asOf: at(3) } }))).toEqual([
+      "Ada lives in Manchester",
+    ]);
     expect(names(await recall(agentId, query, { filter: { includeInvalid: true } })).sort()).toEqual([
       "Ada lives in Leeds",
       "Ada lives in Manchester",
@@ -229,18 +257,25 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     );
     expect(invalidated.data!.invalidateMemory.validUntil).toBe(until);
     expect(names(await recall(agentId, query, { filter: { asOf: at(11) } }))).toEqual([]);
-    expect(names(await recall(agentId, query, { filter: { asOf: at(5) } }))).toEqual(["Ada lives in Manchester"]);
+    expect(names(await recall(agentId, query, { filter: { asOf: at(5) } }))).toEqual([
+      "Ada lives in Manchester",
+    ]);
 
     // Bad input writes nothing.
     const unknown = await mnemo.query(REMEMBER_MANY, {
       agentId,
-      inputs: [{ content: "Ada lives in York", supersedes: `${agentId}/00000000-0000-4000-8000-000000000000` }],
+      inputs: [
+        { content: "Ada lives in York", supersedes: `${agentId}/00000000-0000-4000-8000-000000000000` },
+      ],
     });
     expect(errorCodes(unknown)).toEqual(["NOT_FOUND"]);
-    const early = await mutate(`mutation ($id: ID!, $at: DateTime) { invalidateMemory(id: $id, at: $at) { id } }`, {
-      id: manchester!.id,
-      at: at(1),
-    });
+    const early = await mutate(
+      `mutation ($id: ID!, $at: DateTime) { invalidateMemory(id: $id, at: $at) { id } }`,
+      {
+        id: manchester!.id,
+        at: at(1),
+      },
+    );
     expect(errorCodes(early)).toEqual(["BAD_USER_INPUT"]);
     expect((await contents(agentId)).memories).toEqual(["Ada lives in Leeds", "Ada lives in Manchester"]);
   });
@@ -255,16 +290,24 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
       [`mutation { consolidateMemories(agentId: "guarded") { removed } }`, {}],
     ];
     for (const [query, variables] of calls) {
-      expect(errorCodes(await mnemo.query(query, variables, readerPrincipal("guarded")))).toEqual(["FORBIDDEN"]);
-      expect(errorCodes(await mnemo.query(query, variables, agentPrincipal("someone-else")))).toEqual(["FORBIDDEN"]);
+      expect(errorCodes(await mnemo.query(query, variables, readerPrincipal("guarded")))).toEqual([
+        "FORBIDDEN",
+      ]);
+      expect(errorCodes(await mnemo.query(query, variables, agentPrincipal("someone-else")))).toEqual([
+        "FORBIDDEN",
+      ]);
     }
-    const badThreshold = await mutate(`mutation { consolidateMemories(agentId: "guarded", threshold: 2) { removed } }`);
+    const badThreshold = await mutate(
+      `mutation { consolidateMemories(agentId: "guarded", threshold: 2) { removed } }`,
+    );
     expect(errorCodes(badThreshold)).toEqual(["BAD_USER_INPUT"]);
     const badPolicy = await mutate(
       `mutation { configureMemory(agentId: "guarded", config: { forgetting: { minImportance: 3 } }) { capacity } }`,
     );
     expect(errorCodes(badPolicy)).toEqual(["BAD_USER_INPUT"]);
-    const missing = await mutate(`mutation { reinforceMemory(id: "guarded/00000000-0000-4000-8000-000000000000", useful: true) { id } }`);
+    const missing = await mutate(
+      `mutation { reinforceMemory(id: "guarded/00000000-0000-4000-8000-000000000000", useful: true) { id } }`,
+    );
     expect(errorCodes(missing)).toEqual(["NOT_FOUND"]);
     const stats = await mnemo.query<{ memory: { usefulCount: number; validUntil: string | null } }>(
       `query ($id: ID!) { memory(id: $id) { usefulCount validUntil } }`,
