@@ -22,6 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import type { Principal } from "../core/auth/principal.js";
 import { loadConfig } from "../core/config.js";
 import { createRuntime } from "../core/runtime.js";
 import { LIMITS, type MemoryInput } from "../subgraphs/memory/domain/input.js";
@@ -42,6 +43,9 @@ import { printTable, writeResults } from "./support/report.js";
 
 const SYSTEMS = ["hybrid", "bm25", "vector"] as const;
 type SystemName = (typeof SYSTEMS)[number];
+
+/** Who the benchmark's writes are recorded as in the audit log of its temporary store. */
+const BENCH_PRINCIPAL: Principal = { sub: "bench:recall", role: "admin", agents: ["*"] };
 
 const USAGE =
   "usage: npm run bench:recall -- --data ../shared/data/locomo/locomo-dev.json [--out FILE] [--k 5,10,25] " +
@@ -158,7 +162,7 @@ async function main() {
       const memoryOfTurn = new Map<string, string>();
       for (let i = 0; i < conversation.turns.length; i += LIMITS.batch) {
         const turns = conversation.turns.slice(i, i + LIMITS.batch);
-        const results = await service.remember(agentId, turns.map(turnToMemory));
+        const results = await service.remember(BENCH_PRINCIPAL, agentId, turns.map(turnToMemory));
         results.forEach((result, j) => {
           memoryOfTurn.set(turns[j]!.diaId, result.memory.id);
         });

@@ -9,7 +9,7 @@
  * read as they are. Each value can be bound to where it belongs (associated data, e.g. the
  * agent and version), so a ciphertext copied to another row does not decrypt.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from "node:crypto";
 
 export const ENCRYPTED_PREFIX = "mnemo-enc:v1:";
 const IV_BYTES = 12;
@@ -23,6 +23,12 @@ export interface Encryptor {
   readonly enabled: boolean;
   encrypt(plaintext: string, associatedData?: string): string;
   decrypt(stored: string, associatedData?: string): string;
+  /**
+   * A deterministic fingerprint for equality lookups (e.g. exact-duplicate detection): SHA-256
+   * when encryption is off; when on, HMAC-SHA-256 under a key derived from the current key, so a
+   * stolen database cannot be searched by hashing guesses. Rotating the key changes fingerprints.
+   */
+  fingerprint(text: string): string;
 }
 
 export class DecryptionError extends Error {
@@ -55,8 +61,11 @@ export function parseEncryptionKeys(values: string[]): { keys: EncryptionKey[]; 
   return { keys, problems };
 }
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
 export const plaintextStorage: Encryptor = {
   enabled: false,
+  fingerprint: sha256,
   encrypt: (plaintext) => plaintext,
   decrypt: (stored) => {
     if (stored.startsWith(ENCRYPTED_PREFIX)) {
@@ -72,8 +81,12 @@ export function createEncryptor(keys: readonly EncryptionKey[]): Encryptor {
   if (keys.length === 0) return plaintextStorage;
   const current = keys[0]!;
   const byId = new Map(keys.map((k) => [k.id, k.key]));
+  const fingerprintKey = Buffer.from(
+    hkdfSync("sha256", current.key, Buffer.alloc(0), "mnemo fingerprint v1", 32),
+  );
   return {
     enabled: true,
+    fingerprint: (text) => createHmac("sha256", fingerprintKey).update(text).digest("hex"),
     encrypt(plaintext, associatedData) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv("aes-256-gcm", current.key, iv);

@@ -21,8 +21,8 @@ export async function createMemoryStore(runtime: Runtime): Promise<MemoryStore> 
   const { config } = runtime;
   const dimensions = config.embeddings.dimensions;
   if (config.store === "neo4j")
-    return createNeo4jMemoryStore(runtime.neo4j!, config.neo4j!.database, dimensions);
-  return createSqliteMemoryStore(config.dataDir, dimensions);
+    return createNeo4jMemoryStore(runtime.neo4j!, config.neo4j!.database, dimensions, runtime.encryption);
+  return createSqliteMemoryStore(config.dataDir, dimensions, runtime.encryption);
 }
 
 export interface MemoryComponents {
@@ -54,6 +54,8 @@ export async function createMemoryComponents(
     cache: runtime.cache,
     events: runtime.events,
     agents: runtime.agents,
+    audit: runtime.audit,
+    fingerprint: runtime.encryption.fingerprint,
     limits: { maxBytes: runtime.config.limits.memoryMaxBytes },
     logger: runtime.logger.child({ service: "memory" }),
   });

@@ -84,22 +84,22 @@ export function createMemoryResolvers(
     Mutation: {
       remember: async (_: unknown, args: { agentId: string; input: MemoryInput }, context: MemoryContext) => {
         const agentId = agentFor(args.agentId, context, "write");
-        const [result] = await service.remember(agentId, [args.input]);
+        const [result] = await service.remember(context.principal, agentId, [args.input]);
         return result;
       },
       rememberMany: (_: unknown, args: { agentId: string; inputs: MemoryInput[] }, context: MemoryContext) =>
-        service.remember(agentFor(args.agentId, context, "write"), args.inputs),
+        service.remember(context.principal, agentFor(args.agentId, context, "write"), args.inputs),
       forget: (_: unknown, args: { id: string }, context: MemoryContext) => {
         const agentId = memoryOwner(args.id);
         if (!agentId) throw notFound(`Memory "${args.id.slice(0, 200)}" does not exist`, { argument: "id" });
         authorizeAgent(context.principal, agentId, "write");
-        return service.forget(agentId, args.id);
+        return service.forget(context.principal, agentId, args.id);
       },
       configureMemory: (
         _: unknown,
         args: { agentId: string; config: MemoryConfigInput },
         context: MemoryContext,
-      ) => service.configure(agentFor(args.agentId, context, "write"), args.config),
+      ) => service.configure(context.principal, agentFor(args.agentId, context, "write"), args.config),
       reinforceMemory: (_: unknown, args: { id: string; useful: boolean }, context: MemoryContext) => {
         const { agentId, principal } = writableMemory(args.id, context);
         return maintenance.reinforce(principal, agentId, args.id, args.useful);

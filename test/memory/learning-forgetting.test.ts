@@ -106,7 +106,7 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     expect(ids.indexOf(first)).toBeGreaterThan(0);
     const liked = after.find((hit) => hit.memory.id === last)!;
     const disliked = after.find((hit) => hit.memory.id === first)!;
-    expect(liked.components.feedback).toBeGreaterThan(disliked.components.feedback);
+    expect(liked.components.feedback!).toBeGreaterThan(disliked.components.feedback!);
 
     const config = await mnemo.query<{
       agent: { memoryConfig: { feedbackCount: number; learnedWeights: unknown } };

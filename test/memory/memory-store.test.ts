@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { createEncryptor } from "../../core/crypto/encryption.js";
 import { createNeo4jDriver } from "../../core/store/neo4j.js";
 import { createNeo4jMemoryStore } from "../../subgraphs/memory/store/neo4j.js";
 import { DimensionMismatchError } from "../../subgraphs/memory/store/port.js";
@@ -18,6 +20,22 @@ import {
 describeMemoryStoreContract("sqlite", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-store-"));
   const store = createSqliteMemoryStore(dir, CONTRACT_DIMENSIONS);
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeMemoryStoreContract("sqlite, encrypted at rest", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-store-enc-"));
+  const store = createSqliteMemoryStore(
+    dir,
+    CONTRACT_DIMENSIONS,
+    createEncryptor([{ id: "t", key: randomBytes(32) }]),
+  );
   return {
     store,
     async close() {

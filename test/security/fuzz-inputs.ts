@@ -78,9 +78,41 @@ export const FUZZ_OPERATIONS: FuzzOperation[] = [
     writesAgent: false,
   },
   {
+    name: "rememberMany",
+    query: `mutation F($agentId: ID!, $inputs: [MemoryInput!]!) { rememberMany(agentId: $agentId, inputs: $inputs) { outcome } }`,
+    variables: { agentId: "fuzz-m", inputs: [{ content: "first fuzzed memory" }, { content: "second one" }] },
+    writesAgent: false,
+  },
+  {
     name: "memory",
-    query: `query F($id: ID!) { memory(id: $id) { id } }`,
-    variables: { id: "00000000-0000-0000-0000-000000000000" },
+    query: `query F($id: ID!) { memory(id: $id) { id content } }`,
+    variables: { id: "fuzz-m/00000000-0000-0000-0000-000000000000" },
+    writesAgent: false,
+  },
+  {
+    name: "forget",
+    query: `mutation F($id: ID!) { forget(id: $id) }`,
+    variables: { id: "fuzz-m/00000000-0000-0000-0000-000000000000" },
+    writesAgent: false,
+  },
+  {
+    name: "recall",
+    query: `query F($agentId: ID!, $query: String!, $k: Int, $filter: MemoryFilter, $weights: RecallWeights, $queryEmbedding: [Float!]) {
+      recall(agentId: $agentId, query: $query, k: $k, filter: $filter, weights: $weights, queryEmbedding: $queryEmbedding) { score } }`,
+    variables: {
+      agentId: "fuzz-m",
+      query: "what was fuzzed?",
+      k: 5,
+      filter: null,
+      weights: null,
+      queryEmbedding: null,
+    },
+    writesAgent: false,
+  },
+  {
+    name: "configureMemory",
+    query: `mutation F($agentId: ID!, $config: MemoryConfigInput!) { configureMemory(agentId: $agentId, config: $config) { capacity } }`,
+    variables: { agentId: "fuzz-m", config: { dedupThreshold: 0.95 } },
     writesAgent: false,
   },
 ];
@@ -187,13 +219,54 @@ export function hostileValues(
           { nocontent: true },
         ]),
     ],
-    ["huge integer", () => pick([2 ** 31, -(2 ** 31) - 1, 10 ** 12])],
+    ["huge integer", () => pick([2 ** 31, -(2 ** 31) - 1, 10 ** 12, 0, 101])],
+    [
+      "bad embedding",
+      () =>
+        pick([
+          [],
+          [1, 2, 3],
+          Array.from({ length: 512 }, () => 0),
+          Array.from({ length: 513 }, () => 0.1),
+          Array.from({ length: 512 }, (_, i) => (i === 7 ? Number.NaN : 0.1)),
+          Array.from({ length: 512 }, (_, i) => (i === 7 ? 1e308 * 10 : 0.1)),
+        ]),
+    ],
+    [
+      "bad weights",
+      () =>
+        pick([
+          { semantic: -1 },
+          { lexical: Number.NaN },
+          { graph: 1e9 },
+          { nope: 1 },
+          { semantic: 0, lexical: 0, graph: 0, recency: 0, importance: 0 },
+        ]),
+    ],
+    [
+      "bad filter",
+      () =>
+        pick([
+          { kinds: ["NOPE"] },
+          { occurredAfter: "not a date" },
+          { occurredAfter: "2026-01-02T00:00:00Z", occurredBefore: "2026-01-01T00:00:00Z" },
+          { tags: Array.from({ length: 10_000 }, (_, i) => `t${i}`) },
+          { asOf: "yesterday" },
+        ]),
+    ],
   ];
   // Arguments get the generators that make sense for them most of the time, anything sometimes.
   const preferred: Record<string, string[]> = {
     patch: ["invalid patch", "deep JSON", "huge string"],
     data: ["deep JSON", "huge string", "non-finite number"],
     input: ["bad memory input"],
+    inputs: ["bad memory input", "wrong type: array"],
+    queryEmbedding: ["bad embedding"],
+    weights: ["bad weights"],
+    config: ["bad weights", "wrong type: object"],
+    filter: ["bad filter"],
+    k: ["huge integer", "wrong type: number"],
+    query: ["hostile string", "huge string"],
     agentId: ["hostile string", "huge string"],
     id: ["hostile string", "huge string"],
     after: ["hostile string"],

@@ -6,6 +6,8 @@
 import DataLoader from "dataloader";
 import { LRUCache } from "lru-cache";
 import type { AgentDirectory } from "../../../core/agents/directory.js";
+import type { AuditLog } from "../../../core/audit/audit-log.js";
+import type { Principal } from "../../../core/auth/principal.js";
 import type { CacheLayer } from "../../../core/cache/cache.js";
 import type { CacheRef } from "../../../core/cache/keys.js";
 import { badUserInput, notFound } from "../../../core/errors.js";
@@ -82,6 +84,9 @@ export interface MemoryServiceDeps {
   cache: CacheLayer;
   events: EventBus;
   agents: AgentDirectory;
+  audit: AuditLog;
+  /** Keyed fingerprint for exact-duplicate keys (runtime.encryption.fingerprint). */
+  fingerprint: (text: string) => string;
   limits: { maxBytes: number };
   logger: Logger;
 }
@@ -92,7 +97,15 @@ export class MemoryService {
 
   constructor(private readonly deps: MemoryServiceDeps) {
     this.tracker = new AccessTracker((updates) => deps.store.recordAccess(updates), deps.logger);
+    // The same loads serve requests, prefetch and warmAgent.
+    deps.cache.registerSource("MEMORY", this.loadMemories);
+    deps.cache.registerSource("ENTITY", this.loadEntities);
   }
+
+  private readonly loadMemories = (refs: readonly CacheRef[]) =>
+    this.deps.store.getMemories(refs.map((ref) => ref.id));
+  private readonly loadEntities = (refs: readonly CacheRef[]) =>
+    this.deps.store.getEntities(refs.map((ref) => ref.id));
 
   static memoryRef(record: { id: string; agentId: string }): CacheRef {
     return { agentId: record.agentId, id: record.id };
@@ -101,8 +114,8 @@ export class MemoryService {
   createLoaders(): MemoryLoaders {
     const { cache, store } = this.deps;
     return {
-      memory: cache.loader("MEMORY", (refs) => store.getMemories(refs.map((ref) => ref.id))),
-      entity: cache.loader("ENTITY", (refs) => store.getEntities(refs.map((ref) => ref.id))),
+      memory: cache.loader("MEMORY", this.loadMemories),
+      entity: cache.loader("ENTITY", this.loadEntities),
       access: new DataLoader(async (ids) => {
         await this.tracker.settle();
         return store.accessStats(ids);
@@ -119,9 +132,15 @@ export class MemoryService {
     return withConfigDefaults(await this.deps.store.getConfig(agentId));
   }
 
-  async configure(agentId: string, input: MemoryConfigInput): Promise<MemoryConfig> {
+  async configure(principal: Principal, agentId: string, input: MemoryConfigInput): Promise<MemoryConfig> {
     const config = mergeConfig(await this.config(agentId), input);
     await this.deps.store.putConfig(agentId, config);
+    await this.deps.audit.record(principal, {
+      agentId,
+      action: "memory.configure",
+      target: null,
+      details: null,
+    });
     return config;
   }
 
@@ -148,7 +167,11 @@ export class MemoryService {
     return this.deps.store.relations([entityId]);
   }
 
-  async remember(agentId: string, inputs: readonly MemoryInput[]): Promise<WriteOutcome[]> {
+  async remember(
+    principal: Principal,
+    agentId: string,
+    inputs: readonly MemoryInput[],
+  ): Promise<WriteOutcome[]> {
     const { store, limits } = this.deps;
     if (inputs.length === 0) return [];
     if (inputs.length > LIMITS.batch) {
@@ -208,7 +231,7 @@ export class MemoryService {
         pinned: input.pinned,
         consolidation: null,
       },
-      contentHash: contentHash(input.searchText),
+      contentHash: contentHash(input.searchText, this.deps.fingerprint),
       searchText: input.searchText,
       embedding: vectors[i] ?? null,
       entities: mergeEntities(input.entities, extracted[i] ?? []),
@@ -241,6 +264,22 @@ export class MemoryService {
       throw error;
     }
     await this.afterWrite(agentId, result);
+    for (const { outcome, memory } of result.results) {
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "memory.remember",
+        target: memory.id,
+        details: { outcome },
+      });
+    }
+    for (const id of result.evicted) {
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "memory.evict",
+        target: id,
+        details: { reason: "capacity" },
+      });
+    }
     return result.results;
   }
 
@@ -270,9 +309,10 @@ export class MemoryService {
     }
   }
 
-  async forget(agentId: string, id: string): Promise<boolean> {
+  async forget(principal: Principal, agentId: string, id: string): Promise<boolean> {
     const { deleted, revision, remaining } = await this.deps.store.forget(agentId, id);
     if (!deleted) throw notFound(`Memory "${id}" does not exist`, { argument: "id" });
+    await this.deps.audit.record(principal, { agentId, action: "memory.forget", target: id, details: null });
     await this.deps.cache.write("MEMORY", { agentId, id }, revision, null);
     if (remaining === 0) await this.deps.agents.mark(agentId, "memories", false);
     return true;

@@ -16,9 +16,14 @@ export function normalizeText(text: string): string {
     .trim();
 }
 
-/** The exact-duplicate key of a memory's text. */
-export function contentHash(text: string): string {
-  return createHash("sha256").update(normalizeText(text)).digest("hex");
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * The exact-duplicate key of a memory's text. With encryption at rest the service passes the
+ * encryptor's keyed fingerprint, so the stored key does not reveal the text to a dictionary.
+ */
+export function contentHash(text: string, fingerprint: (text: string) => string = sha256): string {
+  return fingerprint(normalizeText(text));
 }
 
 /** Entity names merge when they normalise alike ("Ada Lovelace", "ada  lovelace"). */

@@ -18,6 +18,7 @@
  */
 import { type Integer, isNode, type Node } from "neo4j-driver";
 import type { Revisioned } from "../../../core/cache/cache.js";
+import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import {
   type Driver,
   type ManagedTransaction,
@@ -41,6 +42,7 @@ import type {
   ScoreComponents,
 } from "../domain/model.js";
 import { agentToken } from "./agent-token.js";
+import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 import {
   type AccessUpdate,
   type Candidate,
@@ -318,22 +320,25 @@ RETURN m {.id, .agentId, .content, .kind, .tags, .importance, .createdAt, .occur
 type GraphNode = Node<Integer, Record<string, unknown>>;
 
 /** From a node, or from a map projection of one (which leaves the vector behind). */
-function toMemory(node: GraphNode | Record<string, unknown>): MemoryRecord {
+function toMemory(node: GraphNode | Record<string, unknown>, encryption: Encryptor): MemoryRecord {
   const p = isNode(node) ? node.properties : node;
   const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+  const id = p.id as string;
   return {
-    id: p.id as string,
+    id,
     agentId: p.agentId as string,
-    content: p.content as string,
+    ...openMemoryFields(encryption, id, {
+      content: p.content as string,
+      caption: text(p.caption),
+      metadata: text(p.metadata),
+    }),
     kind: p.kind as MemoryKind,
     tags: (p.tags as string[] | undefined) ?? [],
     importance: Number(p.importance),
     createdAt: p.createdAt as string,
     occurredAt: p.occurredAt as string,
-    metadata: p.metadata ? (JSON.parse(p.metadata as string) as Record<string, unknown>) : null,
     modality: p.modality as Modality,
     mediaUri: text(p.mediaUri),
-    caption: text(p.caption),
     validFrom: text(p.validFrom),
     validUntil: text(p.validUntil),
     sessionId: text(p.sessionId),
@@ -388,6 +393,7 @@ export async function createNeo4jMemoryStore(
   driver: Driver,
   database: string,
   dimensions: number,
+  encryption: Encryptor = plaintextStorage,
 ): Promise<MemoryStore> {
   const schema = [
     MEMORY_CYPHER.memoryIdConstraint,
@@ -412,7 +418,7 @@ export async function createNeo4jMemoryStore(
   );
   const stored = toNumber(recorded.records[0]!.get("dimensions"));
   if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
-  return new Neo4jMemoryStore(driver, database, dimensions);
+  return new Neo4jMemoryStore(driver, database, dimensions, encryption);
 }
 
 export class Neo4jMemoryStore implements MemoryStore {
@@ -420,6 +426,7 @@ export class Neo4jMemoryStore implements MemoryStore {
     private readonly driver: Driver,
     private readonly database: string,
     readonly dimensions: number,
+    private readonly encryption: Encryptor = plaintextStorage,
   ) {}
 
   private readTx<T>(work: (tx: ManagedTransaction) => Promise<T>) {
@@ -438,7 +445,7 @@ export class Neo4jMemoryStore implements MemoryStore {
       const node = row.get("m") as GraphNode;
       results[toNumber(row.get("position"))] = {
         revision: toNumber(node.properties.revision),
-        value: toMemory(node),
+        value: toMemory(node, this.encryption),
       };
     }
     return results;
@@ -492,7 +499,7 @@ export class Neo4jMemoryStore implements MemoryStore {
       return {
         items: nodes
           .slice(0, first)
-          .map((node) => ({ node: toMemory(node), cursor: toNumber(node.properties.seq) })),
+          .map((node) => ({ node: toMemory(node, this.encryption), cursor: toNumber(node.properties.seq) })),
         hasNextPage: nodes.length > first,
         totalCount: toNumber(count.records[0]?.get("total") ?? 0),
       };
@@ -576,17 +583,17 @@ export class Neo4jMemoryStore implements MemoryStore {
           });
           duplicate = near.records
             .map((row) => row.get("m") as GraphNode)
-            .find((node) => batch.mayMergeNear(toMemory(node), record));
+            .find((node) => batch.mayMergeNear(toMemory(node, this.encryption), record));
         }
         let memoryId: string;
         if (duplicate) {
-          const merged = batch.merge(toMemory(duplicate), record);
+          const merged = batch.merge(toMemory(duplicate, this.encryption), record);
           await tx.run(MEMORY_CYPHER.mergeMemory, {
             id: merged.id,
             tags: merged.tags,
             importance: merged.importance,
             occurredAt: merged.occurredAt,
-            metadata: merged.metadata === null ? null : JSON.stringify(merged.metadata),
+            metadata: sealMemoryFields(this.encryption, merged).metadata,
             now: batch.now,
             revision: neo4j.int(revision),
           });
@@ -599,7 +606,7 @@ export class Neo4jMemoryStore implements MemoryStore {
             props: {
               id: record.id,
               agentId,
-              content: record.content,
+              ...sealMemoryFields(this.encryption, record),
               contentHash: item.contentHash,
               searchText: item.searchText,
               agentToken: agentToken(agentId),
@@ -608,10 +615,8 @@ export class Neo4jMemoryStore implements MemoryStore {
               importance: record.importance,
               createdAt: record.createdAt,
               occurredAt: record.occurredAt,
-              metadata: record.metadata === null ? null : JSON.stringify(record.metadata),
               modality: record.modality,
               mediaUri: record.mediaUri,
-              caption: record.caption,
               validFrom: record.validFrom,
               validUntil: record.validUntil,
               sessionId: record.sessionId,
@@ -659,7 +664,7 @@ export class Neo4jMemoryStore implements MemoryStore {
           });
           const node = old.records[0]?.get("m") as GraphNode | undefined;
           if (!node) throw new UnknownMemoryError(item.supersedes, "supersedes");
-          superseded.push(toMemory(node));
+          superseded.push(toMemory(node, this.encryption));
         }
       }
 
@@ -756,7 +761,7 @@ export class Neo4jMemoryStore implements MemoryStore {
         revision: neo4j.int(revision),
       });
       const node = result.records[0]?.get("m") as GraphNode | undefined;
-      return { record: node ? toMemory(node) : null, revision };
+      return { record: node ? toMemory(node, this.encryption) : null, revision };
     });
   }
 
@@ -803,7 +808,7 @@ export class Neo4jMemoryStore implements MemoryStore {
           tags: keep.tags,
           importance: keep.importance,
           occurredAt: keep.occurredAt,
-          metadata: keep.metadata === null ? null : JSON.stringify(keep.metadata),
+          metadata: sealMemoryFields(this.encryption, keep).metadata,
           pinned: keep.pinned,
           consolidation: keep.consolidation === null ? null : JSON.stringify(keep.consolidation),
           revision: neo4j.int(revision),
@@ -950,7 +955,7 @@ export class Neo4jMemoryStore implements MemoryStore {
     return result.records.map((row) => {
       const embedding = row.get("embedding") as number[] | null;
       return {
-        record: toMemory(row.get("m") as Record<string, unknown>),
+        record: toMemory(row.get("m") as Record<string, unknown>, this.encryption),
         embedding: embedding ? Float32Array.from(embedding) : null,
       };
     });

@@ -9,6 +9,7 @@
  */
 import path from "node:path";
 import type { Revisioned } from "../../../core/cache/cache.js";
+import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
 import { newEntityId } from "../domain/ids.js";
 import type {
@@ -25,6 +26,7 @@ import type {
   ScoreComponents,
 } from "../domain/model.js";
 import { agentToken } from "./agent-token.js";
+import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 import {
   type AccessUpdate,
   type Candidate,
@@ -106,7 +108,11 @@ const MIGRATIONS = [
      PRIMARY KEY (from_seq, type, to_seq)
    ) WITHOUT ROWID;
    CREATE INDEX memory_links_to ON memory_links (to_seq, type);
-   CREATE VIRTUAL TABLE memory_fts USING fts5(agent, text, tokenize = 'porter unicode61');`,
+   -- Contentless: the index keeps tokens for ranking, not a copy of the text (which may be
+   -- encrypted at rest in memories.content); contentless_delete lets forget() remove rows.
+   CREATE VIRTUAL TABLE memory_fts USING fts5(
+     agent, text, content = '', contentless_delete = 1, tokenize = 'porter unicode61'
+   );`,
   // Learning, forgetting and consolidation (issue 5).
   `ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE memories ADD COLUMN useful_count INTEGER NOT NULL DEFAULT 0;
@@ -168,20 +174,18 @@ interface EntityRow {
   revision: number;
 }
 
-function toMemory(row: MemoryRow): MemoryRecord {
+function toMemory(row: MemoryRow, encryption: Encryptor): MemoryRecord {
   return {
     id: row.id,
     agentId: row.agent_id,
-    content: row.content,
+    ...openMemoryFields(encryption, row.id, row),
     kind: row.kind as MemoryKind,
     tags: JSON.parse(row.tags) as string[],
     importance: row.importance,
     createdAt: row.created_at,
     occurredAt: row.occurred_at,
-    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, unknown>),
     modality: row.modality as Modality,
     mediaUri: row.media_uri,
-    caption: row.caption,
     validFrom: row.valid_from,
     validUntil: row.valid_until,
     sessionId: row.session_id,
@@ -221,8 +225,16 @@ const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.b
 const blobVector = (blob: Buffer) =>
   new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
-export function createSqliteMemoryStore(dataDir: string, dimensions: number): SqliteMemoryStore {
-  return new SqliteMemoryStore(openSqlite(path.join(dataDir, "memory.db"), { vectors: true }), dimensions);
+export function createSqliteMemoryStore(
+  dataDir: string,
+  dimensions: number,
+  encryption: Encryptor = plaintextStorage,
+): SqliteMemoryStore {
+  return new SqliteMemoryStore(
+    openSqlite(path.join(dataDir, "memory.db"), { vectors: true }),
+    dimensions,
+    encryption,
+  );
 }
 
 export class SqliteMemoryStore implements MemoryStore {
@@ -232,6 +244,7 @@ export class SqliteMemoryStore implements MemoryStore {
   constructor(
     readonly db: SqliteDatabase,
     dimensions: number,
+    private readonly encryption: Encryptor = plaintextStorage,
   ) {
     migrate(db, MIGRATIONS);
     this.dimensions = ensureVectorTable(db, dimensions);
@@ -447,7 +460,7 @@ export class SqliteMemoryStore implements MemoryStore {
   async getMemories(ids: readonly string[]): Promise<Revisioned<MemoryRecord>[]> {
     const results: Revisioned<MemoryRecord>[] = ids.map(() => ({ revision: 0, value: null }));
     for (const row of this.s.memoriesById.all(JSON.stringify(ids)) as (MemoryRow & { position: number })[]) {
-      results[row.position] = { revision: row.revision, value: toMemory(row) };
+      results[row.position] = { revision: row.revision, value: toMemory(row, this.encryption) };
     }
     return results;
   }
@@ -496,7 +509,7 @@ export class SqliteMemoryStore implements MemoryStore {
       }) as MemoryRow[];
       const { n } = this.s.listCount.get(params) as { n: number };
       return {
-        items: rows.slice(0, first).map((row) => ({ node: toMemory(row), cursor: row.seq })),
+        items: rows.slice(0, first).map((row) => ({ node: toMemory(row, this.encryption), cursor: row.seq })),
         hasNextPage: rows.length > first,
         totalCount: n,
       };
@@ -559,13 +572,13 @@ export class SqliteMemoryStore implements MemoryStore {
       const duplicate = this.findDuplicate(agentId, item, batch, validNow);
       let seq: number;
       if (duplicate) {
-        const merged = batch.merge(toMemory(duplicate), item.record);
+        const merged = batch.merge(toMemory(duplicate, this.encryption), item.record);
         s.mergeMemory.run({
           seq: duplicate.seq,
           tags: JSON.stringify(merged.tags),
           importance: merged.importance,
           occurredAt: merged.occurredAt,
-          metadata: merged.metadata === null ? null : JSON.stringify(merged.metadata),
+          metadata: sealMemoryFields(this.encryption, merged).metadata,
           now: batch.now,
           revision,
         });
@@ -590,7 +603,7 @@ export class SqliteMemoryStore implements MemoryStore {
           validUntil: item.record.occurredAt,
           revision,
         }) as MemoryRow;
-        superseded.push(toMemory(row));
+        superseded.push(toMemory(row, this.encryption));
       }
     }
 
@@ -630,7 +643,7 @@ export class SqliteMemoryStore implements MemoryStore {
     for (const hit of nearest) {
       if (1 - hit.distance < threshold) break;
       const row = this.s.memoryBySeqFiltered.get({ ...validNow, seq: hit.seq }) as MemoryRow | undefined;
-      if (row && batch.mayMergeNear(toMemory(row), item.record)) return row;
+      if (row && batch.mayMergeNear(toMemory(row, this.encryption), item.record)) return row;
     }
     return undefined;
   }
@@ -640,9 +653,9 @@ export class SqliteMemoryStore implements MemoryStore {
     const r = item.record;
     const { seq } = s.insertMemory.get({
       ...r,
+      ...sealMemoryFields(this.encryption, r),
       contentHash: item.contentHash,
       tags: JSON.stringify(r.tags),
-      metadata: r.metadata === null ? null : JSON.stringify(r.metadata),
       pinned: r.pinned ? 1 : 0,
       consolidation: r.consolidation === null ? null : JSON.stringify(r.consolidation),
       revision,
@@ -763,7 +776,7 @@ export class SqliteMemoryStore implements MemoryStore {
         if (!found) return { record: null, revision: 0 };
         const { revision } = this.s.bumpAgent.get(agentId) as { revision: number };
         const row = this.s.invalidate.get({ seq: found.seq, validUntil, revision }) as MemoryRow;
-        return { record: toMemory(row), revision };
+        return { record: toMemory(row, this.encryption), revision };
       })
       .immediate();
   }
@@ -819,7 +832,7 @@ export class SqliteMemoryStore implements MemoryStore {
             tags: JSON.stringify(keep.tags),
             importance: keep.importance,
             occurredAt: keep.occurredAt,
-            metadata: keep.metadata === null ? null : JSON.stringify(keep.metadata),
+            metadata: sealMemoryFields(this.encryption, keep).metadata,
             pinned: keep.pinned ? 1 : 0,
             consolidation: keep.consolidation === null ? null : JSON.stringify(keep.consolidation),
             revision,
@@ -958,9 +971,12 @@ export class SqliteMemoryStore implements MemoryStore {
       ids: JSON.stringify(ids),
     }) as MemoryRow[];
     return rows.map((row) => {
-      if (!vectorsFor.has(row.id)) return { record: toMemory(row), embedding: null };
+      if (!vectorsFor.has(row.id)) return { record: toMemory(row, this.encryption), embedding: null };
       const vector = this.s.vectorOf.get(BigInt(row.seq)) as { embedding: Buffer } | undefined;
-      return { record: toMemory(row), embedding: vector ? blobVector(vector.embedding) : null };
+      return {
+        record: toMemory(row, this.encryption),
+        embedding: vector ? blobVector(vector.embedding) : null,
+      };
     });
   }
 
