@@ -1,6 +1,13 @@
+import { createRequire } from "node:module";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  resolve: {
+    // One graphql-js for everything, the CommonJS build that Node (and so Apollo, which requires
+    // it) loads. Vite would otherwise resolve the project's own `import "graphql"` to the ESM
+    // build: two copies, and a schema built by one fails the other's instanceof checks.
+    alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve("graphql") }],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,

@@ -83,6 +83,13 @@ export interface Config {
   };
   /** How often agents' forgetting policies are applied, ms (0 = only on demand with runForgetting). */
   memoryForgetIntervalMs: number;
+  /** Live subscriptions through the gateway. */
+  subscriptions: {
+    /** Events waiting to be sent to one WebSocket client before it is closed as too slow. */
+    queueLimit: number;
+    /** Reconnection attempts to a subgraph before a subscription fails with UNAVAILABLE. */
+    upstreamRetryAttempts: number;
+  };
   embeddings: EmbeddingsConfig;
   /** Keys for encryption at rest, newest (the one that encrypts) first; empty = off. */
   encryptionKeys: EncryptionKey[];
@@ -333,6 +340,10 @@ export function loadConfig(
       requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
     memoryForgetIntervalMs: read.int("MEMORY_FORGET_INTERVAL_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
+    subscriptions: {
+      queueLimit: read.int("SUBSCRIPTION_QUEUE_LIMIT", 256, 1, 1_000_000),
+      upstreamRetryAttempts: read.int("SUBSCRIPTION_RETRY_ATTEMPTS", 8, 0, 1000),
+    },
     embeddings: {
       provider: embeddingsProvider,
       url: embeddingsUrl,

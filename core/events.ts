@@ -67,3 +67,47 @@ export function createRedisEventBus(publisher: RedisClient, subscriber: RedisCli
     },
   };
 }
+
+/**
+ * Publishes events for one key (an agent) in the order their turns were reserved, even when the
+ * work between reserving and publishing (cache writes, awaited I/O) finishes out of order.
+ * Reserve right after the store commits, while commits are still in order; publish when ready.
+ */
+export class OrderedPublisher {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly onError: (error: unknown, topic: string) => void,
+  ) {}
+
+  reserve(key: string): { publish(topic: string, payload: unknown): void; skip(): void } {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const turn = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => turn);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    let used = false;
+    const finish = (send?: () => void) => {
+      if (used) return;
+      used = true;
+      void previous.then(() => {
+        // Called in turn order; the bus sends commands in call order, so delivery follows.
+        send?.();
+        release();
+      });
+    };
+    return {
+      publish: (topic, payload) =>
+        finish(() => {
+          this.bus.publish(topic, payload).catch((error: unknown) => this.onError(error, topic));
+        }),
+      skip: () => finish(),
+    };
+  }
+}

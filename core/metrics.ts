@@ -2,7 +2,7 @@
  * Prometheus metrics per service. Each service owns its own Registry so several services (or
  * several test stacks) can live in one process without clashing.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Operation names come from clients; past this many distinct names new ones are counted as "other". */
 const MAX_OPERATION_LABELS = 500;
@@ -12,6 +12,10 @@ export class ServiceMetrics {
   readonly requests: Counter<"operation" | "outcome">;
   readonly duration: Histogram<"operation">;
   readonly errors: Counter<"code">;
+  /** Acknowledged graphql-ws connections (clients on the gateway, the gateway on a subgraph). */
+  readonly websocketConnections: Gauge;
+  /** Subscription operations open over graphql-ws on this service. */
+  readonly activeSubscriptions: Gauge;
   private readonly operations = new Set<string>();
 
   constructor(readonly service: string) {
@@ -34,6 +38,16 @@ export class ServiceMetrics {
       name: "mnemo_graphql_errors_total",
       help: "GraphQL errors returned, by extensions.code",
       labelNames: ["code"],
+      registers: [this.registry],
+    });
+    this.websocketConnections = new Gauge({
+      name: "mnemo_websocket_connections",
+      help: "Acknowledged graphql-ws connections open on this service",
+      registers: [this.registry],
+    });
+    this.activeSubscriptions = new Gauge({
+      name: "mnemo_subscriptions_active",
+      help: "Subscription operations open over graphql-ws on this service",
       registers: [this.registry],
     });
   }

@@ -3,7 +3,7 @@
  * only service that sees client tokens: it verifies them and forwards the principal to the
  * subgraphs, signed with the internal secret.
  */
-import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
+import { ApolloGateway } from "@apollo/gateway";
 import { type ApolloServerPlugin, HeaderMap } from "@apollo/server";
 import {
   type DocumentNode,
@@ -11,7 +11,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
-import { createPrincipalSigner, PRINCIPAL_HEADER } from "../core/auth/internal.js";
+import { createPrincipalSigner } from "../core/auth/internal.js";
 import type { Principal } from "../core/auth/principal.js";
 import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
 import { unauthenticated } from "../core/errors.js";
@@ -20,9 +20,11 @@ import { ServiceMetrics } from "../core/metrics.js";
 import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import { createDataSources } from "./data-sources.js";
 import { createArmor } from "./protection.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { createSubgraphFetcher } from "./subgraph-fetcher.js";
+import { createSubscriptions } from "./subscriptions/index.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
 
 export interface GatewayContext {
@@ -36,24 +38,6 @@ export interface GatewayOptions {
   subgraphUrls?: Partial<Record<SubgraphName, string>>;
 }
 
-/** Adds the signed principal to every request the gateway sends to a subgraph. */
-class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(
-    url: string,
-    private readonly sign: (principal: Principal) => Promise<string>,
-    fetcher: RemoteGraphQLDataSource["fetcher"],
-  ) {
-    super({ url, fetcher });
-  }
-
-  override async willSendRequest({
-    request,
-    context,
-  }: Parameters<RemoteGraphQLDataSource<GatewayContext>["willSendRequest"] & {}>[0]) {
-    if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, await this.sign(context.principal));
-  }
-}
-
 export async function startGateway(runtime: Runtime, options: GatewayOptions): Promise<RunningService> {
   const { config } = runtime;
   const logger = createLogger(config, "gateway");
@@ -65,14 +49,34 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute);
   const armor = createArmor(config);
 
+  const supergraphSdl = readSupergraph();
+  // One data source per subgraph, shared by Apollo Gateway and the subscription executor.
+  const dataSources = createDataSources(urls, sign, subgraphFetcher.fetcher);
+
   const gateway = new ApolloGateway({
-    supergraphSdl: readSupergraph(),
+    supergraphSdl,
     logger: logger.child({ component: "apollo-gateway" }),
     buildService: ({ name }) => {
-      const url = urls[name as SubgraphName];
-      if (!url) throw new Error(`the supergraph names subgraph "${name}", which this gateway has no URL for`);
-      return new SignedDataSource(url, sign, subgraphFetcher.fetcher);
+      const dataSource = dataSources[name as SubgraphName];
+      if (!dataSource) {
+        throw new Error(`the supergraph names subgraph "${name}", which this gateway has no URL for`);
+      }
+      return dataSource;
     },
+  });
+  // graphql-ws on the same /graphql path, with the same token check, limits and rate limit.
+  const attachWebSocket = createSubscriptions({
+    config,
+    supergraphSdl,
+    urls,
+    dataSources,
+    sign,
+    verifyToken,
+    validationRules: armor.validationRules,
+    parseOptions: armor.parseOptions,
+    rateLimiter,
+    metrics,
+    logger: logger.child({ component: "subscriptions" }),
   });
 
   const readiness: ReadinessChecks = { ...runtime.readiness() };
@@ -103,6 +107,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     validationRules: armor.validationRules,
     parseOptions: armor.parseOptions,
     tls: config.tls,
+    attachWebSocket,
     trustProxyHops: config.protection.trustProxyHops,
     onClose: () => subgraphFetcher.close(),
     async context(req) {

@@ -12,6 +12,7 @@ import { WebSocketServer } from "ws";
 import { createPrincipalVerifier, PRINCIPAL_HEADER } from "../auth/internal.js";
 import type { Principal } from "../auth/principal.js";
 import type { ServiceName } from "../config.js";
+import { subscribeWithEventContext } from "../graphql/subscribe.js";
 import { createLogger } from "../logger.js";
 import { ServiceMetrics } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
@@ -27,6 +28,13 @@ export const SCHEMA_DIR = new URL("../../schema/", import.meta.url);
 
 export function loadSubgraphSdl(name: Exclude<ServiceName, "gateway">): DocumentNode {
   return parse(readFileSync(new URL(`${name}.graphql`, SCHEMA_DIR), "utf8"));
+}
+
+/** What a subgraph remembers about one graphql-ws connection (from the gateway). */
+interface SubgraphSocketExtra extends Record<PropertyKey, unknown> {
+  principal?: Principal;
+  /** Ids of the connection's open subscription streams, for the active-subscriptions gauge. */
+  streams?: Set<string>;
 }
 
 export interface SubgraphOptions<TContext extends SubgraphContext> {
@@ -70,21 +78,39 @@ export async function startSubgraph<TContext extends SubgraphContext>(
     },
     attachWebSocket(httpServer) {
       const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
-      const cleanup = useServer<Record<string, unknown>, { context?: TContext }>(
+      const cleanup = useServer<Record<string, unknown>, SubgraphSocketExtra>(
         {
           schema,
           // The gateway sends the signed principal in connection_init; anything else is refused.
           onConnect: async (ctx) => {
             try {
               const header = ctx.connectionParams?.[PRINCIPAL_HEADER];
-              const principal = await verifyPrincipal(typeof header === "string" ? header : undefined);
-              ctx.extra.context = options.createContext(principal);
+              ctx.extra.principal = await verifyPrincipal(typeof header === "string" ? header : undefined);
+              ctx.extra.streams = new Set();
+              metrics.websocketConnections.inc();
               return true;
             } catch {
               return false;
             }
           },
-          context: (ctx) => ctx.extra.context!,
+          onDisconnect: () => {
+            metrics.websocketConnections.dec();
+          },
+          // A fresh context per operation, and per event for subscriptions (see subscribe.ts).
+          context: (ctx) => options.createContext(ctx.extra.principal!),
+          subscribe: (args) =>
+            subscribeWithEventContext(args, () =>
+              options.createContext((args.contextValue as TContext).principal),
+            ),
+          onOperation: (ctx, id, _payload, _args, result) => {
+            if (result && Symbol.asyncIterator in result) {
+              ctx.extra.streams!.add(id);
+              metrics.activeSubscriptions.inc();
+            }
+          },
+          onComplete: (ctx, id) => {
+            if (ctx.extra.streams?.delete(id)) metrics.activeSubscriptions.dec();
+          },
         },
         wsServer,
       );

@@ -61,6 +61,25 @@ describe("agentStateChanged events", () => {
     await client.dispose();
   });
 
+  it("delivers concurrent writes to one agent in version order", async () => {
+    const client = wsClient(mnemo.url("state"), { [PRINCIPAL_HEADER]: await sign(ADMIN) });
+    const sub = collect<{ agentStateChanged: { version: number } }>(client, SUBSCRIBE, {
+      agentId: "events-order",
+    });
+    await waitForChannel(redis, "agentStateChanged:events-order");
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        mnemo.query(`mutation { putState(agentId: "events-order", data: {i: ${i}}) { version } }`),
+      ),
+    );
+    const events = await sub.waitFor(40);
+    expect(events.map((e) => e.agentStateChanged.version)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    sub.unsubscribe();
+    await client.dispose();
+  });
+
   it("refuses a subscription to an agent the principal may not read", async () => {
     const client = wsClient(mnemo.url("state"), { [PRINCIPAL_HEADER]: await sign(agentPrincipal("mine")) });
     const sub = collect(client, SUBSCRIBE, { agentId: "not-mine" });

@@ -54,23 +54,25 @@ export const readerPrincipal = (...agents: string[]): Principal => ({
   agents,
 });
 
+/** The environment of test services: ports 0, the test secrets, quiet logs (also for child processes). */
+export function testEnvironment(options: TestStackOptions & { dataDir: string }): Record<string, string> {
+  return {
+    NODE_ENV: "test",
+    GATEWAY_PORT: "0",
+    STATE_PORT: "0",
+    MEMORY_PORT: "0",
+    CACHE_ADMIN_PORT: "0",
+    DATA_DIR: options.dataDir,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    INTERNAL_SECRET: TEST_INTERNAL_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...options.env,
+  };
+}
+
 export function testConfig(options: TestStackOptions & { dataDir: string }): Config {
-  return loadConfig(
-    {
-      NODE_ENV: "test",
-      GATEWAY_PORT: "0",
-      STATE_PORT: "0",
-      MEMORY_PORT: "0",
-      CACHE_ADMIN_PORT: "0",
-      DATA_DIR: options.dataDir,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      INTERNAL_SECRET: TEST_INTERNAL_SECRET,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-      ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
-      ...options.env,
-    },
-    { services: options.services ?? SERVICE_NAMES },
-  );
+  return loadConfig(testEnvironment(options), { services: options.services ?? SERVICE_NAMES });
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {

@@ -9,7 +9,7 @@ import type { Principal } from "../../../core/auth/principal.js";
 import type { CacheLayer } from "../../../core/cache/cache.js";
 import type { CacheRef } from "../../../core/cache/keys.js";
 import { badUserInput, notFound, payloadTooLarge, versionConflict } from "../../../core/errors.js";
-import { type EventBus, topic } from "../../../core/events.js";
+import { type EventBus, OrderedPublisher, topic } from "../../../core/events.js";
 import type { Logger } from "../../../core/logger.js";
 import { findJsonProblem, isWellFormedText } from "../../../core/validation/json.js";
 import {
@@ -50,6 +50,7 @@ export interface WriteRequest {
 }
 
 export class StateService {
+  private readonly publisher: OrderedPublisher;
   constructor(
     private readonly deps: {
       store: StateStore;
@@ -61,6 +62,9 @@ export class StateService {
       logger: Logger;
     },
   ) {
+    this.publisher = new OrderedPublisher(deps.events, (error) =>
+      deps.logger.warn({ err: String(error) }, "could not publish agentStateChanged"),
+    );
     // The same loads serve requests, prefetch and warmAgent (none depends on the request).
     const { cache, store } = deps;
     cache.registerSource("AGENT_STATE", {
@@ -249,18 +253,22 @@ export class StateService {
 
   /** Cache, directory and events, in that order: a reader must never see the cache lag a returned write. */
   private async afterCommit({ record, revision, pruned }: AppendResult): Promise<void> {
-    const { cache, agents, events, logger } = this.deps;
+    const { cache, agents } = this.deps;
     const { agentId } = record;
-    if (pruned > 0) await cache.purgeAgent(agentId, ["STATE_VERSION"], revision);
-    await Promise.all([
-      cache.write("AGENT_STATE", StateService.currentRef(agentId), revision, record),
-      cache.write("STATE_VERSION", StateService.versionRef(agentId, record.version), revision, record),
-    ]);
-    if (record.version === 1) await agents.mark(agentId, "state", true);
-    // Not awaited: delivery must not hold the mutation (or fail it) while Redis is slow or down.
-    events.publish(agentStateTopic(agentId), record).catch((error: unknown) => {
-      logger.warn({ err: String(error), agentId }, "could not publish agentStateChanged");
-    });
+    // Reserved before any await, while commits are still in version order: subscribers then get
+    // version 5 before 6 even if 6's cache writes finish first.
+    const turn = this.publisher.reserve(agentId);
+    try {
+      if (pruned > 0) await cache.purgeAgent(agentId, ["STATE_VERSION"], revision);
+      await Promise.all([
+        cache.write("AGENT_STATE", StateService.currentRef(agentId), revision, record),
+        cache.write("STATE_VERSION", StateService.versionRef(agentId, record.version), revision, record),
+      ]);
+      if (record.version === 1) await agents.mark(agentId, "state", true);
+    } finally {
+      // Not awaited: delivery must not hold the mutation (or fail it) while Redis is slow or down.
+      turn.publish(agentStateTopic(agentId), record);
+    }
   }
 
   private checkDocument(value: JsonValue, what: string): void {
