@@ -262,6 +262,8 @@ async function main() {
               validFrom: null,
               validUntil: null,
               sessionId: `s${Math.floor((i + j) / 20)}`,
+              pinned: false,
+              consolidation: null,
             },
             contentHash: contentHash(content),
             searchText: content,

@@ -81,6 +81,8 @@ export interface Config {
     memoryMaxBytes: number;
     requestBodyBytes: number;
   };
+  /** How often agents' forgetting policies are applied, ms (0 = only on demand with runForgetting). */
+  memoryForgetIntervalMs: number;
   /** Live subscriptions through the gateway. */
   subscriptions: {
     /** Events waiting to be sent to one WebSocket client before it is closed as too slow. */
@@ -337,6 +339,7 @@ export function loadConfig(
       memoryMaxBytes: read.int("MEMORY_MAX_BYTES", 64 * 1024, 1, 16 * 1024 * 1024),
       requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
+    memoryForgetIntervalMs: read.int("MEMORY_FORGET_INTERVAL_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
     subscriptions: {
       queueLimit: read.int("SUBSCRIPTION_QUEUE_LIMIT", 256, 1, 1_000_000),
       upstreamRetryAttempts: read.int("SUBSCRIPTION_RETRY_ATTEMPTS", 8, 0, 1000),

@@ -4,6 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Agent, request } from "undici";
 
 export interface LatencySummary {
@@ -45,8 +47,11 @@ export function printTable(title: string, rows: Record<string, string | number>[
   for (const row of rows) console.log(line(columns.map((c) => cell(row[c]))));
 }
 
-export function writeResults(name: string, results: unknown): string {
-  const dir = new URL("../results/", import.meta.url);
+/** Writes bench/results/<name>.json (or into `directory` when given). */
+export function writeResults(name: string, results: unknown, directory?: string): string {
+  const dir = directory
+    ? pathToFileURL(`${path.resolve(directory)}/`)
+    : new URL("../results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${name}.json`, dir);
   const payload = {

@@ -13,13 +13,14 @@ import { decodeCursor, encodeCursor, pageSize } from "../../core/graphql/paginat
 import type { SubgraphContext } from "../../core/service/subgraph.js";
 import { entityOwner, memoryOwner } from "./domain/ids.js";
 import type { FilterInput, MemoryConfigInput, MemoryInput } from "./domain/input.js";
+import type { MemoryMaintenance } from "./domain/maintenance.js";
 import {
   type MemoryLoaders,
   MemoryService,
   memoryAddedTopic,
   type RecallArgs,
 } from "./domain/memory-service.js";
-import type { EntityRecord, MemoryRecord } from "./domain/model.js";
+import type { EntityRecord, MemoryConfig, MemoryRecord } from "./domain/model.js";
 import type { ScoredCandidate } from "./domain/scoring.js";
 import { DateTimeInput } from "./scalars.js";
 import type { Page } from "./store/port.js";
@@ -35,6 +36,7 @@ interface AgentRef {
 export function createMemoryResolvers(
   service: MemoryService,
   events: EventBus,
+  maintenance: MemoryMaintenance,
 ): GraphQLResolverMap<MemoryContext> {
   const agentFor = (id: unknown, context: MemoryContext, access: "read" | "write", argument = "agentId") => {
     const agentId = assertAgentId(id, argument);
@@ -48,6 +50,13 @@ export function createMemoryResolvers(
     if (!agentId) return null;
     authorizeAgent(context.principal, agentId, "read");
     return context.loaders.memory.load({ agentId, id });
+  };
+
+  /** The agent of a memory id, after checking the caller may write it; NOT_FOUND for a malformed id. */
+  const writableMemory = (id: string, context: MemoryContext) => {
+    const agentId = memoryOwner(id);
+    if (!agentId) throw notFound(`Memory "${String(id).slice(0, 200)}" does not exist`, { argument: "id" });
+    return { agentId, principal: authorizeAgent(context.principal, agentId, "write") };
   };
 
   const readEntity = async (id: string, context: MemoryContext): Promise<EntityRecord | null> => {
@@ -91,6 +100,30 @@ export function createMemoryResolvers(
         args: { agentId: string; config: MemoryConfigInput },
         context: MemoryContext,
       ) => service.configure(context.principal, agentFor(args.agentId, context, "write"), args.config),
+      reinforceMemory: (_: unknown, args: { id: string; useful: boolean }, context: MemoryContext) => {
+        const { agentId, principal } = writableMemory(args.id, context);
+        return maintenance.reinforce(principal, agentId, args.id, args.useful);
+      },
+      resetLearning: (_: unknown, args: { agentId: string }, context: MemoryContext) => {
+        const agentId = agentFor(args.agentId, context, "write");
+        return maintenance.resetLearning(context.principal!, agentId);
+      },
+      runForgetting: (_: unknown, args: { agentId: string }, context: MemoryContext) => {
+        const agentId = agentFor(args.agentId, context, "write");
+        return maintenance.runForgetting(context.principal!, agentId);
+      },
+      consolidateMemories: (
+        _: unknown,
+        args: { agentId: string; threshold?: number | null },
+        context: MemoryContext,
+      ) => {
+        const agentId = agentFor(args.agentId, context, "write");
+        return maintenance.consolidate(context.principal!, agentId, args.threshold);
+      },
+      invalidateMemory: (_: unknown, args: { id: string; at?: unknown }, context: MemoryContext) => {
+        const { agentId, principal } = writableMemory(args.id, context);
+        return maintenance.invalidate(principal, agentId, args.id, args.at);
+      },
     },
     Subscription: {
       memoryAdded: {
@@ -123,6 +156,10 @@ export function createMemoryResolvers(
         ),
       memoryConfig: (agent: AgentRef) => service.config(agent.id),
     },
+    MemoryConfig: {
+      learnedWeights: (config: MemoryConfig) => config.learned?.weights ?? null,
+      feedbackCount: (config: MemoryConfig) => config.learned?.updates ?? 0,
+    },
     Memory: {
       __resolveReference: (reference: { id: string }, context: MemoryContext) =>
         readMemory(reference.id, context),
@@ -131,6 +168,10 @@ export function createMemoryResolvers(
         (await context.loaders.access.load(memory.id))?.lastAccessedAt ?? null,
       accessCount: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
         (await context.loaders.access.load(memory.id))?.accessCount ?? 0,
+      usefulCount: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        (await context.loaders.access.load(memory.id))?.usefulCount ?? 0,
+      notUsefulCount: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        (await context.loaders.access.load(memory.id))?.notUsefulCount ?? 0,
       entities: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
         const ids = await context.loaders.mentions.load(memory.id);
         const entities = await context.loaders.entity.loadMany(

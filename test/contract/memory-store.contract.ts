@@ -41,6 +41,7 @@ export interface ItemOptions extends Partial<Omit<MemoryRecord, "id" | "agentId"
   entities?: string[];
   relations?: { from: string; to: string; type: string }[];
   derivedFrom?: string[];
+  pinned?: boolean;
 }
 
 export function item(agentId: string, content: string, options: ItemOptions = {}): NewMemory {
@@ -62,6 +63,8 @@ export function item(agentId: string, content: string, options: ItemOptions = {}
       validFrom: options.validFrom ?? null,
       validUntil: options.validUntil ?? null,
       sessionId: options.sessionId ?? null,
+      pinned: options.pinned ?? false,
+      consolidation: null,
     },
     contentHash: contentHash(content),
     searchText: content,
@@ -385,11 +388,13 @@ export function describeMemoryStoreContract(
       it("records accesses and keeps per-agent configuration", async () => {
         const written = await store.write(batch(agent, [item(agent, "accessed")]));
         const id = written.results[0]!.memory.id;
-        expect(await store.accessStats([id])).toEqual([{ lastAccessedAt: null, accessCount: 0 }]);
+        expect(await store.accessStats([id])).toEqual([
+          { lastAccessedAt: null, accessCount: 0, usefulCount: 0, notUsefulCount: 0 },
+        ]);
         await store.recordAccess([{ id, count: 2, at: "2026-02-01T00:00:00.000Z" }]);
         await store.recordAccess([{ id, count: 1, at: "2026-01-01T00:00:00.000Z" }]);
         expect(await store.accessStats([id, newMemoryId(agent)])).toEqual([
-          { lastAccessedAt: "2026-02-01T00:00:00.000Z", accessCount: 3 },
+          { lastAccessedAt: "2026-02-01T00:00:00.000Z", accessCount: 3, usefulCount: 0, notUsefulCount: 0 },
           null,
         ]);
 

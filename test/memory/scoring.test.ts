@@ -35,6 +35,8 @@ function candidate(
     validFrom: null,
     validUntil: null,
     sessionId: null,
+    pinned: false,
+    consolidation: null,
   };
   return { record, cosine: evidence.cosine ?? null, bm25: evidence.bm25 ?? 0, graph: evidence.graph ?? 0 };
 }
@@ -72,7 +74,15 @@ describe("scoring", () => {
   });
 
   it("fuses as the weighted mean of active signals; semantic sits out without a query vector", () => {
-    const weights = { semantic: 3, lexical: 1, graph: 0, recency: 0, importance: 0 };
+    const weights = {
+      semantic: 3,
+      lexical: 1,
+      graph: 0,
+      temporal: 0,
+      recency: 0,
+      importance: 0,
+      feedback: 0,
+    };
     const [withVector] = scoreCandidates([candidate("m", { cosine: 0.6, bm25: 8 })], weights, context);
     expect(withVector!.score).toBeCloseTo((3 * 0.6 + 1 * 1) / 4);
     const [without] = scoreCandidates([candidate("m", { cosine: null, bm25: 8 })], weights, {
@@ -84,7 +94,15 @@ describe("scoring", () => {
   });
 
   it("ranks by score, then the more recent, then id", () => {
-    const weights = { semantic: 0, lexical: 0, graph: 0, recency: 0, importance: 1 };
+    const weights = {
+      semantic: 0,
+      lexical: 0,
+      graph: 0,
+      temporal: 0,
+      recency: 0,
+      importance: 1,
+      feedback: 0,
+    };
     const ranked = rank(
       scoreCandidates(
         [

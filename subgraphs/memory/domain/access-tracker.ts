@@ -5,14 +5,23 @@
  * earlier recalls.
  */
 import type { Logger } from "../../../core/logger.js";
+import type { ScoreComponents } from "./model.js";
 
 /** Long enough to coalesce a burst of recalls into one transaction, short enough to look immediate. */
 export const ACCESS_FLUSH_DELAY_MS = 50;
 
-export type AccessWriter = (updates: { id: string; count: number; at: string }[]) => Promise<void>;
+export interface AccessUpdate {
+  id: string;
+  count: number;
+  at: string;
+  /** The components of the latest recall that returned the memory (feedback learns from them). */
+  components?: ScoreComponents;
+}
+
+export type AccessWriter = (updates: AccessUpdate[]) => Promise<void>;
 
 export class AccessTracker {
-  private pending = new Map<string, { count: number; at: string }>();
+  private pending = new Map<string, { count: number; at: string; components?: ScoreComponents }>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -21,13 +30,17 @@ export class AccessTracker {
     private readonly logger?: Logger,
   ) {}
 
-  record(ids: readonly string[], at: string): void {
-    for (const id of ids) {
+  record(hits: readonly (string | { id: string; components?: ScoreComponents })[], at: string): void {
+    for (const hit of hits) {
+      const { id, components } = typeof hit === "string" ? { id: hit, components: undefined } : hit;
       const entry = this.pending.get(id);
       if (entry) {
         entry.count++;
-        if (entry.at < at) entry.at = at;
-      } else this.pending.set(id, { count: 1, at });
+        if (entry.at <= at) {
+          entry.at = at;
+          if (components) entry.components = components;
+        }
+      } else this.pending.set(id, { count: 1, at, ...(components ? { components } : {}) });
     }
     if (!this.timer && this.pending.size > 0) {
       this.timer = setTimeout(() => void this.flush(), ACCESS_FLUSH_DELAY_MS);

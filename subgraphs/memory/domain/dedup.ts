@@ -21,9 +21,13 @@ const NEGATIONS = new Set([
   "nothing",
 ]);
 
-/** The text a memory is compared, embedded and indexed by. */
-export function searchTextOf(record: Pick<MemoryRecord, "modality" | "content" | "caption">): string {
-  return record.modality === "TEXT" ? record.content : (record.caption ?? record.content);
+/**
+ * The text a memory is compared, embedded and indexed by: its content, and its caption when it
+ * has one that says something else (a photo's description adds what the message around it does not).
+ */
+export function searchTextOf(record: Pick<MemoryRecord, "content" | "caption">): string {
+  const { content, caption } = record;
+  return caption && caption !== content ? `${content}\n${caption}` : content;
 }
 
 function salient(text: string): string {

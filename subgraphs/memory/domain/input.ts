@@ -4,6 +4,7 @@
  * argument and says what is allowed.
  */
 import { badUserInput, payloadTooLarge } from "../../../core/errors.js";
+import { searchTextOf } from "./dedup.js";
 import {
   type JsonObject,
   MEMORY_KINDS,
@@ -50,6 +51,8 @@ export interface MemoryInput {
   relations?: { from: string; to: string; type: string }[] | null;
   derivedFrom?: string[] | null;
   extractEntities?: boolean | null;
+  pinned?: boolean | null;
+  supersedes?: string | null;
 }
 
 /** A checked input: everything but the id, timestamps and vector, which the service adds. */
@@ -66,13 +69,16 @@ export interface PreparedInput {
   validFrom: string | null;
   validUntil: string | null;
   sessionId: string | null;
-  /** The text that is embedded and indexed: the caption for non-text memories. */
+  /** The text that is embedded and indexed: the content, and the caption if any. */
   searchText: string;
   embedding: number[] | null;
   entities: { name: string; normalizedName: string; type: string }[];
   relations: { from: string; to: string; type: string }[];
   derivedFrom: string[];
   extractEntities: boolean;
+  pinned: boolean;
+  /** Id of an older memory of the agent this one replaces (invalidated at this one's occurredAt). */
+  supersedes: string | null;
 }
 
 export const DEFAULT_IMPORTANCE = 0.5;
@@ -203,12 +209,14 @@ export function prepareMemoryInput(input: MemoryInput, maxBytes: number, at: str
     validFrom,
     validUntil,
     sessionId,
-    searchText: modality === "TEXT" ? content : (caption ?? content),
+    searchText: searchTextOf({ content, caption }),
     embedding: input.embedding ?? null,
     entities: [...entities.values()],
     relations,
     derivedFrom,
     extractEntities: input.extractEntities ?? true,
+    pinned: input.pinned ?? false,
+    supersedes: optionalText(input.supersedes, arg("supersedes")),
   };
 }
 
@@ -312,17 +320,52 @@ export function mergeWeights(
 
 export interface MemoryConfigInput {
   weights?: Partial<Record<string, number | null>> | null;
+  forgetting?: {
+    maxAgeHours?: number | null;
+    inactiveHours?: number | null;
+    minImportance?: number | null;
+  } | null;
+  learningRate?: number | null;
   recencyHalfLifeHours?: number | null;
   dedupThreshold?: number | null;
   capacity?: number | null;
 }
 
-/** Applies a partial configuration change; `capacity: 0` removes the limit. */
+/**
+ * Applies a partial configuration change; `capacity: 0` removes the limit, and so does 0 for a
+ * forgetting rule. Setting weights explicitly starts learning again from them.
+ */
 export function mergeConfig(base: MemoryConfig, input: MemoryConfigInput): MemoryConfig {
   const config: MemoryConfig = {
     ...base,
     weights: mergeWeights(base.weights, input.weights, "config.weights"),
+    forgetting: { ...base.forgetting },
   };
+  if (input.weights) config.learned = null;
+  const forgetting = input.forgetting ?? {};
+  for (const [name, max] of [
+    ["maxAgeHours", 1_000_000],
+    ["inactiveHours", 1_000_000],
+    ["minImportance", 1],
+  ] as const) {
+    const value = forgetting[name];
+    if (value === null || value === undefined) continue;
+    if (!Number.isFinite(value) || value < 0 || value > max) {
+      throw badUserInput(`config.forgetting.${name} must be from 0 (off) to ${max} (got ${value})`, {
+        argument: `config.forgetting.${name}`,
+      });
+    }
+    config.forgetting[name] = value === 0 ? null : value;
+  }
+  if (input.learningRate !== null && input.learningRate !== undefined) {
+    const value = input.learningRate;
+    if (!Number.isFinite(value) || value < 0 || value > 1) {
+      throw badUserInput(`config.learningRate must be from 0 (off) to 1 (got ${value})`, {
+        argument: "config.learningRate",
+      });
+    }
+    config.learningRate = value;
+  }
   if (input.recencyHalfLifeHours !== null && input.recencyHalfLifeHours !== undefined) {
     const value = input.recencyHalfLifeHours;
     if (!Number.isFinite(value) || value <= 0 || value > 1_000_000) {

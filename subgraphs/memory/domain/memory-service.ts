@@ -39,14 +39,15 @@ import {
   prepareFilter,
   prepareMemoryInput,
 } from "./input.js";
+import { effectiveWeights } from "./learning.js";
 import {
   type AccessStats,
-  DEFAULT_MEMORY_CONFIG,
   type EntityRecord,
   type MemoryConfig,
   type MemoryFilter,
   type MemoryRecord,
   type RecallWeights,
+  withConfigDefaults,
 } from "./model.js";
 import { recallMemories } from "./recall.js";
 import type { ScoredCandidate } from "./scoring.js";
@@ -128,7 +129,7 @@ export class MemoryService {
   }
 
   async config(agentId: string): Promise<MemoryConfig> {
-    return (await this.deps.store.getConfig(agentId)) ?? DEFAULT_MEMORY_CONFIG;
+    return withConfigDefaults(await this.deps.store.getConfig(agentId));
   }
 
   async configure(principal: Principal, agentId: string, input: MemoryConfigInput): Promise<MemoryConfig> {
@@ -223,9 +224,12 @@ export class MemoryService {
         modality: input.modality,
         mediaUri: input.mediaUri,
         caption: input.caption,
-        validFrom: input.validFrom,
+        // A fact that replaces another holds from when it happened (the old one until then).
+        validFrom: input.validFrom ?? (input.supersedes ? (input.occurredAt ?? now) : null),
         validUntil: input.validUntil,
         sessionId: input.sessionId,
+        pinned: input.pinned,
+        consolidation: null,
       },
       contentHash: contentHash(input.searchText, this.deps.fingerprint),
       searchText: input.searchText,
@@ -233,6 +237,7 @@ export class MemoryService {
       entities: mergeEntities(input.entities, extracted[i] ?? []),
       relations: input.relations,
       derivedFrom: input.derivedFrom,
+      supersedes: input.supersedes,
     }));
 
     let result: Awaited<ReturnType<MemoryStore["write"]>>;
@@ -248,10 +253,13 @@ export class MemoryService {
       });
     } catch (error) {
       if (error instanceof UnknownMemoryError) {
-        throw notFound(`derivedFrom: memory "${error.memoryId}" does not exist for agent "${agentId}"`, {
-          argument: "derivedFrom",
-          memoryId: error.memoryId,
-        });
+        throw notFound(
+          `${error.argument}: memory "${error.memoryId}" does not exist for agent "${agentId}"`,
+          {
+            argument: error.argument,
+            memoryId: error.memoryId,
+          },
+        );
       }
       throw error;
     }
@@ -287,6 +295,9 @@ export class MemoryService {
         cache.write("MEMORY", MemoryService.memoryRef(memory), revision, memory),
       ),
       ...result.evicted.map((id) => cache.write("MEMORY", { agentId, id }, revision, null)),
+      ...result.superseded.map((memory) =>
+        cache.write("MEMORY", MemoryService.memoryRef(memory), revision, memory),
+      ),
     ]);
     if (result.firstMemories) await agents.mark(agentId, "memories", true);
     for (const { outcome, memory } of result.results) {
@@ -313,7 +324,7 @@ export class MemoryService {
     const query = checkQuery(args.query);
     const filter: MemoryFilter = prepareFilter(args.filter);
     const config = await this.config(args.agentId);
-    const weights: RecallWeights = mergeWeights(config.weights, args.weights, "weights");
+    const weights: RecallWeights = mergeWeights(effectiveWeights(config), args.weights, "weights");
     let vector: Float32Array | null = null;
     if (args.queryEmbedding) vector = checkVector(args.queryEmbedding, store.dimensions, "queryEmbedding");
     else if (embedder.available) vector = await this.embedQuery(query);
@@ -328,9 +339,10 @@ export class MemoryService {
       weights,
       config,
       now,
+      hasFeedback: config.learned !== null,
     });
     this.tracker.record(
-      hits.map((hit) => hit.record.id),
+      hits.map((hit) => ({ id: hit.record.id, components: hit.components })),
       now,
     );
     return hits;

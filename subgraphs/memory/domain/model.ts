@@ -31,11 +31,28 @@ export interface MemoryRecord {
   validFrom: string | null;
   validUntil: string | null;
   sessionId: string | null;
+  /** Never removed by forgetting, capacity eviction or consolidation. */
+  pinned: boolean;
+  /** Set on a memory that consolidation merged near-duplicates into: what it stands for. */
+  consolidation: ConsolidationEvidence | null;
+}
+
+export interface ConsolidationEvidence {
+  /** Ids of the memories merged into this one (they no longer exist). */
+  sourceIds: string[];
+  /** How many memories this one now stands for, itself included. */
+  count: number;
+  /** The span of their occurredAt. */
+  firstOccurredAt: string;
+  lastOccurredAt: string;
 }
 
 export interface AccessStats {
   lastAccessedAt: string | null;
   accessCount: number;
+  /** `reinforceMemory` votes. */
+  usefulCount: number;
+  notUsefulCount: number;
 }
 
 export interface EntityRecord {
@@ -82,17 +99,80 @@ export interface MemoryConfig {
   dedupThreshold: number;
   /** Most memories kept for the agent; null for no limit. */
   capacity: number | null;
+  forgetting: ForgettingPolicy;
+  /** Step size of the online update of the fusion weights from feedback (0 turns learning off). */
+  learningRate: number;
+  /** Fusion weights learned from feedback; null until the first feedback (or after a reset). */
+  learned: LearnedWeights | null;
 }
 
-export const SIGNALS = ["semantic", "lexical", "graph", "recency", "importance"] as const;
+/** When memories are forgotten (pinned ones never are). Each rule is off when null. */
+export interface ForgettingPolicy {
+  /** Forget memories whose occurredAt is older than this. */
+  maxAgeHours: number | null;
+  /** Forget memories no recall has returned for this long (counted from creation if never). */
+  inactiveHours: number | null;
+  /** Forget memories whose importance is below this. */
+  minImportance: number | null;
+}
+
+export interface LearnedWeights {
+  weights: RecallWeights;
+  /** The logistic model's intercept. */
+  bias: number;
+  /** How many feedback events shaped these weights. */
+  updates: number;
+}
+
+export const SIGNALS = [
+  "semantic",
+  "lexical",
+  "graph",
+  "temporal",
+  "recency",
+  "importance",
+  "feedback",
+] as const;
 export type SignalName = (typeof SIGNALS)[number];
 export type RecallWeights = Record<SignalName, number>;
 export type ScoreComponents = Record<SignalName, number>;
 
+export const NO_FORGETTING: ForgettingPolicy = {
+  maxAgeHours: null,
+  inactiveHours: null,
+  minImportance: null,
+};
+
 export const DEFAULT_MEMORY_CONFIG: MemoryConfig = {
-  // Meaning first, then exact words and connections; recency and importance break near-ties.
-  weights: { semantic: 0.45, lexical: 0.25, graph: 0.15, recency: 0.1, importance: 0.05 },
+  // Words and meaning first, then connections; time cues when the query names a time; recency,
+  // importance and feedback break near-ties. Fitted on the LoCoMo development split (docs/retrieval.md).
+  weights: {
+    semantic: 0.35,
+    lexical: 0.35,
+    graph: 0.5,
+    temporal: 0.3,
+    recency: 0.1,
+    importance: 0.05,
+    feedback: 0.3,
+  },
   recencyHalfLifeHours: 24 * 7,
   dedupThreshold: 0.97,
   capacity: null,
+  forgetting: NO_FORGETTING,
+  learningRate: 0.05,
+  learned: null,
 };
+
+/** A stored configuration may predate newer settings: defaults fill what it lacks. */
+export function withConfigDefaults(stored: Partial<MemoryConfig> | null): MemoryConfig {
+  if (!stored) return DEFAULT_MEMORY_CONFIG;
+  return {
+    ...DEFAULT_MEMORY_CONFIG,
+    ...stored,
+    weights: { ...DEFAULT_MEMORY_CONFIG.weights, ...stored.weights },
+    forgetting: { ...NO_FORGETTING, ...stored.forgetting },
+    learned: stored.learned
+      ? { ...stored.learned, weights: { ...DEFAULT_MEMORY_CONFIG.weights, ...stored.learned.weights } }
+      : null,
+  };
+}

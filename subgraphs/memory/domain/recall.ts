@@ -1,22 +1,26 @@
 /**
- * A recall: gather candidates from every retriever (vector, full-text, entities named in the
- * query), expand through the graph from the strongest of them (shared entities, session
- * neighbours, derivations), load the candidates once, then score and rank them (scoring.ts).
+ * A recall: gather candidates from every retriever (vector, full-text, full-text within the
+ * time the query names, entities named in the query), expand through the graph from the
+ * strongest of them (session neighbours, derivations, shared entities), load the candidates
+ * once, then score and rank them (scoring.ts).
  *
  * The store is asked only for ids and raw scores; all ranking happens here, identically for
  * every adapter.
  */
 import type { MemoryStore } from "../store/port.js";
-import type { MemoryConfig, MemoryFilter, RecallWeights } from "./model.js";
+import type { EntityRecord, MemoryConfig, MemoryFilter, MemoryRecord, RecallWeights } from "./model.js";
 import {
   type CandidateEvidence,
   cosineSimilarity,
   GRAPH_EVIDENCE,
+  type MemoryUsage,
+  normalisers,
   rank,
   type ScoredCandidate,
   scoreCandidates,
 } from "./scoring.js";
-import { nameCandidates, searchTerms } from "./text.js";
+import { nameCandidates, normalizeText, searchTerms } from "./text.js";
+import { type TimeWindow, timeCueMatch, timeCues } from "./time-cues.js";
 
 export interface RecallRequest {
   agentId: string;
@@ -29,21 +33,37 @@ export interface RecallRequest {
   config: MemoryConfig;
   /** ISO 8601: validity and recency are judged at this instant. */
   now: string;
+  /** Whether the agent has given feedback (its memories' usage then takes part in the score). */
+  hasFeedback?: boolean;
 }
 
-/** How deep each retriever looks, relative to k: enough that fusion can reorder, small enough to stay fast. */
-export const RETRIEVAL_DEPTH = { factor: 5, minimum: 50 } as const;
+/**
+ * How deep each retriever looks, relative to k: fusion can only promote what some retriever
+ * found, so this is deep enough that a memory ranked 100th by one signal and 3rd by another is
+ * in the pool, and small enough to stay fast.
+ */
+export const RETRIEVAL_DEPTH = { factor: 5, minimum: 100 };
 /** How many of the best first-stage hits seed the graph expansion. */
-export const GRAPH_SEEDS = 5;
+export const GRAPH_SEEDS = { count: 10 };
+/**
+ * An entity mentioned by more than this share of the agent's memories (the agent's user, the
+ * other speaker of every turn) is too common to find candidates by; it still counts, weighted
+ * by its specificity, for the candidates other retrievers found.
+ */
+export const COMMON_ENTITY_SHARE = 0.2;
 
 export async function recallMemories(store: MemoryStore, request: RecallRequest): Promise<ScoredCandidate[]> {
   const { agentId, filter, now } = request;
   const depth = Math.max(RETRIEVAL_DEPTH.minimum, request.k * RETRIEVAL_DEPTH.factor);
+  const reference = new Date(filter.asOf ?? now);
+  const windows = timeCues(request.query, reference);
+  const terms = searchTerms(request.query);
 
   // Stage 1: independent retrievers, in parallel.
-  const [vectorHits, textHits, queryEntities] = await Promise.all([
+  const [vectorHits, textHits, windowHits, queryEntities] = await Promise.all([
     request.vector ? store.vectorSearch(agentId, request.vector, depth, filter, now) : Promise.resolve([]),
-    store.textSearch(agentId, searchTerms(request.query), depth, filter, now),
+    store.textSearch(agentId, terms, depth, filter, now),
+    searchWithinWindows(store, request, terms, windows, depth),
     store.entitiesByName(agentId, nameCandidates(request.query)),
   ]);
 
@@ -57,47 +77,47 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
     return found;
   };
   for (const hit of vectorHits) entry(hit.id).cosine = hit.score;
-  for (const hit of textHits) entry(hit.id).bm25 = hit.score;
-  const maxBm25 = textHits.reduce((max, hit) => Math.max(max, hit.score), 0);
+  // Both full-text searches score against the same index, so their BM25 values are comparable.
+  for (const hit of [...textHits, ...windowHits])
+    entry(hit.id).bm25 = Math.max(entry(hit.id).bm25, hit.score);
 
-  // Entities named in the query, and entities one RELATED hop from them.
-  const queryEntityIds = new Set(queryEntities.map((entity) => entity.id));
-  const relatedEntityIds = new Set<string>();
-  if (queryEntityIds.size > 0) {
-    for (const relation of await store.relations([...queryEntityIds])) {
-      for (const id of [relation.fromId, relation.toId])
-        if (!queryEntityIds.has(id)) relatedEntityIds.add(id);
+  // Entities named in the query and one RELATED hop from them, each weighted by how specific it is.
+  const entityWeight = new Map<string, number>();
+  if (queryEntities.length > 0) {
+    const queryIds = queryEntities.map((entity) => entity.id);
+    const related = new Set<string>();
+    for (const relation of await store.relations(queryIds)) {
+      for (const id of [relation.fromId, relation.toId]) if (!queryIds.includes(id)) related.add(id);
     }
-    const mentioning = await store.memoriesMentioning(
-      agentId,
-      [...queryEntityIds, ...relatedEntityIds],
-      depth,
-      filter,
-      now,
-    );
-    for (const hit of mentioning) {
-      for (const entityId of hit.entityIds) {
-        entry(hit.id).graph += queryEntityIds.has(entityId)
-          ? GRAPH_EVIDENCE.queryEntity
-          : GRAPH_EVIDENCE.relatedEntity;
-      }
+    const ids = [...queryIds, ...related];
+    const { memories, mentions } = await store.entityMentionCounts(agentId, ids);
+    ids.forEach((id, i) => {
+      const base = i < queryIds.length ? GRAPH_EVIDENCE.queryEntity : GRAPH_EVIDENCE.relatedEntity;
+      entityWeight.set(id, base * entitySpecificity(mentions[i]!, memories));
+    });
+    // Only specific entities find candidates; common ones would flood the pool.
+    const finders = ids.filter((_, i) => mentions[i]! <= Math.max(depth / 2, memories * COMMON_ENTITY_SHARE));
+    if (finders.length > 0) {
+      for (const hit of await store.memoriesMentioning(agentId, finders, depth, filter, now)) entry(hit.id);
     }
   }
 
   // Stage 2: expand from the strongest first-stage hits (by meaning and words only).
+  const firstStage = [...evidence.entries()];
+  const normalise = normalisers(firstStage.map(([, e]) => e));
+  const { semantic, lexical } = request.weights;
   const seedStrength = (e: { cosine: number | null; bm25: number }) => {
-    const { semantic, lexical } = request.weights;
-    const lexicalValue = maxBm25 > 0 ? e.bm25 / maxBm25 : 0;
-    const semanticValue = Math.max(0, e.cosine ?? 0);
-    const total = (request.vector ? semantic : 0) + lexical;
-    return total > 0 ? ((request.vector ? semantic * semanticValue : 0) + lexical * lexicalValue) / total : 0;
+    const semanticWeight = request.vector ? semantic : 0;
+    const total = semanticWeight + lexical;
+    if (total <= 0) return 0;
+    return (semanticWeight * normalise.semantic(e.cosine ?? 0) + lexical * normalise.lexical(e.bm25)) / total;
   };
-  const seeds = [...evidence.entries()]
+  const seeds = firstStage
     .map(([id, e]) => ({ id, strength: seedStrength(e) }))
     .filter((seed) => seed.strength > 0)
     .sort((a, b) => b.strength - a.strength)
-    .slice(0, GRAPH_SEEDS);
-  if (seeds.length > 0) await expandFromSeeds(store, request, seeds, depth, entry);
+    .slice(0, GRAPH_SEEDS.count);
+  if (seeds.length > 0) await expandFromSeeds(store, request, seeds, entityWeight, entry);
 
   // Stage 3: load every candidate once (the filter is applied again: graph neighbours were not
   // filtered), with vectors only for those the vector search did not score.
@@ -105,56 +125,141 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
     request.vector ? [...evidence].filter(([, e]) => e.cosine === null).map(([id]) => id) : [],
   );
   const candidates = await store.candidates(agentId, [...evidence.keys()], filter, now, missingCosine);
-  const scored: CandidateEvidence[] = candidates.map((candidate) => {
+  const ids = candidates.map((candidate) => candidate.record.id);
+  const [mentions, usage] = await Promise.all([
+    entityWeight.size > 0 ? store.mentions(ids) : Promise.resolve(ids.map(() => [] as string[])),
+    request.hasFeedback ? store.accessStats(ids) : Promise.resolve(ids.map(() => null)),
+  ]);
+  const scored: CandidateEvidence[] = candidates.map((candidate, i) => {
     const e = evidence.get(candidate.record.id)!;
     // Candidates found by words or the graph get their exact similarity too, so every hit is comparable.
     const cosine =
       e.cosine ??
       (request.vector && candidate.embedding ? cosineSimilarity(request.vector, candidate.embedding) : null);
-    return { record: candidate.record, cosine, bm25: e.bm25, graph: e.graph };
+    const entityEvidence =
+      mentions[i]!.reduce((sum, id) => sum + (entityWeight.get(id) ?? 0), 0) +
+      subjectEvidence(candidate.record, queryEntities);
+    const stats = usage[i];
+    return {
+      record: candidate.record,
+      cosine,
+      bm25: e.bm25,
+      graph: e.graph + entityEvidence,
+      timeMatch: windows.length > 0 ? timeCueMatch(Date.parse(candidate.record.occurredAt), windows) : 0,
+      usage: stats
+        ? ({
+            useful: stats.usefulCount,
+            notUseful: stats.notUsefulCount,
+            accessCount: stats.accessCount,
+          } satisfies MemoryUsage)
+        : undefined,
+    };
   });
 
-  const at = Date.parse(filter.asOf ?? now);
   const ranked = rank(
     scoreCandidates(scored, request.weights, {
-      maxBm25,
-      at,
+      at: reference.getTime(),
       halfLifeHours: request.config.recencyHalfLifeHours,
       hasQueryVector: request.vector !== null,
+      hasTimeCue: windows.length > 0,
+      hasFeedback: request.hasFeedback === true,
+      ...normalisers(scored),
     }),
   );
   return ranked.slice(0, request.k);
+}
+
+/**
+ * A memory that begins with an entity the query names ("Caroline: I went to…", "Ada prefers…")
+ * is about that entity: its speaker or its subject, not just someone it mentions in passing
+ * ("Wow, Caroline!"). Questions about someone are mostly answered by what they said or did.
+ */
+function subjectEvidence(record: MemoryRecord, queryEntities: readonly EntityRecord[]): number {
+  if (queryEntities.length === 0) return 0;
+  const text = normalizeText(record.content.slice(0, 200));
+  return queryEntities.some(
+    (entity) => text === entity.normalizedName || text.startsWith(`${entity.normalizedName} `),
+  )
+    ? GRAPH_EVIDENCE.querySubject
+    : 0;
+}
+
+/**
+ * How much naming an entity says about a memory that mentions it: 1 for an entity only one
+ * memory mentions, falling to 0 for one every memory mentions (inverse document frequency,
+ * scaled by its largest possible value).
+ */
+export function entitySpecificity(mentions: number, memories: number): number {
+  if (memories <= 1 || mentions <= 0) return 1;
+  return Math.max(0, Math.log(memories / mentions) / Math.log(memories));
+}
+
+/** Full-text search restricted to each dated window the query names, so a match from that time enters the pool. */
+async function searchWithinWindows(
+  store: MemoryStore,
+  request: RecallRequest,
+  terms: readonly string[],
+  windows: readonly TimeWindow[],
+  depth: number,
+) {
+  const dated = windows.filter((window) => !window.yearly);
+  if (dated.length === 0 || terms.length === 0) return [];
+  const results = await Promise.all(
+    dated.map((window) => {
+      const after = new Date(window.start).toISOString();
+      const before = new Date(window.end).toISOString();
+      const { occurredAfter, occurredBefore } = request.filter;
+      // Intersected with the caller's own time filter; an empty intersection finds nothing.
+      const filter: MemoryFilter = {
+        ...request.filter,
+        occurredAfter: occurredAfter && occurredAfter > after ? occurredAfter : after,
+        occurredBefore: occurredBefore && occurredBefore < before ? occurredBefore : before,
+      };
+      if (filter.occurredBefore! <= filter.occurredAfter!) return [];
+      return store.textSearch(request.agentId, terms, depth, filter, request.now);
+    }),
+  );
+  return results.flat();
 }
 
 async function expandFromSeeds(
   store: MemoryStore,
   request: RecallRequest,
   seeds: { id: string; strength: number }[],
-  depth: number,
+  queryEntityWeight: ReadonlyMap<string, number>,
   entry: (id: string) => { graph: number },
 ): Promise<void> {
   const { agentId, filter, now } = request;
+  const depth = Math.max(RETRIEVAL_DEPTH.minimum, request.k * RETRIEVAL_DEPTH.factor);
   const seedIds = seeds.map((seed) => seed.id);
   const strengthOf = new Map(seeds.map((seed) => [seed.id, seed.strength]));
   const [mentions, links] = await Promise.all([store.mentions(seedIds), store.links(seedIds)]);
 
-  // Memories sharing an entity with a seed: each shared entity adds evidence scaled by the seed's strength.
+  // Memories sharing a specific entity with a seed (entities the query named already count on their own).
   const entityStrength = new Map<string, { strength: number; seed: string }>();
   mentions.forEach((entityIds, index) => {
     const seed = seeds[index]!;
     for (const entityId of entityIds) {
+      if (queryEntityWeight.has(entityId)) continue;
       const previous = entityStrength.get(entityId);
       if (!previous || previous.strength < seed.strength)
         entityStrength.set(entityId, { strength: seed.strength, seed: seed.id });
     }
   });
   if (entityStrength.size > 0) {
-    const sharing = await store.memoriesMentioning(agentId, [...entityStrength.keys()], depth, filter, now);
-    for (const hit of sharing) {
-      for (const entityId of hit.entityIds) {
-        const source = entityStrength.get(entityId)!;
-        if (source.seed !== hit.id)
-          entry(hit.id).graph += GRAPH_EVIDENCE.sharedEntityWithHit * source.strength;
+    const entityIds = [...entityStrength.keys()];
+    const { memories, mentions: counts } = await store.entityMentionCounts(agentId, entityIds);
+    const specific = entityIds.filter((_, i) => counts[i]! <= memories * COMMON_ENTITY_SHARE);
+    const specificity = new Map(entityIds.map((id, i) => [id, entitySpecificity(counts[i]!, memories)]));
+    if (specific.length > 0) {
+      for (const hit of await store.memoriesMentioning(agentId, specific, depth, filter, now)) {
+        for (const entityId of hit.entityIds) {
+          const source = entityStrength.get(entityId)!;
+          if (source.seed !== hit.id) {
+            entry(hit.id).graph +=
+              GRAPH_EVIDENCE.sharedEntityWithHit * source.strength * specificity.get(entityId)!;
+          }
+        }
       }
     }
   }

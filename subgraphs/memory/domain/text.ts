@@ -46,7 +46,9 @@ const STOPWORDS = new Set(
 export function searchTerms(query: string, max = 32): string[] {
   const terms: string[] = [];
   for (const word of normalizeText(query).split(" ")) {
+    // A lone letter is what is left of "Ada's" or "I'm": it matches nearly everything.
     if (word.length === 0 || STOPWORDS.has(word) || terms.includes(word)) continue;
+    if (word.length === 1 && !/\p{N}/u.test(word)) continue;
     terms.push(word);
     if (terms.length === max) break;
   }

@@ -30,6 +30,7 @@ import {
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,
+  ConsolidationEvidence,
   EntityRecord,
   MemoryConfig,
   MemoryFilter,
@@ -38,15 +39,20 @@ import type {
   MemoryRecord,
   Modality,
   RelationRecord,
+  ScoreComponents,
 } from "../domain/model.js";
 import { agentToken } from "./agent-token.js";
 import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 import {
+  type AccessUpdate,
   type Candidate,
+  type ConsolidationMerge,
   DimensionMismatchError,
+  type ForgetRules,
   type MemoryLink,
   type MemoryStore,
   type Page,
+  type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
   type WriteBatch,
@@ -149,7 +155,7 @@ OPTIONAL MATCH (source:Memory {id: $sourceId, agentId: $agentId})
 FOREACH (s IN CASE WHEN source IS NULL OR source = m THEN [] ELSE [source] END | MERGE (m)-[:DERIVED_FROM]->(s))
 RETURN source IS NOT NULL AS found`,
   evictionVictims: `MATCH (m:Memory {agentId: $agentId})
-WHERE NOT m.id IN $keep
+WHERE NOT m.id IN $keep AND coalesce(m.pinned, false) = false
 RETURN m.id AS id
 ORDER BY m.importance ASC, coalesce(m.lastAccessedAt, m.occurredAt) ASC, m.seq ASC
 LIMIT $limit`,
@@ -160,6 +166,64 @@ WITH m, previous, collect(next) AS nexts
 FOREACH (n IN CASE WHEN previous IS NULL THEN [] ELSE nexts END | MERGE (n)-[:FOLLOWS]->(previous))
 DETACH DELETE m
 RETURN count(*) AS deleted`,
+  entitiesOfMemory: `MATCH (:Memory {id: $id, agentId: $agentId})-[:MENTIONS]->(e:Entity)
+RETURN e.id AS id`,
+  deleteOrphanEntities: `UNWIND $entityIds AS entityId
+MATCH (e:Entity {id: entityId})
+WHERE NOT EXISTS { (e)<-[:MENTIONS]-(:Memory) }
+WITH e, e.id AS id
+DETACH DELETE e
+RETURN id`,
+  reinforce: `MATCH (m:Memory {id: $id, agentId: $agentId})
+SET m.usefulCount = coalesce(m.usefulCount, 0) + $useful,
+    m.notUsefulCount = coalesce(m.notUsefulCount, 0) + $notUseful
+RETURN m.lastComponents AS lastComponents`,
+  resetFeedback: `MATCH (m:Memory {agentId: $agentId})
+WHERE m.usefulCount > 0 OR m.notUsefulCount > 0
+SET m.usefulCount = 0, m.notUsefulCount = 0`,
+  invalidate: `MATCH (m:Memory {id: $id, agentId: $agentId})
+SET m.validUntil = $validUntil, m.revision = $revision
+RETURN m`,
+  policyVictims: `MATCH (m:Memory {agentId: $agentId})
+WHERE coalesce(m.pinned, false) = false AND (
+  ($occurredBefore IS NOT NULL AND m.occurredAt < $occurredBefore)
+  OR ($inactiveSince IS NOT NULL AND coalesce(m.lastAccessedAt, m.createdAt) < $inactiveSince)
+  OR ($minImportance IS NOT NULL AND m.importance < $minImportance))
+RETURN m.id AS id`,
+  capacityVictims: `MATCH (m:Memory {agentId: $agentId})
+WHERE coalesce(m.pinned, false) = false AND NOT m.id IN $exclude
+RETURN m.id AS id
+ORDER BY m.importance ASC, coalesce(m.lastAccessedAt, m.occurredAt) ASC, m.seq ASC
+LIMIT $limit`,
+  moveToKept: `MATCH (keep:Memory {id: $keepId, agentId: $agentId})
+MATCH (from:Memory {id: $fromId, agentId: $agentId})
+OPTIONAL MATCH (from)-[:MENTIONS]->(e:Entity)
+WITH keep, from, collect(e) AS entities
+FOREACH (e IN entities | MERGE (keep)-[:MENTIONS]->(e))
+WITH keep, from
+OPTIONAL MATCH (from)-[:DERIVED_FROM]->(source:Memory)
+WHERE source <> keep
+WITH keep, from, collect(source) AS sources
+FOREACH (s IN sources | MERGE (keep)-[:DERIVED_FROM]->(s))
+WITH keep, from
+OPTIONAL MATCH (derived:Memory)-[:DERIVED_FROM]->(from)
+WHERE derived <> keep
+WITH keep, from, collect(derived) AS derivations
+FOREACH (d IN derivations | MERGE (d)-[:DERIVED_FROM]->(keep))
+SET keep.accessCount = coalesce(keep.accessCount, 0) + coalesce(from.accessCount, 0),
+    keep.usefulCount = coalesce(keep.usefulCount, 0) + coalesce(from.usefulCount, 0),
+    keep.notUsefulCount = coalesce(keep.notUsefulCount, 0) + coalesce(from.notUsefulCount, 0),
+    keep.lastAccessedAt = CASE WHEN from.lastAccessedAt IS NULL THEN keep.lastAccessedAt
+      WHEN keep.lastAccessedAt IS NULL OR keep.lastAccessedAt < from.lastAccessedAt THEN from.lastAccessedAt
+      ELSE keep.lastAccessedAt END
+RETURN count(*) AS moved`,
+  updateConsolidated: `MATCH (m:Memory {id: $id, agentId: $agentId})
+SET m.tags = $tags, m.importance = $importance, m.occurredAt = $occurredAt, m.metadata = $metadata,
+    m.pinned = $pinned, m.consolidation = $consolidation, m.revision = $revision`,
+  configuredAgents: `MATCH (a:Agent)
+WHERE a.memoryConfig IS NOT NULL
+RETURN a.id AS agentId
+ORDER BY agentId`,
   memoryExists: `MATCH (m:Memory {id: $id, agentId: $agentId})
 RETURN count(m) AS found`,
   countMemories: `MATCH (m:Memory {agentId: $agentId})
@@ -168,7 +232,8 @@ RETURN count(m) AS total`,
 MATCH (m:Memory {id: update.id})
 SET m.accessCount = coalesce(m.accessCount, 0) + update.count,
     m.lastAccessedAt = CASE WHEN m.lastAccessedAt IS NULL OR m.lastAccessedAt < update.at
-                            THEN update.at ELSE m.lastAccessedAt END`,
+                            THEN update.at ELSE m.lastAccessedAt END,
+    m.lastComponents = coalesce(update.components, m.lastComponents)`,
   getConfig: `MATCH (a:Agent {id: $agentId})
 RETURN a.memoryConfig AS config`,
   putConfig: `MERGE (a:Agent {id: $agentId})
@@ -183,7 +248,8 @@ MATCH (e:Entity {id: $ids[position]})
 RETURN position, e`,
   accessById: `UNWIND range(0, size($ids) - 1) AS position
 MATCH (m:Memory {id: $ids[position]})
-RETURN position, m.lastAccessedAt AS lastAccessedAt, coalesce(m.accessCount, 0) AS accessCount`,
+RETURN position, m.lastAccessedAt AS lastAccessedAt, coalesce(m.accessCount, 0) AS accessCount,
+       coalesce(m.usefulCount, 0) AS usefulCount, coalesce(m.notUsefulCount, 0) AS notUsefulCount`,
   listPage: `MATCH (m:Memory {agentId: $agentId})
 WHERE m.seq < $before AND ${FILTER}
 RETURN m
@@ -231,6 +297,9 @@ WHERE m.agentId = $agentId AND ${FILTER}
 RETURN m.id AS id, score
 ORDER BY score DESC
 LIMIT $limit`,
+  entityMentionCounts: `UNWIND range(0, size($ids) - 1) AS position
+MATCH (e:Entity {id: $ids[position], agentId: $agentId})
+RETURN position, COUNT { (e)<-[:MENTIONS]-(:Memory) } AS mentions`,
   entitiesByName: `MATCH (e:Entity)
 WHERE e.key IN [name IN $names | $agentId + '#' + name]
 RETURN e`,
@@ -243,7 +312,7 @@ LIMIT $limit`,
   candidates: `MATCH (m:Memory)
 WHERE m.id IN $ids AND m.agentId = $agentId AND ${FILTER}
 RETURN m {.id, .agentId, .content, .kind, .tags, .importance, .createdAt, .occurredAt, .metadata, .modality,
-          .mediaUri, .caption, .validFrom, .validUntil, .sessionId} AS m,
+          .mediaUri, .caption, .validFrom, .validUntil, .sessionId, .pinned, .consolidation} AS m,
        CASE WHEN m.id IN $vectorsFor THEN m.embedding ELSE null END AS embedding`,
   ping: "RETURN 1 AS ok",
 } as const;
@@ -273,6 +342,8 @@ function toMemory(node: GraphNode | Record<string, unknown>, encryption: Encrypt
     validFrom: text(p.validFrom),
     validUntil: text(p.validUntil),
     sessionId: text(p.sessionId),
+    pinned: p.pinned === true,
+    consolidation: p.consolidation ? (JSON.parse(p.consolidation as string) as ConsolidationEvidence) : null,
   };
 }
 
@@ -307,6 +378,16 @@ function filterParams(filter: MemoryFilter, now: string) {
 const scoreToCosine = (score: number) => 2 * score - 1;
 const cosineToScore = (cosine: number) => (1 + cosine) / 2;
 const entityKey = (agentId: string, normalizedName: string) => `${agentId}#${normalizedName}`;
+
+/** Deletes a memory (keeping its session chain connected) and the entities only it mentioned. */
+async function deleteMemoryTx(tx: ManagedTransaction, agentId: string, id: string): Promise<string[]> {
+  const entities = await tx.run(MEMORY_CYPHER.entitiesOfMemory, { id, agentId });
+  await tx.run(MEMORY_CYPHER.deleteMemory, { id, agentId });
+  const entityIds = entities.records.map((row) => row.get("id") as string);
+  if (entityIds.length === 0) return [];
+  const deleted = await tx.run(MEMORY_CYPHER.deleteOrphanEntities, { entityIds });
+  return deleted.records.map((row) => row.get("id") as string);
+}
 
 export async function createNeo4jMemoryStore(
   driver: Driver,
@@ -392,6 +473,8 @@ export class Neo4jMemoryStore implements MemoryStore {
       results[toNumber(row.get("position"))] = {
         lastAccessedAt: (row.get("lastAccessedAt") as string | null) ?? null,
         accessCount: toNumber(row.get("accessCount")),
+        usefulCount: toNumber(row.get("usefulCount")),
+        notUsefulCount: toNumber(row.get("notUsefulCount")),
       };
     }
     return results;
@@ -482,6 +565,7 @@ export class Neo4jMemoryStore implements MemoryStore {
       const results: WriteOutcome[] = [];
       const created: string[] = [];
       const entityIds = new Set<string>();
+      const superseded: MemoryRecord[] = [];
 
       for (const item of batch.items) {
         const record = item.record;
@@ -536,6 +620,8 @@ export class Neo4jMemoryStore implements MemoryStore {
               validFrom: record.validFrom,
               validUntil: record.validUntil,
               sessionId: record.sessionId,
+              pinned: record.pinned,
+              consolidation: record.consolidation === null ? null : JSON.stringify(record.consolidation),
               revision: neo4j.int(revision),
               embedding: item.embedding ? [...item.embedding] : null,
             },
@@ -569,6 +655,17 @@ export class Neo4jMemoryStore implements MemoryStore {
           const linked = await tx.run(MEMORY_CYPHER.linkDerived, { memoryId, sourceId, agentId });
           if (!linked.records[0]?.get("found")) throw new UnknownMemoryError(sourceId);
         }
+        if (item.supersedes) {
+          const old = await tx.run(MEMORY_CYPHER.invalidate, {
+            id: item.supersedes,
+            agentId,
+            validUntil: record.occurredAt,
+            revision: neo4j.int(revision),
+          });
+          const node = old.records[0]?.get("m") as GraphNode | undefined;
+          if (!node) throw new UnknownMemoryError(item.supersedes, "supersedes");
+          superseded.push(toMemory(node, this.encryption));
+        }
       }
 
       const evicted: string[] = [];
@@ -582,12 +679,19 @@ export class Neo4jMemoryStore implements MemoryStore {
           });
           for (const row of victims.records) {
             const id = row.get("id") as string;
-            await tx.run(MEMORY_CYPHER.deleteMemory, { id, agentId });
+            await deleteMemoryTx(tx, agentId, id);
             evicted.push(id);
           }
         }
       }
-      return { results, revision, evicted, entityIds: [...entityIds], firstMemories: before === 0 };
+      return {
+        results,
+        revision,
+        evicted,
+        superseded,
+        entityIds: [...entityIds],
+        firstMemories: before === 0,
+      };
     });
   }
 
@@ -602,16 +706,130 @@ export class Neo4jMemoryStore implements MemoryStore {
       const found = toNumber(
         (await tx.run(MEMORY_CYPHER.memoryExists, { id, agentId })).records[0]!.get("found"),
       );
-      if (found > 0) await tx.run(MEMORY_CYPHER.deleteMemory, { id, agentId });
+      if (found > 0) await deleteMemoryTx(tx, agentId, id);
       const total = (await tx.run(MEMORY_CYPHER.countMemories, { agentId })).records[0]!.get("total");
       return { deleted: found > 0, revision: toNumber(lock.get("revision")), remaining: toNumber(total) };
     });
   }
 
-  async recordAccess(updates: readonly { id: string; count: number; at: string }[]): Promise<void> {
+  async recordAccess(updates: readonly AccessUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    const params = updates.map((update) => ({ ...update, count: neo4j.int(update.count) }));
+    const params = updates.map((update) => ({
+      id: update.id,
+      at: update.at,
+      count: neo4j.int(update.count),
+      components: update.components ? JSON.stringify(update.components) : null,
+    }));
     await this.writeTx((tx) => tx.run(MEMORY_CYPHER.recordAccess, { updates: params }));
+  }
+
+  async reinforce(
+    agentId: string,
+    id: string,
+    useful: boolean,
+  ): Promise<{ found: boolean; lastComponents: ScoreComponents | null }> {
+    const result = await this.writeTx((tx) =>
+      tx.run(MEMORY_CYPHER.reinforce, {
+        id,
+        agentId,
+        useful: neo4j.int(useful ? 1 : 0),
+        notUseful: neo4j.int(useful ? 0 : 1),
+      }),
+    );
+    const row = result.records[0];
+    if (!row) return { found: false, lastComponents: null };
+    const components = row.get("lastComponents") as string | null;
+    return { found: true, lastComponents: components ? (JSON.parse(components) as ScoreComponents) : null };
+  }
+
+  async resetFeedback(agentId: string): Promise<void> {
+    await this.writeTx((tx) => tx.run(MEMORY_CYPHER.resetFeedback, { agentId }));
+  }
+
+  async invalidate(
+    agentId: string,
+    id: string,
+    validUntil: string,
+  ): Promise<{ record: MemoryRecord | null; revision: number }> {
+    return this.writeTx(async (tx) => {
+      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
+      const revision = toNumber(lock.get("revision"));
+      const result = await tx.run(MEMORY_CYPHER.invalidate, {
+        id,
+        agentId,
+        validUntil,
+        revision: neo4j.int(revision),
+      });
+      const node = result.records[0]?.get("m") as GraphNode | undefined;
+      return { record: node ? toMemory(node, this.encryption) : null, revision };
+    });
+  }
+
+  async forgetByPolicy(agentId: string, rules: ForgetRules): Promise<RemovalResult> {
+    return this.writeTx(async (tx) => {
+      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
+      const total = toNumber(lock.get("memories"));
+      const victims = (await tx.run(MEMORY_CYPHER.policyVictims, { agentId, ...rules })).records.map(
+        (row) => row.get("id") as string,
+      );
+      if (rules.capacity !== null && total - victims.length > rules.capacity) {
+        const extra = await tx.run(MEMORY_CYPHER.capacityVictims, {
+          agentId,
+          exclude: victims,
+          limit: neo4j.int(total - victims.length - rules.capacity),
+        });
+        victims.push(...extra.records.map((row) => row.get("id") as string));
+      }
+      const removedEntities: string[] = [];
+      for (const id of victims) removedEntities.push(...(await deleteMemoryTx(tx, agentId, id)));
+      return {
+        removed: victims,
+        removedEntities,
+        revision: toNumber(lock.get("revision")),
+        remaining: total - victims.length,
+      };
+    });
+  }
+
+  async consolidate(agentId: string, merges: readonly ConsolidationMerge[]): Promise<RemovalResult> {
+    return this.writeTx(async (tx) => {
+      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
+      const revision = toNumber(lock.get("revision"));
+      const removed: string[] = [];
+      const removedEntities: string[] = [];
+      for (const { keep, remove } of merges) {
+        for (const fromId of remove) {
+          const moved = await tx.run(MEMORY_CYPHER.moveToKept, { agentId, keepId: keep.id, fromId });
+          if (toNumber(moved.records[0]?.get("moved") ?? 0) === 0) throw new UnknownMemoryError(fromId);
+        }
+        await tx.run(MEMORY_CYPHER.updateConsolidated, {
+          id: keep.id,
+          agentId,
+          tags: keep.tags,
+          importance: keep.importance,
+          occurredAt: keep.occurredAt,
+          metadata: sealMemoryFields(this.encryption, keep).metadata,
+          pinned: keep.pinned,
+          consolidation: keep.consolidation === null ? null : JSON.stringify(keep.consolidation),
+          revision: neo4j.int(revision),
+        });
+        for (const id of remove) {
+          removedEntities.push(...(await deleteMemoryTx(tx, agentId, id)));
+          removed.push(id);
+        }
+      }
+      return {
+        removed,
+        removedEntities,
+        revision,
+        remaining: toNumber(lock.get("memories")) - removed.length,
+      };
+    });
+  }
+
+  async configuredAgents(): Promise<string[]> {
+    const result = await this.readTx((tx) => tx.run(MEMORY_CYPHER.configuredAgents));
+    return result.records.map((row) => row.get("agentId") as string);
   }
 
   async getConfig(agentId: string): Promise<MemoryConfig | null> {
@@ -670,6 +888,22 @@ export class Neo4jMemoryStore implements MemoryStore {
       }),
     );
     return result.records.map((row) => ({ id: row.get("id") as string, score: row.get("score") as number }));
+  }
+
+  async entityMentionCounts(
+    agentId: string,
+    entityIds: readonly string[],
+  ): Promise<{ memories: number; mentions: number[] }> {
+    const mentions = entityIds.map(() => 0);
+    return this.readTx(async (tx) => {
+      if (entityIds.length > 0) {
+        const result = await tx.run(MEMORY_CYPHER.entityMentionCounts, { agentId, ids: [...entityIds] });
+        for (const row of result.records)
+          mentions[toNumber(row.get("position"))] = toNumber(row.get("mentions"));
+      }
+      const total = await tx.run(MEMORY_CYPHER.countMemories, { agentId });
+      return { memories: toNumber(total.records[0]!.get("total")), mentions };
+    });
   }
 
   async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {

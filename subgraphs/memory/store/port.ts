@@ -15,6 +15,7 @@ import type {
   MemoryLinkType,
   MemoryRecord,
   RelationRecord,
+  ScoreComponents,
 } from "../domain/model.js";
 
 export interface NewEntity {
@@ -42,6 +43,8 @@ export interface NewMemory {
   relations: NewRelation[];
   /** Ids of this agent's memories this one was derived from. */
   derivedFrom: string[];
+  /** An older memory of the agent this one replaces: it is invalidated at this one's occurredAt. */
+  supersedes?: string | null;
 }
 
 export interface WriteBatch {
@@ -70,10 +73,40 @@ export interface WriteResult {
   revision: number;
   /** Memories removed to stay within the capacity limit. */
   evicted: string[];
+  /** Memories invalidated by `supersedes`, as they are now. */
+  superseded: MemoryRecord[];
   /** Entities created or linked by this write. */
   entityIds: string[];
   /** True when the agent had no memories before this write. */
   firstMemories: boolean;
+}
+
+export interface AccessUpdate {
+  id: string;
+  count: number;
+  at: string;
+  /** The score components of the latest recall that returned it (kept for feedback learning). */
+  components?: ScoreComponents;
+}
+
+export interface ForgetRules {
+  /** ISO 8601 instants and thresholds; null switches a rule off. */
+  occurredBefore: string | null;
+  inactiveSince: string | null;
+  minImportance: number | null;
+  capacity: number | null;
+}
+
+export interface RemovalResult {
+  removed: string[];
+  removedEntities: string[];
+  revision: number;
+  remaining: number;
+}
+
+export interface ConsolidationMerge {
+  keep: MemoryRecord;
+  remove: string[];
 }
 
 export interface ScoredId {
@@ -101,7 +134,11 @@ export interface Page<T> {
 
 /** `derivedFrom` names a memory the agent does not have. Nothing was written. */
 export class UnknownMemoryError extends Error {
-  constructor(readonly memoryId: string) {
+  constructor(
+    readonly memoryId: string,
+    /** The input field that named it. */
+    readonly argument: "derivedFrom" | "supersedes" = "derivedFrom",
+  ) {
     super(`memory ${memoryId} does not exist for this agent`);
     this.name = "UnknownMemoryError";
   }
@@ -154,7 +191,36 @@ export interface MemoryStore {
    */
   forget(agentId: string, id: string): Promise<{ deleted: boolean; revision: number; remaining: number }>;
   /** Adds recall hits to access statistics (batched by the caller). */
-  recordAccess(updates: readonly { id: string; count: number; at: string }[]): Promise<void>;
+  recordAccess(updates: readonly AccessUpdate[]): Promise<void>;
+  /**
+   * Adds one feedback vote to a memory of the agent. Returns the score components of the last
+   * recall that returned it (what the learner updates from), or `found: false`.
+   */
+  reinforce(
+    agentId: string,
+    id: string,
+    useful: boolean,
+  ): Promise<{ found: boolean; lastComponents: ScoreComponents | null }>;
+  /** Clears every feedback vote of the agent's memories (`resetLearning`). */
+  resetFeedback(agentId: string): Promise<void>;
+  /** Sets a memory's validUntil; `record` is null when the agent has no such memory. */
+  invalidate(
+    agentId: string,
+    id: string,
+    validUntil: string,
+  ): Promise<{ record: MemoryRecord | null; revision: number }>;
+  /**
+   * Removes the agent's unpinned memories that a rule selects (any rule; null rules are off),
+   * then the lowest-value ones beyond `capacity`; entities no memory mentions any more go too.
+   */
+  forgetByPolicy(agentId: string, rules: ForgetRules): Promise<RemovalResult>;
+  /**
+   * Merges each group into its `keep` memory (stored as given: the caller computed the merged
+   * record): mentions, derivations and usage counts of the removed move to it, then they are deleted.
+   */
+  consolidate(agentId: string, merges: readonly ConsolidationMerge[]): Promise<RemovalResult>;
+  /** Agents that have a stored memory configuration (the periodic forgetting visits these). */
+  configuredAgents(): Promise<string[]>;
 
   getConfig(agentId: string): Promise<MemoryConfig | null>;
   putConfig(agentId: string, config: MemoryConfig): Promise<void>;
@@ -176,6 +242,14 @@ export interface MemoryStore {
     filter: MemoryFilter,
     now: string,
   ): Promise<ScoredId[]>;
+  /**
+   * How many of the agent's memories mention each entity (in the order of `entityIds`), and how
+   * many memories the agent has: the document frequencies behind entity specificity.
+   */
+  entityMentionCounts(
+    agentId: string,
+    entityIds: readonly string[],
+  ): Promise<{ memories: number; mentions: number[] }>;
   /** The agent's entities with these normalised names. */
   entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]>;
   /** Memories mentioning any of these entities, with which ones. */

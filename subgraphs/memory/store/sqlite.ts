@@ -14,6 +14,7 @@ import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sq
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,
+  ConsolidationEvidence,
   EntityRecord,
   MemoryConfig,
   MemoryFilter,
@@ -22,16 +23,21 @@ import type {
   MemoryRecord,
   Modality,
   RelationRecord,
+  ScoreComponents,
 } from "../domain/model.js";
 import { agentToken } from "./agent-token.js";
 import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 import {
+  type AccessUpdate,
   type Candidate,
+  type ConsolidationMerge,
   DimensionMismatchError,
+  type ForgetRules,
   type MemoryLink,
   type MemoryStore,
   type NewMemory,
   type Page,
+  type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
   type WriteBatch,
@@ -107,13 +113,20 @@ const MIGRATIONS = [
    CREATE VIRTUAL TABLE memory_fts USING fts5(
      agent, text, content = '', contentless_delete = 1, tokenize = 'porter unicode61'
    );`,
+  // Learning, forgetting and consolidation (issue 5).
+  `ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE memories ADD COLUMN useful_count INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE memories ADD COLUMN not_useful_count INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE memories ADD COLUMN last_components TEXT;
+   ALTER TABLE memories ADD COLUMN consolidation TEXT;`,
 ];
 
 /** vec0 refuses k above this. */
 const MAX_KNN = 4096;
 
 const MEMORY_COLUMNS = `m.seq, m.id, m.agent_id, m.content, m.kind, m.tags, m.importance, m.created_at,
-  m.occurred_at, m.metadata, m.modality, m.media_uri, m.caption, m.valid_from, m.valid_until, m.session_id, m.revision`;
+  m.occurred_at, m.metadata, m.modality, m.media_uri, m.caption, m.valid_from, m.valid_until, m.session_id, m.revision,
+  m.pinned, m.consolidation`;
 
 /**
  * The filter as one static SQL fragment over `m`: unset parameters are NULL and switch their
@@ -146,6 +159,8 @@ interface MemoryRow {
   valid_until: string | null;
   session_id: string | null;
   revision: number;
+  pinned: number;
+  consolidation: string | null;
 }
 
 interface EntityRow {
@@ -174,6 +189,9 @@ function toMemory(row: MemoryRow, encryption: Encryptor): MemoryRecord {
     validFrom: row.valid_from,
     validUntil: row.valid_until,
     sessionId: row.session_id,
+    pinned: row.pinned === 1,
+    consolidation:
+      row.consolidation === null ? null : (JSON.parse(row.consolidation) as ConsolidationEvidence),
   };
 }
 
@@ -239,7 +257,7 @@ export class SqliteMemoryStore implements MemoryStore {
         `SELECT j.key AS position, e.* FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value`,
       ),
       accessById: db.prepare(
-        `SELECT j.key AS position, m.last_accessed_at, m.access_count
+        `SELECT j.key AS position, m.last_accessed_at, m.access_count, m.useful_count, m.not_useful_count
          FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
       ),
       listPage: filtered(
@@ -292,9 +310,9 @@ export class SqliteMemoryStore implements MemoryStore {
       memoryBySeqFiltered: filtered(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.seq = @seq AND FILTER`),
       insertMemory: db.prepare(
         `INSERT INTO memories (id, agent_id, content, content_hash, kind, tags, importance, created_at, occurred_at,
-           metadata, modality, media_uri, caption, valid_from, valid_until, session_id, revision)
+           metadata, modality, media_uri, caption, valid_from, valid_until, session_id, revision, pinned, consolidation)
          VALUES (@id, @agentId, @content, @contentHash, @kind, @tags, @importance, @createdAt, @occurredAt,
-           @metadata, @modality, @mediaUri, @caption, @validFrom, @validUntil, @sessionId, @revision)
+           @metadata, @modality, @mediaUri, @caption, @validFrom, @validUntil, @sessionId, @revision, @pinned, @consolidation)
          RETURNING seq`,
       ),
       mergeMemory: db.prepare(
@@ -328,7 +346,7 @@ export class SqliteMemoryStore implements MemoryStore {
       deleteFts: db.prepare("DELETE FROM memory_fts WHERE rowid = ?"),
       deleteVector: db.prepare("DELETE FROM memory_vectors WHERE rowid = ?"),
       evictionVictims: db.prepare(
-        `SELECT seq FROM memories WHERE agent_id = @agentId AND seq NOT IN (SELECT value FROM json_each(@keep))
+        `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0 AND seq NOT IN (SELECT value FROM json_each(@keep))
          ORDER BY importance ASC, coalesce(last_accessed_at, occurred_at) ASC, seq ASC LIMIT @limit`,
       ),
       idOfSeq: db.prepare("SELECT id FROM memories WHERE seq = ?"),
@@ -336,6 +354,57 @@ export class SqliteMemoryStore implements MemoryStore {
         `UPDATE memories SET access_count = access_count + @count,
            last_accessed_at = CASE WHEN last_accessed_at IS NULL OR last_accessed_at < @at THEN @at ELSE last_accessed_at END
          WHERE id = @id`,
+      ),
+      recordComponents: db.prepare("UPDATE memories SET last_components = @components WHERE id = @id"),
+      reinforce: db.prepare(
+        `UPDATE memories SET useful_count = useful_count + @useful, not_useful_count = not_useful_count + @notUseful
+         WHERE id = @id AND agent_id = @agentId RETURNING last_components`,
+      ),
+      invalidate: db.prepare(
+        `UPDATE memories SET valid_until = @validUntil, revision = @revision WHERE seq = @seq RETURNING ${MEMORY_COLUMNS.replaceAll("m.", "")}`,
+      ),
+      policyVictims: db.prepare(
+        `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0 AND (
+           (@occurredBefore IS NOT NULL AND occurred_at < @occurredBefore)
+           OR (@inactiveSince IS NOT NULL AND coalesce(last_accessed_at, created_at) < @inactiveSince)
+           OR (@minImportance IS NOT NULL AND importance < @minImportance))`,
+      ),
+      capacityVictims: db.prepare(
+        `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0
+         ORDER BY importance ASC, coalesce(last_accessed_at, occurred_at) ASC, seq ASC LIMIT @limit`,
+      ),
+      entitiesOfMemory: db.prepare("SELECT entity_seq FROM mentions WHERE memory_seq = ?"),
+      deleteOrphanEntity: db.prepare(
+        "DELETE FROM entities WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM mentions WHERE entity_seq = entities.seq) RETURNING id",
+      ),
+      moveMentions: db.prepare(
+        "INSERT OR IGNORE INTO mentions (memory_seq, entity_seq) SELECT @keep, entity_seq FROM mentions WHERE memory_seq = @from",
+      ),
+      moveDerivations: db.prepare(
+        `INSERT OR IGNORE INTO memory_links (from_seq, to_seq, type)
+         SELECT CASE WHEN from_seq = @from THEN @keep ELSE from_seq END, CASE WHEN to_seq = @from THEN @keep ELSE to_seq END, type
+         FROM memory_links WHERE type = 'DERIVED_FROM' AND (from_seq = @from OR to_seq = @from)
+           AND from_seq <> to_seq AND NOT (from_seq IN (@from, @keep) AND to_seq IN (@from, @keep))`,
+      ),
+      addUsage: db.prepare(
+        `UPDATE memories SET access_count = memories.access_count + s.access_count,
+           useful_count = memories.useful_count + s.useful_count,
+           not_useful_count = memories.not_useful_count + s.not_useful_count,
+           last_accessed_at = CASE WHEN s.last_accessed_at IS NULL THEN memories.last_accessed_at
+             WHEN memories.last_accessed_at IS NULL OR memories.last_accessed_at < s.last_accessed_at
+             THEN s.last_accessed_at ELSE memories.last_accessed_at END
+         FROM (SELECT access_count, useful_count, not_useful_count, last_accessed_at FROM memories AS f WHERE f.seq = @from) AS s
+         WHERE memories.seq = @keep`,
+      ),
+      updateConsolidated: db.prepare(
+        `UPDATE memories SET tags = @tags, importance = @importance, occurred_at = @occurredAt, metadata = @metadata,
+           pinned = @pinned, consolidation = @consolidation, revision = @revision WHERE seq = @seq`,
+      ),
+      resetFeedback: db.prepare(
+        "UPDATE memories SET useful_count = 0, not_useful_count = 0 WHERE agent_id = ? AND (useful_count > 0 OR not_useful_count > 0)",
+      ),
+      configuredAgents: db.prepare(
+        "SELECT agent_id FROM memory_agents WHERE config IS NOT NULL ORDER BY agent_id",
       ),
       getConfig: db.prepare("SELECT config FROM memory_agents WHERE agent_id = ?"),
       putConfig: db.prepare(
@@ -365,6 +434,10 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       textMatches: db.prepare(
         "SELECT count(*) AS n FROM (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
+      ),
+      entityMentionCounts: db.prepare(
+        `SELECT j.key AS position, (SELECT count(*) FROM mentions x WHERE x.entity_seq = e.seq) AS n
+         FROM json_each(@ids) j CROSS JOIN entities e ON e.id = j.value WHERE e.agent_id = @agentId`,
       ),
       entitiesByName: db.prepare(
         `SELECT * FROM entities WHERE agent_id = @agentId
@@ -406,9 +479,16 @@ export class SqliteMemoryStore implements MemoryStore {
       position: number;
       last_accessed_at: string | null;
       access_count: number;
+      useful_count: number;
+      not_useful_count: number;
     }[];
     for (const row of rows) {
-      results[row.position] = { lastAccessedAt: row.last_accessed_at, accessCount: row.access_count };
+      results[row.position] = {
+        lastAccessedAt: row.last_accessed_at,
+        accessCount: row.access_count,
+        usefulCount: row.useful_count,
+        notUsefulCount: row.not_useful_count,
+      };
     }
     return results;
   }
@@ -486,6 +566,7 @@ export class SqliteMemoryStore implements MemoryStore {
     const results: WriteOutcome[] = [];
     const created: number[] = [];
     const entityIds = new Set<string>();
+    const superseded: MemoryRecord[] = [];
 
     for (const item of batch.items) {
       const duplicate = this.findDuplicate(agentId, item, batch, validNow);
@@ -514,6 +595,16 @@ export class SqliteMemoryStore implements MemoryStore {
         if (!source) throw new UnknownMemoryError(id);
         if (source.seq !== seq) s.insertLink.run(seq, source.seq, "DERIVED_FROM");
       }
+      if (item.supersedes) {
+        const old = s.agentMemorySeq.get(item.supersedes, agentId) as { seq: number } | undefined;
+        if (!old) throw new UnknownMemoryError(item.supersedes, "supersedes");
+        const row = s.invalidate.get({
+          seq: old.seq,
+          validUntil: item.record.occurredAt,
+          revision,
+        }) as MemoryRow;
+        superseded.push(toMemory(row, this.encryption));
+      }
     }
 
     const evicted: string[] = [];
@@ -531,7 +622,7 @@ export class SqliteMemoryStore implements MemoryStore {
         }
       }
     }
-    return { results, revision, evicted, entityIds: [...entityIds], firstMemories: before === 0 };
+    return { results, revision, evicted, superseded, entityIds: [...entityIds], firstMemories: before === 0 };
   }
 
   private findDuplicate(
@@ -565,6 +656,8 @@ export class SqliteMemoryStore implements MemoryStore {
       ...sealMemoryFields(this.encryption, r),
       contentHash: item.contentHash,
       tags: JSON.stringify(r.tags),
+      pinned: r.pinned ? 1 : 0,
+      consolidation: r.consolidation === null ? null : JSON.stringify(r.consolidation),
       revision,
     }) as { seq: number };
     s.insertFts.run(seq, agentToken(r.agentId), item.searchText);
@@ -610,15 +703,22 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
-  /** Deletes a memory and keeps its session chain connected (next FOLLOWS previous). */
-  private deleteBySeq(seq: number): void {
+  /**
+   * Deletes a memory, keeps its session chain connected (next FOLLOWS previous) and deletes the
+   * entities only it mentioned (their relations go with them). Returns those entities' ids.
+   */
+  private deleteBySeq(seq: number): string[] {
     const { s } = this;
     const previous = s.followsOf.get(seq) as { to_seq: number } | undefined;
     const next = s.followedBy.all(seq) as { from_seq: number }[];
+    const entities = s.entitiesOfMemory.all(seq) as { entity_seq: number }[];
     s.deleteMemory.run(seq);
     s.deleteFts.run(seq);
     s.deleteVector.run(BigInt(seq));
     if (previous) for (const row of next) s.insertLink.run(row.from_seq, previous.to_seq, "FOLLOWS");
+    return entities.flatMap((entity) =>
+      (s.deleteOrphanEntity.all(entity.entity_seq) as { id: string }[]).map((row) => row.id),
+    );
   }
 
   async forget(
@@ -637,10 +737,131 @@ export class SqliteMemoryStore implements MemoryStore {
       .immediate();
   }
 
-  async recordAccess(updates: readonly { id: string; count: number; at: string }[]): Promise<void> {
+  async recordAccess(updates: readonly AccessUpdate[]): Promise<void> {
     this.db.transaction(() => {
-      for (const update of updates) this.s.recordAccess.run(update);
+      for (const { id, count, at, components } of updates) {
+        this.s.recordAccess.run({ id, count, at });
+        if (components) this.s.recordComponents.run({ id, components: JSON.stringify(components) });
+      }
     })();
+  }
+
+  async reinforce(
+    agentId: string,
+    id: string,
+    useful: boolean,
+  ): Promise<{ found: boolean; lastComponents: ScoreComponents | null }> {
+    const row = this.s.reinforce.get({ id, agentId, useful: useful ? 1 : 0, notUseful: useful ? 0 : 1 }) as
+      | { last_components: string | null }
+      | undefined;
+    if (!row) return { found: false, lastComponents: null };
+    return {
+      found: true,
+      lastComponents: row.last_components ? (JSON.parse(row.last_components) as ScoreComponents) : null,
+    };
+  }
+
+  async resetFeedback(agentId: string): Promise<void> {
+    this.s.resetFeedback.run(agentId);
+  }
+
+  async invalidate(
+    agentId: string,
+    id: string,
+    validUntil: string,
+  ): Promise<{ record: MemoryRecord | null; revision: number }> {
+    return this.db
+      .transaction(() => {
+        const found = this.s.agentMemorySeq.get(id, agentId) as { seq: number } | undefined;
+        if (!found) return { record: null, revision: 0 };
+        const { revision } = this.s.bumpAgent.get(agentId) as { revision: number };
+        const row = this.s.invalidate.get({ seq: found.seq, validUntil, revision }) as MemoryRow;
+        return { record: toMemory(row, this.encryption), revision };
+      })
+      .immediate();
+  }
+
+  async forgetByPolicy(agentId: string, rules: ForgetRules): Promise<RemovalResult> {
+    const { s } = this;
+    return this.db
+      .transaction(() => {
+        const victims = new Set(
+          (s.policyVictims.all({ agentId, ...rules }) as { seq: number }[]).map((row) => row.seq),
+        );
+        if (rules.capacity !== null) {
+          const total = (s.countAgent.get(agentId) as { n: number }).n;
+          const excess = total - victims.size - rules.capacity;
+          if (excess > 0) {
+            const ranked = s.capacityVictims.all({ agentId, limit: excess + victims.size }) as {
+              seq: number;
+            }[];
+            let added = 0;
+            for (const row of ranked) {
+              if (added === excess) break;
+              if (!victims.has(row.seq)) {
+                victims.add(row.seq);
+                added++;
+              }
+            }
+          }
+        }
+        return this.removeAll(agentId, [...victims]);
+      })
+      .immediate();
+  }
+
+  async consolidate(agentId: string, merges: readonly ConsolidationMerge[]): Promise<RemovalResult> {
+    const { s } = this;
+    return this.db
+      .transaction(() => {
+        const { revision } = s.bumpAgent.get(agentId) as { revision: number };
+        const removedSeqs: number[] = [];
+        for (const { keep, remove } of merges) {
+          const kept = s.agentMemorySeq.get(keep.id, agentId) as { seq: number } | undefined;
+          if (!kept) throw new UnknownMemoryError(keep.id);
+          for (const id of remove) {
+            const from = s.agentMemorySeq.get(id, agentId) as { seq: number } | undefined;
+            if (!from) throw new UnknownMemoryError(id);
+            s.moveMentions.run({ keep: kept.seq, from: from.seq });
+            s.moveDerivations.run({ keep: kept.seq, from: from.seq });
+            s.addUsage.run({ keep: kept.seq, from: from.seq });
+            removedSeqs.push(from.seq);
+          }
+          s.updateConsolidated.run({
+            seq: kept.seq,
+            tags: JSON.stringify(keep.tags),
+            importance: keep.importance,
+            occurredAt: keep.occurredAt,
+            metadata: sealMemoryFields(this.encryption, keep).metadata,
+            pinned: keep.pinned ? 1 : 0,
+            consolidation: keep.consolidation === null ? null : JSON.stringify(keep.consolidation),
+            revision,
+          });
+        }
+        return this.removeAll(agentId, removedSeqs, revision);
+      })
+      .immediate();
+  }
+
+  /** Inside a transaction: deletes these memories of the agent (one revision bump for all). */
+  private removeAll(agentId: string, seqs: readonly number[], bumped?: number): RemovalResult {
+    const { s } = this;
+    const remaining = () => (s.countAgent.get(agentId) as { n: number }).n;
+    if (seqs.length === 0 && bumped === undefined) {
+      return { removed: [], removedEntities: [], revision: 0, remaining: remaining() };
+    }
+    const revision = bumped ?? (s.bumpAgent.get(agentId) as { revision: number }).revision;
+    const removed: string[] = [];
+    const removedEntities: string[] = [];
+    for (const seq of seqs) {
+      removed.push((s.idOfSeq.get(seq) as { id: string }).id);
+      removedEntities.push(...this.deleteBySeq(seq));
+    }
+    return { removed, removedEntities, revision, remaining: remaining() };
+  }
+
+  async configuredAgents(): Promise<string[]> {
+    return (this.s.configuredAgents.all() as { agent_id: string }[]).map((row) => row.agent_id);
   }
 
   async getConfig(agentId: string): Promise<MemoryConfig | null> {
@@ -695,6 +916,19 @@ export class SqliteMemoryStore implements MemoryStore {
       const { n } = this.s.textMatches.get(match, fetch) as { n: number };
       if (n < fetch) return rows;
     }
+  }
+
+  async entityMentionCounts(
+    agentId: string,
+    entityIds: readonly string[],
+  ): Promise<{ memories: number; mentions: number[] }> {
+    const mentions = entityIds.map(() => 0);
+    const rows = this.s.entityMentionCounts.all({ agentId, ids: JSON.stringify(entityIds) }) as {
+      position: number;
+      n: number;
+    }[];
+    for (const row of rows) mentions[row.position] = row.n;
+    return { memories: (this.s.countAgent.get(agentId) as { n: number }).n, mentions };
   }
 
   async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {
