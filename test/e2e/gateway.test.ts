@@ -1,36 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
-import { RedisServer } from "../support/redis-server.js";
-import { ADMIN, startTestStack, TEST_INTERNAL_SECRET, type TestStack } from "../support/stack.js";
+import { ADMIN, TEST_INTERNAL_SECRET, useRedisStack } from "../support/stack.js";
 
 describe("the federated stack through the gateway (real Redis)", () => {
-  let redis: RedisServer;
-  let mnemo: TestStack;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await mnemo?.close();
-    await redis?.close();
-  });
+  const env = useRedisStack();
 
   it("runs a mutation and a query that spans two subgraphs", async () => {
-    const put = await mnemo.query<{ putState: { version: number; data: unknown } }>(
+    const put = await env.mnemo.query<{ putState: { version: number; data: unknown } }>(
       `mutation Put($data: JSON!) { putState(agentId: "e2e-1", data: $data, reason: "first") { version data } }`,
       { data: { goal: "write tests", steps: [1, 2] } },
     );
     expect(put.errors).toBeUndefined();
     expect(put.data?.putState).toEqual({ version: 1, data: { goal: "write tests", steps: [1, 2] } });
 
-    const remembered = await mnemo.query(
+    const remembered = await env.mnemo.query(
       `mutation { remember(agentId: "e2e-1", input: { content: "tests talk to real servers" }) { outcome } }`,
     );
     expect(remembered.errors).toBeUndefined();
 
-    const read = await mnemo.query<{
+    const read = await env.mnemo.query<{
       agent: { state: { version: number; reason: string | null }; memories: { totalCount: number } };
     }>(`{ agent(id: "e2e-1") { state { version reason } memories { totalCount } } }`);
     expect(read.errors).toBeUndefined();
@@ -38,7 +27,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
   });
 
   it("refuses a request without a token with 401 UNAUTHENTICATED", async () => {
-    const response = await mnemo.query(`{ agent(id: "e2e-1") { id } }`, {}, null);
+    const response = await env.mnemo.query(`{ agent(id: "e2e-1") { id } }`, {}, null);
     expect(response.status).toBe(401);
     expect(errorCodes(response)).toEqual(["UNAUTHENTICATED"]);
     expect(response.data ?? null).toBeNull();
@@ -46,7 +35,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
 
   it("refuses a token signed with another secret, and a malformed header", async () => {
     const forged = await postGraphQL(
-      mnemo.url("gateway"),
+      env.mnemo.url("gateway"),
       `{ agents { totalCount } }`,
       {},
       {
@@ -57,7 +46,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
     expect(forged.status).toBe(401);
     expect(errorCodes(forged)).toEqual(["UNAUTHENTICATED"]);
     const malformed = await postGraphQL(
-      mnemo.url("gateway"),
+      env.mnemo.url("gateway"),
       `{ agents { totalCount } }`,
       {},
       {
@@ -68,7 +57,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
   });
 
   it("lets anonymous introspection through (Sandbox loads the schema before a token is set)", async () => {
-    const response = await mnemo.query<{ __schema: { queryType: { name: string } } }>(
+    const response = await env.mnemo.query<{ __schema: { queryType: { name: string } } }>(
       `{ __schema { queryType { name } } }`,
       {},
       null,
@@ -78,13 +67,13 @@ describe("the federated stack through the gateway (real Redis)", () => {
   });
 
   it("has each subgraph refuse requests that do not come from the gateway", async () => {
-    const direct = await postGraphQL(mnemo.url("state"), `{ agent(id: "e2e-1") { id } }`);
+    const direct = await postGraphQL(env.mnemo.url("state"), `{ agent(id: "e2e-1") { id } }`);
     expect(direct.status).toBe(401);
     expect(errorCodes(direct)).toEqual(["UNAUTHENTICATED"]);
 
     const wronglySigned = await createPrincipalSigner("another-secret-that-is-also-32-bytes-long!!")(ADMIN);
     const forged = await postGraphQL(
-      mnemo.url("memory"),
+      env.mnemo.url("memory"),
       `{ memory(id: "x") { id } }`,
       {},
       {
@@ -95,7 +84,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
 
     const rightlySigned = await createPrincipalSigner(TEST_INTERNAL_SECRET)(ADMIN);
     const genuine = await postGraphQL(
-      mnemo.url("memory"),
+      env.mnemo.url("memory"),
       `{ memory(id: "x") { id } }`,
       {},
       {
@@ -107,8 +96,8 @@ describe("the federated stack through the gateway (real Redis)", () => {
   });
 
   it("serves GET queries with a preflight header and blocks them without (CSRF prevention)", async () => {
-    const token = await mnemo.token(ADMIN);
-    const url = `${mnemo.url("gateway")}?query=${encodeURIComponent("{ agents { totalCount } }")}`;
+    const token = await env.mnemo.token(ADMIN);
+    const url = `${env.mnemo.url("gateway")}?query=${encodeURIComponent("{ agents { totalCount } }")}`;
     const allowed = await fetch(url, {
       headers: { authorization: `Bearer ${token}`, "apollo-require-preflight": "1" },
     });
@@ -119,7 +108,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
     expect(blocked.status).toBe(400);
     expect(await blocked.text()).toContain("Cross-Site Request Forgery");
 
-    const mutation = `${mnemo.url("gateway")}?query=${encodeURIComponent('mutation { deleteAgent(id: "e2e-1") }')}`;
+    const mutation = `${env.mnemo.url("gateway")}?query=${encodeURIComponent('mutation { deleteAgent(id: "e2e-1") }')}`;
     const getMutation = await fetch(mutation, {
       headers: { authorization: `Bearer ${token}`, "apollo-require-preflight": "1" },
     });
@@ -127,22 +116,22 @@ describe("the federated stack through the gateway (real Redis)", () => {
   });
 
   it("serves Apollo Sandbox to a browser on GET /graphql", async () => {
-    const response = await fetch(mnemo.url("gateway"), { headers: { accept: "text/html" } });
+    const response = await fetch(env.mnemo.url("gateway"), { headers: { accept: "text/html" } });
     expect(response.status).toBe(200);
     const html = await response.text();
     expect(html).toContain("embeddable-sandbox");
   });
 
   it("answers /health and /metrics on every service, with request counts per operation", async () => {
-    await mnemo.query(`query CountAgents { agents { totalCount } }`);
+    await env.mnemo.query(`query CountAgents { agents { totalCount } }`);
     for (const service of ["gateway", "state", "memory", "cache-admin"] as const) {
-      const base = new URL("/", mnemo.url(service));
+      const base = new URL("/", env.mnemo.url(service));
       const health = await fetch(new URL("/health", base));
       expect(health.status).toBe(200);
       const metrics = await (await fetch(new URL("/metrics", base))).text();
       expect(metrics).toContain("mnemo_graphql_requests_total");
     }
-    const gatewayMetrics = await (await fetch(new URL("/metrics", mnemo.url("gateway")))).text();
+    const gatewayMetrics = await (await fetch(new URL("/metrics", env.mnemo.url("gateway")))).text();
     expect(gatewayMetrics).toMatch(
       /mnemo_graphql_requests_total\{operation="CountAgents",outcome="ok",service="gateway"\} [1-9]/,
     );
@@ -152,9 +141,9 @@ describe("the federated stack through the gateway (real Redis)", () => {
   });
 
   it("rejects a body over the size limit with PAYLOAD_TOO_LARGE and keeps serving", async () => {
-    const token = await mnemo.token(ADMIN);
-    const big = "x".repeat(mnemo.config.limits.requestBodyBytes + 10);
-    const response = await fetch(mnemo.url("gateway"), {
+    const token = await env.mnemo.token(ADMIN);
+    const big = "x".repeat(env.mnemo.config.limits.requestBodyBytes + 10);
+    const response = await fetch(env.mnemo.url("gateway"), {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: "{ agents { totalCount } }", variables: { big } }),
@@ -163,7 +152,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
     expect(
       ((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code,
     ).toBe("PAYLOAD_TOO_LARGE");
-    const after = await mnemo.query(`{ agents { totalCount } }`);
+    const after = await env.mnemo.query(`{ agents { totalCount } }`);
     expect(after.errors).toBeUndefined();
   });
 });

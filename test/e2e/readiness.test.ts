@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisServer } from "../support/redis-server.js";
-import { startTestStack, type TestStack } from "../support/stack.js";
+import { describe, expect, it } from "vitest";
+import { useRedisStack } from "../support/stack.js";
 
 async function ready(
   url: string,
@@ -18,44 +17,34 @@ async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 10_000): P
 }
 
 describe("/ready follows Redis", () => {
-  let redis: RedisServer;
-  let mnemo: TestStack;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await mnemo?.close();
-    await redis?.close();
-  });
+  const env = useRedisStack();
 
   it("is ready, turns not-ready when Redis stops, and ready again when it is back", async () => {
     for (const service of ["gateway", "state", "memory", "cache-admin"] as const) {
-      const report = await ready(mnemo.url(service));
+      const report = await ready(env.mnemo.url(service));
       expect(report.status, service).toBe(200);
       expect(report.body.checks.redis?.ok, service).toBe(true);
     }
-    expect((await ready(mnemo.url("state"))).body.checks.store?.ok).toBe(true);
+    expect((await ready(env.mnemo.url("state"))).body.checks.store?.ok).toBe(true);
 
-    await redis.stop();
-    await waitFor(async () => (await ready(mnemo.url("state"))).status === 503);
-    const down = await ready(mnemo.url("state"));
+    await env.redis.stop();
+    await waitFor(async () => (await ready(env.mnemo.url("state"))).status === 503);
+    const down = await ready(env.mnemo.url("state"));
     expect(down.body.ready).toBe(false);
     expect(down.body.checks.redis?.ok).toBe(false);
     expect(down.body.checks.store?.ok).toBe(true);
-    expect((await ready(mnemo.url("gateway"))).status).toBe(503);
+    expect((await ready(env.mnemo.url("gateway"))).status).toBe(503);
 
     // The service keeps serving from the store while Redis is away.
-    const write = await mnemo.query(
+    const write = await env.mnemo.query(
       `mutation { putState(agentId: "ready-1", data: {ok: true}) { version } }`,
     );
     expect(write.errors).toBeUndefined();
 
-    await redis.start();
-    await waitFor(async () => (await ready(mnemo.url("state"))).status === 200, 15_000);
+    await env.redis.start();
+    await waitFor(async () => (await ready(env.mnemo.url("state"))).status === 200, 15_000);
     for (const service of ["gateway", "state", "memory", "cache-admin"] as const) {
-      expect((await ready(mnemo.url(service))).status, service).toBe(200);
+      expect((await ready(env.mnemo.url(service))).status, service).toBe(200);
     }
   });
 });

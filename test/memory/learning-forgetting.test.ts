@@ -2,20 +2,13 @@
  * Learning from feedback, forgetting (policy, pins, capacity, locks across replicas),
  * consolidation and temporal facts, through the gateway on a real Redis and SQLite.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLockManager } from "../../core/locks/lock.js";
 import { createRuntime, type Runtime } from "../../core/runtime.js";
 import { agentLock, SWEEP_LOCK } from "../../subgraphs/memory/domain/forgetting.js";
 import { createMemoryComponents, type MemoryComponents } from "../../subgraphs/memory/index.js";
 import { errorCodes } from "../support/graphql-client.js";
-import { RedisServer } from "../support/redis-server.js";
-import {
-  agentPrincipal,
-  readerPrincipal,
-  startTestStack,
-  type TestStack,
-  testConfig,
-} from "../support/stack.js";
+import { agentPrincipal, readerPrincipal, testConfig, useRedisStack } from "../support/stack.js";
 
 const REMEMBER_MANY = `mutation ($agentId: ID!, $inputs: [MemoryInput!]!) {
   rememberMany(agentId: $agentId, inputs: $inputs) { outcome memory { id content validFrom validUntil } } }`;
@@ -24,25 +17,24 @@ const RECALL = `query ($agentId: ID!, $query: String!, $k: Int, $filter: MemoryF
     score memory { id content } components { semantic lexical graph feedback } } }`;
 
 describe("learning, forgetting, consolidation and temporal facts", () => {
-  let redis: RedisServer;
-  let mnemo: TestStack;
+  const env = useRedisStack();
 
   const rememberAll = async (agentId: string, inputs: Record<string, unknown>[]) => {
-    const response = await mnemo.query<{
+    const response = await env.mnemo.query<{
       rememberMany: { memory: { id: string; content: string; validFrom: string | null } }[];
     }>(REMEMBER_MANY, { agentId, inputs });
     expect(response.errors).toBeUndefined();
     return response.data!.rememberMany.map((result) => result.memory);
   };
   const recall = async (agentId: string, query: string, variables: Record<string, unknown> = {}) => {
-    const response = await mnemo.query<{
+    const response = await env.mnemo.query<{
       recall: { memory: { id: string; content: string }; components: Record<string, number> }[];
     }>(RECALL, { agentId, query, k: 10, ...variables });
     expect(response.errors).toBeUndefined();
     return response.data!.recall;
   };
   const mutate = <T>(query: string, variables: Record<string, unknown> = {}) =>
-    mnemo.query<T>(query, variables);
+    env.mnemo.query<T>(query, variables);
   const configure = async (agentId: string, config: Record<string, unknown>) => {
     const response = await mutate(
       `mutation ($agentId: ID!, $config: MemoryConfigInput!) { configureMemory(agentId: $agentId, config: $config) { capacity } }`,
@@ -51,7 +43,7 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     expect(response.errors).toBeUndefined();
   };
   const contents = async (agentId: string) => {
-    const response = await mnemo.query<{
+    const response = await env.mnemo.query<{
       agent: {
         memories: { edges: { node: { content: string } }[] };
         entities: { edges: { node: { name: string } }[] };
@@ -66,15 +58,6 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
       entities: response.data!.agent.entities.edges.map((edge) => edge.node.name).sort(),
     };
   };
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await mnemo?.close();
-    await redis?.close();
-  });
 
   it("feedback moves a memory up the ranking (and down), and resetLearning restores the ranking", async () => {
     const agentId = "learn-1";
@@ -108,7 +91,7 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     const disliked = after.find((hit) => hit.memory.id === first)!;
     expect(liked.components.feedback!).toBeGreaterThan(disliked.components.feedback!);
 
-    const config = await mnemo.query<{
+    const config = await env.mnemo.query<{
       agent: { memoryConfig: { feedbackCount: number; learnedWeights: unknown } };
     }>(
       `{ agent(id: "learn-1") { memoryConfig { feedbackCount learnedWeights { semantic lexical feedback } } } }`,
@@ -169,7 +152,7 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     let runtime: Runtime | null = null;
     let replica: MemoryComponents | null = null;
     try {
-      runtime = await createRuntime(testConfig({ redisUrl: redis.url, dataDir: mnemo.dataDir }));
+      runtime = await createRuntime(testConfig({ redisUrl: env.redis.url, dataDir: env.mnemo.dataDir }));
       replica = await createMemoryComponents(runtime);
       const locks = createLockManager(runtime.redis);
 
@@ -262,7 +245,7 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     ]);
 
     // Bad input writes nothing.
-    const unknown = await mnemo.query(REMEMBER_MANY, {
+    const unknown = await env.mnemo.query(REMEMBER_MANY, {
       agentId,
       inputs: [
         { content: "Ada lives in York", supersedes: `${agentId}/00000000-0000-4000-8000-000000000000` },
@@ -290,10 +273,10 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
       [`mutation { consolidateMemories(agentId: "guarded") { removed } }`, {}],
     ];
     for (const [query, variables] of calls) {
-      expect(errorCodes(await mnemo.query(query, variables, readerPrincipal("guarded")))).toEqual([
+      expect(errorCodes(await env.mnemo.query(query, variables, readerPrincipal("guarded")))).toEqual([
         "FORBIDDEN",
       ]);
-      expect(errorCodes(await mnemo.query(query, variables, agentPrincipal("someone-else")))).toEqual([
+      expect(errorCodes(await env.mnemo.query(query, variables, agentPrincipal("someone-else")))).toEqual([
         "FORBIDDEN",
       ]);
     }
@@ -309,7 +292,7 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
       `mutation { reinforceMemory(id: "guarded/00000000-0000-4000-8000-000000000000", useful: true) { id } }`,
     );
     expect(errorCodes(missing)).toEqual(["NOT_FOUND"]);
-    const stats = await mnemo.query<{ memory: { usefulCount: number; validUntil: string | null } }>(
+    const stats = await env.mnemo.query<{ memory: { usefulCount: number; validUntil: string | null } }>(
       `query ($id: ID!) { memory(id: $id) { usefulCount validUntil } }`,
       { id: memory!.id },
     );

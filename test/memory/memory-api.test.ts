@@ -2,10 +2,9 @@
  * The memory API through the gateway, on a real Redis and SQLite files: writes, reads, limits,
  * errors (each with its code, each writing nothing), authorisation, dedup, capacity and restart.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
-import { RedisServer } from "../support/redis-server.js";
-import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, type TestStack } from "../support/stack.js";
+import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, useRedisStack } from "../support/stack.js";
 
 const REMEMBER = `mutation Remember($agentId: ID!, $input: MemoryInput!) {
   remember(agentId: $agentId, input: $input) { outcome memory { id agentId content kind tags importance occurredAt
@@ -21,23 +20,13 @@ interface RememberData {
 }
 
 describe("memory API through the gateway (real Redis, SQLite)", () => {
-  let redis: RedisServer;
-  let mnemo: TestStack;
+  const env = useRedisStack({ env: { MEMORY_MAX_BYTES: "2048" } });
 
   const remember = async (agentId: string, input: Record<string, unknown>, as = ADMIN) =>
-    mnemo.query<RememberData>(REMEMBER, { agentId, input }, as);
+    env.mnemo.query<RememberData>(REMEMBER, { agentId, input }, as);
   const count = async (agentId: string) =>
-    (await mnemo.query<{ agent: { memories: { totalCount: number } } }>(COUNT, { id: agentId })).data!.agent
-      .memories.totalCount;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url, env: { MEMORY_MAX_BYTES: "2048" } });
-  });
-  afterAll(async () => {
-    await mnemo?.close();
-    await redis?.close();
-  });
+    (await env.mnemo.query<{ agent: { memories: { totalCount: number } } }>(COUNT, { id: agentId })).data!
+      .agent.memories.totalCount;
 
   it("remembers a memory with every field and reads it back by id and through the agent", async () => {
     const written = await remember("api-1", {
@@ -67,7 +56,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     });
     expect(memory.id).toMatch(/^api-1\//);
 
-    const read = await mnemo.query<{
+    const read = await env.mnemo.query<{
       memory: { content: string; entities: { name: string; type: string }[]; agent: { id: string } };
       agent: {
         memories: { totalCount: number; edges: { node: { id: string } }[] };
@@ -118,7 +107,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
       derivedFrom: [photo.data!.remember.memory.id],
       extractEntities: false,
     });
-    const read = await mnemo.query<{
+    const read = await env.mnemo.query<{
       memory: {
         follows: { id: string };
         derivedFrom: { id: string }[];
@@ -169,7 +158,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
       accessCount: 1,
     });
     // Near duplicate: a paraphrase the model scores above a lowered threshold.
-    await mnemo.query(
+    await env.mnemo.query(
       `mutation { configureMemory(agentId: "api-dedup", config: { dedupThreshold: 0.8 }) { dedupThreshold } }`,
     );
     const near = await remember("api-dedup", { content: "The deploy freeze begins on Friday" });
@@ -181,7 +170,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     const moved = await remember("api-dedup", { content: "Meeting moved to 4pm" });
     expect(moved.data!.remember.outcome).toBe("CREATED");
     // Within one batch too.
-    const many = await mnemo.query<{ rememberMany: { outcome: string }[] }>(REMEMBER_MANY, {
+    const many = await env.mnemo.query<{ rememberMany: { outcome: string }[] }>(REMEMBER_MANY, {
       agentId: "api-dedup-batch",
       inputs: [{ content: "same thing" }, { content: "Same thing!" }, { content: "another thing" }],
     });
@@ -214,9 +203,9 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
       expect({ input, codes: errorCodes(response) }).toEqual({ input, codes: [code] });
     }
     // NaN and Infinity cannot be sent as JSON numbers; a JSON body with 1e999 parses to Infinity.
-    const token = await mnemo.token(ADMIN);
+    const token = await env.mnemo.token(ADMIN);
     const vector = new Array(512).fill("0.5").join(",").replace(/^0\.5/, "1e999");
-    const raw = await fetch(mnemo.url("gateway"), {
+    const raw = await fetch(env.mnemo.url("gateway"), {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: `{"query":${JSON.stringify(REMEMBER)},"variables":{"agentId":"${agent}","input":{"content":"inf","embedding":[${vector}]}}}`,
@@ -224,13 +213,13 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     const body = (await raw.json()) as { errors: { extensions: { code: string } }[] };
     expect(body.errors.map((e) => e.extensions.code)).toEqual(["BAD_USER_INPUT"]);
     // One bad input fails the whole batch.
-    const batch = await mnemo.query(REMEMBER_MANY, {
+    const batch = await env.mnemo.query(REMEMBER_MANY, {
       agentId: agent,
       inputs: [{ content: "fine" }, { content: "ok", importance: -1 }],
     });
     expect(errorCodes(batch)).toEqual(["BAD_USER_INPUT"]);
     expect(batch.errors![0]!.message).toContain("inputs[1].importance");
-    const tooMany = await mnemo.query(REMEMBER_MANY, {
+    const tooMany = await env.mnemo.query(REMEMBER_MANY, {
       agentId: agent,
       inputs: Array.from({ length: 101 }, (_, i) => ({ content: `m${i}` })),
     });
@@ -238,24 +227,24 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     expect(await count(agent)).toBe(1);
 
     for (const k of [0, 101]) {
-      const recall = await mnemo.query(
+      const recall = await env.mnemo.query(
         `query { recall(agentId: "${agent}", query: "baseline", k: ${k}) { score } }`,
       );
       expect(errorCodes(recall)).toEqual(["BAD_USER_INPUT"]);
     }
-    const badWeights = await mnemo.query(
+    const badWeights = await env.mnemo.query(
       `query { recall(agentId: "${agent}", query: "x", weights: { semantic: -1 }) { score } }`,
     );
     expect(errorCodes(badWeights)).toEqual(["BAD_USER_INPUT"]);
-    const badQueryVector = await mnemo.query(
+    const badQueryVector = await env.mnemo.query(
       `query { recall(agentId: "${agent}", query: "x", queryEmbedding: [1, 2]) { score } }`,
     );
     expect(errorCodes(badQueryVector)).toEqual(["BAD_USER_INPUT"]);
-    const badConfig = await mnemo.query(
+    const badConfig = await env.mnemo.query(
       `mutation { configureMemory(agentId: "${agent}", config: { dedupThreshold: 0.1 }) { dedupThreshold } }`,
     );
     expect(errorCodes(badConfig)).toEqual(["BAD_USER_INPUT"]);
-    const badDate = await mnemo.query(
+    const badDate = await env.mnemo.query(
       `query ($f: MemoryFilter) { recall(agentId: "${agent}", query: "x", filter: $f) { score } }`,
       { f: { occurredAfter: "last week" } },
     );
@@ -272,15 +261,19 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     const bob = agentPrincipal("api-bob");
     const aliceId = mine.data!.remember.memory.id;
 
-    const peek = await mnemo.query(`query ($id: ID!) { memory(id: $id) { content } }`, { id: aliceId }, bob);
+    const peek = await env.mnemo.query(
+      `query ($id: ID!) { memory(id: $id) { content } }`,
+      { id: aliceId },
+      bob,
+    );
     expect(errorCodes(peek)).toEqual(["FORBIDDEN"]);
-    const steal = await mnemo.query(
+    const steal = await env.mnemo.query(
       `query { recall(agentId: "api-alice", query: "secret plan") { score } }`,
       {},
       bob,
     );
     expect(errorCodes(steal)).toEqual(["FORBIDDEN"]);
-    const erase = await mnemo.query(`mutation ($id: ID!) { forget(id: $id) }`, { id: aliceId }, bob);
+    const erase = await env.mnemo.query(`mutation ($id: ID!) { forget(id: $id) }`, { id: aliceId }, bob);
     expect(errorCodes(erase)).toEqual(["FORBIDDEN"]);
     const write = await remember("api-alice", { content: "bob was here" }, bob);
     expect(errorCodes(write)).toEqual(["FORBIDDEN"]);
@@ -289,27 +282,27 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     expect(await count("api-alice")).toBe(1);
 
     // Bob's recall only ever sees Bob's memories.
-    const bobs = await mnemo.query<{ recall: { memory: { agentId: string } }[] }>(
+    const bobs = await env.mnemo.query<{ recall: { memory: { agentId: string } }[] }>(
       `query { recall(agentId: "api-bob", query: "secret plan Rust", k: 10) { memory { agentId } } }`,
       {},
       bob,
     );
     expect(bobs.data!.recall.map((hit) => hit.memory.agentId)).toEqual(["api-bob"]);
 
-    const unknown = await mnemo.query(
+    const unknown = await env.mnemo.query(
       `query { memory(id: "api-alice/00000000-0000-4000-8000-000000000000") { id } }`,
       {},
       alice,
     );
     expect(unknown.errors).toBeUndefined();
     expect(unknown.data).toEqual({ memory: null });
-    const forgetUnknown = await mnemo.query(
+    const forgetUnknown = await env.mnemo.query(
       `mutation { forget(id: "api-alice/00000000-0000-4000-8000-000000000000") }`,
       {},
       alice,
     );
     expect(errorCodes(forgetUnknown)).toEqual(["NOT_FOUND"]);
-    const forgetGarbage = await mnemo.query(`mutation { forget(id: "garbage") }`, {}, alice);
+    const forgetGarbage = await env.mnemo.query(`mutation { forget(id: "garbage") }`, {}, alice);
     expect(errorCodes(forgetGarbage)).toEqual(["NOT_FOUND"]);
   });
 
@@ -318,14 +311,14 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     const id = written.data!.remember.memory.id;
     const read = `query ($id: ID!) { memory(id: $id) { content } }`;
     // Read twice so the second read is served from the cache.
-    await mnemo.query(read, { id });
-    expect((await mnemo.query(read, { id })).data).toEqual({
+    await env.mnemo.query(read, { id });
+    expect((await env.mnemo.query(read, { id })).data).toEqual({
       memory: { content: "Temporary note about the vendor call" },
     });
-    const forgotten = await mnemo.query(`mutation ($id: ID!) { forget(id: $id) }`, { id });
+    const forgotten = await env.mnemo.query(`mutation ($id: ID!) { forget(id: $id) }`, { id });
     expect(forgotten.data).toEqual({ forget: true });
-    expect((await mnemo.query(read, { id })).data).toEqual({ memory: null });
-    const recall = await mnemo.query<{ recall: unknown[] }>(
+    expect((await env.mnemo.query(read, { id })).data).toEqual({ memory: null });
+    const recall = await env.mnemo.query<{ recall: unknown[] }>(
       `query { recall(agentId: "api-forget", query: "vendor call") { score } }`,
     );
     expect(recall.data!.recall).toEqual([]);
@@ -333,7 +326,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
   });
 
   it("configures weights, half-life, dedup threshold and capacity; capacity evicts the least important", async () => {
-    const configured = await mnemo.query<{ configureMemory: Record<string, unknown> }>(
+    const configured = await env.mnemo.query<{ configureMemory: Record<string, unknown> }>(
       `mutation { configureMemory(agentId: "api-config", config: {
           weights: { semantic: 2, lexical: 1 }, recencyHalfLifeHours: 12, capacity: 2 }) {
         weights { semantic lexical graph recency importance } recencyHalfLifeHours dedupThreshold capacity } }`,
@@ -348,7 +341,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     await remember("api-config", { content: "minor detail about parking", importance: 0.1 });
     await remember("api-config", { content: "key decision: ship in May", importance: 0.9 });
     await remember("api-config", { content: "a second key decision: hire two engineers", importance: 0.7 });
-    const left = await mnemo.query<{
+    const left = await env.mnemo.query<{
       agent: { memories: { edges: { node: { content: string } }[] }; memoryConfig: { capacity: number } };
     }>(`{ agent(id: "api-config") { memoryConfig { capacity } memories { edges { node { content } } } } }`);
     expect(left.data!.agent.memories.edges.map((e) => e.node.content)).toEqual([
@@ -356,7 +349,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
       "key decision: ship in May",
     ]);
     expect(left.data!.agent.memoryConfig.capacity).toBe(2);
-    const unlimited = await mnemo.query<{ configureMemory: { capacity: number | null } }>(
+    const unlimited = await env.mnemo.query<{ configureMemory: { capacity: number | null } }>(
       `mutation { configureMemory(agentId: "api-config", config: { capacity: 0 }) { capacity } }`,
     );
     expect(unlimited.data!.configureMemory.capacity).toBeNull();
@@ -364,7 +357,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
 
   it("filters the agent's memories and pages through them", async () => {
     const agent = "api-filter";
-    const many = await mnemo.query<{ rememberMany: { memory: { id: string } }[] }>(REMEMBER_MANY, {
+    const many = await env.mnemo.query<{ rememberMany: { memory: { id: string } }[] }>(REMEMBER_MANY, {
       agentId: agent,
       inputs: [
         { content: "how to restart the worker: run make restart", kind: "PROCEDURAL", tags: ["ops"] },
@@ -391,32 +384,33 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     };
     const contents = (page: Page) => page.agent.memories.edges.map((e) => e.node.content);
 
-    const first = (await mnemo.query<Page>(query, {})).data!;
+    const first = (await env.mnemo.query<Page>(query, {})).data!;
     expect(first.agent.memories.totalCount).toBe(3);
     expect(contents(first)).toEqual(["sensor reading 21.5C", "the worker crashed at noon"]);
-    const second = (await mnemo.query<Page>(query, { after: first.agent.memories.pageInfo.endCursor })).data!;
+    const second = (await env.mnemo.query<Page>(query, { after: first.agent.memories.pageInfo.endCursor }))
+      .data!;
     expect(contents(second)).toEqual(["how to restart the worker: run make restart"]);
     expect(second.agent.memories.pageInfo.hasNextPage).toBe(false);
 
-    expect(contents((await mnemo.query<Page>(query, { filter: { kinds: ["PROCEDURAL"] } })).data!)).toEqual([
-      "how to restart the worker: run make restart",
-    ]);
     expect(
-      contents((await mnemo.query<Page>(query, { filter: { tags: ["incident", "nope"] } })).data!),
+      contents((await env.mnemo.query<Page>(query, { filter: { kinds: ["PROCEDURAL"] } })).data!),
+    ).toEqual(["how to restart the worker: run make restart"]);
+    expect(
+      contents((await env.mnemo.query<Page>(query, { filter: { tags: ["incident", "nope"] } })).data!),
     ).toEqual(["the worker crashed at noon"]);
-    expect(contents((await mnemo.query<Page>(query, { filter: { modalities: ["SENSOR"] } })).data!)).toEqual([
-      "sensor reading 21.5C",
-    ]);
+    expect(
+      contents((await env.mnemo.query<Page>(query, { filter: { modalities: ["SENSOR"] } })).data!),
+    ).toEqual(["sensor reading 21.5C"]);
     expect(
       contents(
         (
-          await mnemo.query<Page>(query, {
+          await env.mnemo.query<Page>(query, {
             filter: { occurredAfter: "2026-03-01T00:00:00Z", occurredBefore: "2026-03-02T00:00:00Z" },
           })
         ).data!,
       ),
     ).toEqual(["the worker crashed at noon"]);
-    const withInvalid = (await mnemo.query<Page>(query, { filter: { includeInvalid: true } })).data!;
+    const withInvalid = (await env.mnemo.query<Page>(query, { filter: { includeInvalid: true } })).data!;
     expect(withInvalid.agent.memories.totalCount).toBe(4);
   });
 
@@ -424,12 +418,12 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
     const written = await remember("api-access", { content: "The wifi password is hunter2" });
     const id = written.data!.remember.memory.id;
     for (let i = 0; i < 2; i++) {
-      const recall = await mnemo.query<{ recall: { memory: { id: string } }[] }>(
+      const recall = await env.mnemo.query<{ recall: { memory: { id: string } }[] }>(
         `query { recall(agentId: "api-access", query: "wifi password", k: 1) { memory { id } } }`,
       );
       expect(recall.data!.recall.map((hit) => hit.memory.id)).toEqual([id]);
     }
-    const read = await mnemo.query<{ memory: { accessCount: number; lastAccessedAt: string } }>(
+    const read = await env.mnemo.query<{ memory: { accessCount: number; lastAccessedAt: string } }>(
       `query ($id: ID!) { memory(id: $id) { accessCount lastAccessedAt } }`,
       { id },
     );
@@ -439,7 +433,7 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
 
   it("refuses a memory request that does not come from the gateway", async () => {
     const direct = await postGraphQL(
-      mnemo.url("memory"),
+      env.mnemo.url("memory"),
       `{ recall(agentId: "api-1", query: "x") { score } }`,
     );
     expect(errorCodes(direct)).toEqual(["UNAUTHENTICATED"]);

@@ -3,57 +3,39 @@
  * through Redis, and served by the memory subgraph over graphql-ws to callers carrying the
  * gateway's signature.
  */
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
-import { RedisServer } from "../support/redis-server.js";
-import {
-  ADMIN,
-  agentPrincipal,
-  startTestStack,
-  TEST_INTERNAL_SECRET,
-  type TestStack,
-} from "../support/stack.js";
-import { collect, wsClient } from "../support/subscriptions.js";
+import { ADMIN, agentPrincipal, TEST_INTERNAL_SECRET, useRedisStack } from "../support/stack.js";
+import { collect, waitForSubscriber, wsClient } from "../support/subscriptions.js";
 
 const SUBSCRIBE = `subscription Added($agentId: ID!) { memoryAdded(agentId: $agentId) { id agentId content tags } }`;
 const REMEMBER = `mutation ($agentId: ID!, $input: MemoryInput!) { remember(agentId: $agentId, input: $input) { outcome memory { id } } }`;
 
 describe("memoryAdded events", () => {
-  let redis: RedisServer;
-  let mnemo: TestStack;
+  const env = useRedisStack();
   const sign = createPrincipalSigner(TEST_INTERNAL_SECRET);
 
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await mnemo?.close();
-    await redis?.close();
-  });
-
   it("delivers each new memory once, in order, and nothing for merges, failures or other agents", async () => {
-    const client = wsClient(mnemo.url("memory"), { [PRINCIPAL_HEADER]: await sign(ADMIN) });
+    const client = wsClient(env.mnemo.url("memory"), { [PRINCIPAL_HEADER]: await sign(ADMIN) });
     const sub = collect<{ memoryAdded: { id: string; agentId: string; content: string; tags: string[] } }>(
       client,
       SUBSCRIBE,
       { agentId: "events-m1" },
     );
-    await waitForChannel(redis, "memoryAdded:events-m1");
+    await waitForSubscriber(env.redis.url, "memoryAdded:events-m1");
 
-    const first = await mnemo.query<{ remember: { memory: { id: string } } }>(REMEMBER, {
+    const first = await env.mnemo.query<{ remember: { memory: { id: string } } }>(REMEMBER, {
       agentId: "events-m1",
       input: { content: "first memory", tags: ["a"] },
     });
-    await mnemo.query(REMEMBER, { agentId: "events-m1", input: { content: "First memory!" } }); // merged
-    const failed = await mnemo.query(REMEMBER, {
+    await env.mnemo.query(REMEMBER, { agentId: "events-m1", input: { content: "First memory!" } }); // merged
+    const failed = await env.mnemo.query(REMEMBER, {
       agentId: "events-m1",
       input: { content: "x", importance: 7 },
     });
     expect(failed.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
-    await mnemo.query(REMEMBER, { agentId: "events-other", input: { content: "not for you" } });
-    const batch = await mnemo.query(
+    await env.mnemo.query(REMEMBER, { agentId: "events-other", input: { content: "not for you" } });
+    const batch = await env.mnemo.query(
       `mutation { rememberMany(agentId: "events-m1", inputs: [{ content: "second" }, { content: "third" }]) { outcome } }`,
     );
     expect(batch.errors).toBeUndefined();
@@ -67,7 +49,7 @@ describe("memoryAdded events", () => {
       tags: ["a"],
     });
     // A later event proves the merge, the failure and the other agent's write published nothing in between.
-    await mnemo.query(REMEMBER, { agentId: "events-m1", input: { content: "fourth" } });
+    await env.mnemo.query(REMEMBER, { agentId: "events-m1", input: { content: "fourth" } });
     const all = await sub.waitFor(4);
     expect(all.map((event) => event.memoryAdded.content)).toEqual([
       "first memory",
@@ -80,24 +62,11 @@ describe("memoryAdded events", () => {
   });
 
   it("refuses a subscription to an agent the principal may not read", async () => {
-    const client = wsClient(mnemo.url("memory"), { [PRINCIPAL_HEADER]: await sign(agentPrincipal("mine")) });
+    const client = wsClient(env.mnemo.url("memory"), {
+      [PRINCIPAL_HEADER]: await sign(agentPrincipal("mine")),
+    });
     const sub = collect(client, SUBSCRIBE, { agentId: "not-mine" });
     await expect(sub.waitFor(1, 3000)).rejects.toThrow(/FORBIDDEN|may not read/);
     await client.dispose();
   });
 });
-
-async function waitForChannel(redis: RedisServer, suffix: string): Promise<void> {
-  const client = new Redis(redis.url);
-  try {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const channels = (await client.call("PUBSUB", "CHANNELS", `*${suffix}`)) as string[];
-      if (channels.length > 0) return;
-      if (Date.now() > deadline) throw new Error(`no subscriber on *${suffix}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  } finally {
-    client.disconnect();
-  }
-}

@@ -146,6 +146,8 @@ export const HOSTILE_STRINGS: readonly string[] = [
   "__proto__",
   "constructor",
   "<script>alert(1)</script>",
+  // A template-injection probe: the text is sent literally.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${…} is the point
   "${7*7}",
   "NaN",
   "-1",

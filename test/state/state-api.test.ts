@@ -4,10 +4,9 @@
 
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { errorCodes } from "../support/graphql-client.js";
-import { RedisServer } from "../support/redis-server.js";
-import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, type TestStack } from "../support/stack.js";
+import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, useRedisStack } from "../support/stack.js";
 
 interface StateFields {
   version: number;
@@ -32,22 +31,12 @@ let agentCounter = 0;
 const newAgent = (prefix = "st") => `${prefix}-${agentCounter++}`;
 
 describe("agent state through the gateway", () => {
-  let redis: RedisServer;
-  let mnemo: TestStack;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url, env: { STATE_MAX_BYTES: "2048" } });
-  });
-  afterAll(async () => {
-    await mnemo?.close();
-    await redis?.close();
-  });
+  const env = useRedisStack({ env: { STATE_MAX_BYTES: "2048" } });
 
   const put = (agentId: string, data: unknown, extra: Record<string, unknown> = {}, as = ADMIN) =>
-    mnemo.query<{ putState: StateFields }>(PUT, { agentId, data, ...extra }, as);
+    env.mnemo.query<{ putState: StateFields }>(PUT, { agentId, data, ...extra }, as);
   const current = async (agentId: string) =>
-    (await mnemo.query<{ agent: { state: StateFields | null } }>(CURRENT, { id: agentId })).data?.agent
+    (await env.mnemo.query<{ agent: { state: StateFields | null } }>(CURRENT, { id: agentId })).data?.agent
       .state ?? null;
 
   it("creates version 1 on first write and numbers every later write", async () => {
@@ -89,7 +78,7 @@ describe("agent state through the gateway", () => {
     expect(writes.map((w) => w.data!.putState.version).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 50 }, (_, i) => i + 1),
     );
-    const history = await mnemo.query<{
+    const history = await env.mnemo.query<{
       agent: {
         state: { version: number };
         history: { totalCount: number; edges: { node: { data: { writer: number } } }[] };
@@ -118,7 +107,7 @@ describe("agent state through the gateway", () => {
   it("applies JSON Merge Patch and JSON Patch, and refuses invalid patches without writing", async () => {
     const agent = newAgent("patch");
     await put(agent, { a: 1, b: { c: 2, d: 3 }, list: [1, 2] });
-    const merged = await mnemo.query<{ patchState: StateFields }>(PATCH, {
+    const merged = await env.mnemo.query<{ patchState: StateFields }>(PATCH, {
       agentId: agent,
       patch: { a: null, b: { c: 20 }, e: "new" },
     });
@@ -128,7 +117,7 @@ describe("agent state through the gateway", () => {
       data: { b: { c: 20, d: 3 }, list: [1, 2], e: "new" },
     });
 
-    const jsonPatch = await mnemo.query<{ patchState: StateFields }>(PATCH, {
+    const jsonPatch = await env.mnemo.query<{ patchState: StateFields }>(PATCH, {
       agentId: agent,
       format: "JSON_PATCH",
       patch: [
@@ -152,13 +141,13 @@ describe("agent state through the gateway", () => {
       { format: "JSON_PATCH", patch: [{ op: "add", path: "/__proto__/polluted", value: true }] },
     ];
     for (const attempt of invalid) {
-      const response = await mnemo.query(PATCH, { agentId: agent, ...attempt });
+      const response = await env.mnemo.query(PATCH, { agentId: agent, ...attempt });
       expect(errorCodes(response), JSON.stringify(attempt)).toEqual(["BAD_USER_INPUT"]);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((await current(agent))?.version).toBe(3);
 
-    const withCas = await mnemo.query(PATCH, { agentId: agent, patch: { z: 1 }, expectedVersion: 2 });
+    const withCas = await env.mnemo.query(PATCH, { agentId: agent, patch: { z: 1 }, expectedVersion: 2 });
     expect(errorCodes(withCas)).toEqual(["VERSION_CONFLICT"]);
   });
 
@@ -166,7 +155,7 @@ describe("agent state through the gateway", () => {
     const agent = newAgent("rollback");
     await put(agent, { plan: "A" });
     await put(agent, { plan: "B" });
-    const rolled = await mnemo.query<{ rollbackState: StateFields }>(
+    const rolled = await env.mnemo.query<{ rollbackState: StateFields }>(
       `mutation { rollbackState(agentId: "${agent}", toVersion: 1) { version data reason } }`,
     );
     expect(rolled.data?.rollbackState).toEqual({
@@ -174,11 +163,11 @@ describe("agent state through the gateway", () => {
       data: { plan: "A" },
       reason: "rollback to version 1",
     });
-    const missing = await mnemo.query(
+    const missing = await env.mnemo.query(
       `mutation { rollbackState(agentId: "${agent}", toVersion: 9) { version } }`,
     );
     expect(errorCodes(missing)).toEqual(["NOT_FOUND"]);
-    const zero = await mnemo.query(
+    const zero = await env.mnemo.query(
       `mutation { rollbackState(agentId: "${agent}", toVersion: 0) { version } }`,
     );
     expect(errorCodes(zero)).toEqual(["BAD_USER_INPUT"]);
@@ -190,7 +179,7 @@ describe("agent state through the gateway", () => {
     for (let i = 1; i <= 5; i++) await put(agent, { count: i, fixed: true });
     const page = async (after?: string) =>
       (
-        await mnemo.query<{
+        await env.mnemo.query<{
           agent: {
             history: {
               totalCount: number;
@@ -215,20 +204,22 @@ describe("agent state through the gateway", () => {
     expect(third.pageInfo.hasNextPage).toBe(false);
     expect(third.edges[0]!.node.diff).toEqual([{ op: "add", path: "", value: { count: 1, fixed: true } }]);
 
-    const at = await mnemo.query<{ agent: { stateAt: StateFields | null; missing: StateFields | null } }>(
+    const at = await env.mnemo.query<{ agent: { stateAt: StateFields | null; missing: StateFields | null } }>(
       `{ agent(id: "${agent}") { stateAt(version: 2) { version data } missing: stateAt(version: 99) { version } } }`,
     );
     expect(at.data?.agent).toEqual({
       stateAt: { version: 2, data: { count: 2, fixed: true } },
       missing: null,
     });
-    const badCursor = await mnemo.query(
+    const badCursor = await env.mnemo.query(
       `{ agent(id: "${agent}") { history(after: "nonsense") { totalCount } } }`,
     );
     expect(errorCodes(badCursor)).toEqual(["BAD_USER_INPUT"]);
-    const tooMany = await mnemo.query(`{ agent(id: "${agent}") { history(first: 101) { totalCount } } }`);
+    const tooMany = await env.mnemo.query(`{ agent(id: "${agent}") { history(first: 101) { totalCount } } }`);
     expect(errorCodes(tooMany)).toEqual(["BAD_USER_INPUT"]);
-    const badVersion = await mnemo.query(`{ agent(id: "${agent}") { stateAt(version: -1) { version } } }`);
+    const badVersion = await env.mnemo.query(
+      `{ agent(id: "${agent}") { stateAt(version: -1) { version } } }`,
+    );
     expect(errorCodes(badVersion)).toEqual(["BAD_USER_INPUT"]);
   });
 
@@ -237,13 +228,13 @@ describe("agent state through the gateway", () => {
     for (let i = 1; i <= 4; i++) await put(agent, { balance: i * 100 });
     const verify = async () =>
       (
-        await mnemo.query<{
+        await env.mnemo.query<{
           verifyHistory: { valid: boolean; checkedVersions: number; firstBrokenVersion: number | null };
         }>(`{ verifyHistory(agentId: "${agent}") { valid checkedVersions firstBrokenVersion } }`)
       ).data!.verifyHistory;
     expect(await verify()).toEqual({ valid: true, checkedVersions: 4, firstBrokenVersion: null });
 
-    const db = new Database(path.join(mnemo.dataDir, "state.db"));
+    const db = new Database(path.join(env.mnemo.dataDir, "state.db"));
     db.prepare("UPDATE state_versions SET data = ? WHERE agent_id = ? AND version = 2").run(
       '{"balance":1000000}',
       agent,
@@ -255,15 +246,15 @@ describe("agent state through the gateway", () => {
   it("prunes history on demand and keeps the chain verifiable", async () => {
     const agent = newAgent("prune");
     for (let i = 1; i <= 6; i++) await put(agent, { i });
-    const cachedOld = await mnemo.query<{ agent: { stateAt: StateFields | null } }>(
+    const cachedOld = await env.mnemo.query<{ agent: { stateAt: StateFields | null } }>(
       `{ agent(id: "${agent}") { stateAt(version: 2) { version } } }`,
     );
     expect(cachedOld.data?.agent.stateAt?.version).toBe(2);
-    const pruned = await mnemo.query<{ pruneHistory: number }>(
+    const pruned = await env.mnemo.query<{ pruneHistory: number }>(
       `mutation { pruneHistory(agentId: "${agent}", keepLast: 2) }`,
     );
     expect(pruned.data?.pruneHistory).toBe(4);
-    const after = await mnemo.query<{
+    const after = await env.mnemo.query<{
       agent: { history: { totalCount: number }; stateAt: StateFields | null };
       verifyHistory: { valid: boolean; checkedVersions: number };
     }>(`{ agent(id: "${agent}") { history { totalCount } stateAt(version: 2) { version } }
@@ -272,7 +263,7 @@ describe("agent state through the gateway", () => {
       agent: { history: { totalCount: 2 }, stateAt: null },
       verifyHistory: { valid: true, checkedVersions: 2 },
     });
-    const zero = await mnemo.query(`mutation { pruneHistory(agentId: "${agent}", keepLast: 0) }`);
+    const zero = await env.mnemo.query(`mutation { pruneHistory(agentId: "${agent}", keepLast: 0) }`);
     expect(errorCodes(zero)).toEqual(["BAD_USER_INPUT"]);
   });
 
@@ -290,7 +281,7 @@ describe("agent state through the gateway", () => {
     }
     expect((await put("x".repeat(128), { ok: true })).errors).toBeUndefined();
     expect((await put("Agent_1.v2:main-x", { ok: true })).errors).toBeUndefined();
-    const badId = await mnemo.query(`{ agent(id: "no way") { id } }`);
+    const badId = await env.mnemo.query(`{ agent(id: "no way") { id } }`);
     expect(errorCodes(badId)).toEqual(["BAD_USER_INPUT"]);
   });
 
@@ -301,22 +292,20 @@ describe("agent state through the gateway", () => {
     const me = agentPrincipal(mine);
     expect((await put(mine, { ok: 1 }, {}, me)).errors).toBeUndefined();
     expect(errorCodes(await put(theirs, { stolen: true }, {}, me))).toEqual(["FORBIDDEN"]);
-    const peek = await mnemo.query(`{ agent(id: "${theirs}") { state { data } } }`, {}, me);
+    const peek = await env.mnemo.query(`{ agent(id: "${theirs}") { state { data } } }`, {}, me);
     expect(errorCodes(peek)).toEqual(["FORBIDDEN"]);
-    expect(errorCodes(await mnemo.query(`mutation { deleteAgent(id: "${theirs}") }`, {}, me))).toEqual([
+    expect(errorCodes(await env.mnemo.query(`mutation { deleteAgent(id: "${theirs}") }`, {}, me))).toEqual([
       "FORBIDDEN",
     ]);
 
     const reader = readerPrincipal(mine);
-    const read = await mnemo.query<{ agent: { state: StateFields } }>(CURRENT, { id: mine }, reader);
+    const read = await env.mnemo.query<{ agent: { state: StateFields } }>(CURRENT, { id: mine }, reader);
     expect(read.data?.agent.state.data).toEqual({ ok: 1 });
     expect(errorCodes(await put(mine, { ok: 2 }, {}, reader))).toEqual(["FORBIDDEN"]);
 
-    const listed = await mnemo.query<{ agents: { totalCount: number; edges: { node: { id: string } }[] } }>(
-      `{ agents(first: 100) { totalCount edges { node { id } } } }`,
-      {},
-      me,
-    );
+    const listed = await env.mnemo.query<{
+      agents: { totalCount: number; edges: { node: { id: string } }[] };
+    }>(`{ agents(first: 100) { totalCount edges { node { id } } } }`, {}, me);
     expect(listed.data?.agents.edges.map((e) => e.node.id)).toEqual([mine]);
     expect((await current(theirs))?.data).toEqual({ secret: true });
   });
@@ -333,28 +322,28 @@ describe("agent state through the gateway", () => {
     const withState = newAgent("list-state");
     const withMemory = newAgent("list-memory");
     await put(withState, { a: 1 });
-    await mnemo.query(
+    await env.mnemo.query(
       `mutation { remember(agentId: "${withMemory}", input: { content: "only memories" }) { outcome } }`,
     );
     const ids = async () =>
       (
-        await mnemo.query<{ agents: { edges: { node: { id: string } }[] } }>(
+        await env.mnemo.query<{ agents: { edges: { node: { id: string } }[] } }>(
           `{ agents(first: 100) { edges { node { id } } } }`,
         )
       ).data!.agents.edges.map((e) => e.node.id);
     expect(await ids()).toEqual(expect.arrayContaining([withState, withMemory]));
 
-    const deleted = await mnemo.query<{ deleteAgent: boolean }>(
+    const deleted = await env.mnemo.query<{ deleteAgent: boolean }>(
       `mutation { deleteAgent(id: "${withState}") }`,
     );
     expect(deleted.data?.deleteAgent).toBe(true);
-    const after = await mnemo.query<{ agent: { state: null; history: { totalCount: number } } }>(
+    const after = await env.mnemo.query<{ agent: { state: null; history: { totalCount: number } } }>(
       `{ agent(id: "${withState}") { state { version } history { totalCount } } }`,
     );
     expect(after.data?.agent).toEqual({ state: null, history: { totalCount: 0 } });
     expect(await ids()).not.toContain(withState);
     expect(
-      (await mnemo.query<{ deleteAgent: boolean }>(`mutation { deleteAgent(id: "${withState}") }`)).data
+      (await env.mnemo.query<{ deleteAgent: boolean }>(`mutation { deleteAgent(id: "${withState}") }`)).data
         ?.deleteAgent,
     ).toBe(false);
     const again = await put(withState, { fresh: true });

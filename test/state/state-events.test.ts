@@ -2,36 +2,19 @@
  * agentStateChanged is published after each committed write, through Redis, and served by the
  * state subgraph over graphql-ws to callers carrying the gateway's signature.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
-import { RedisServer } from "../support/redis-server.js";
-import {
-  ADMIN,
-  agentPrincipal,
-  startTestStack,
-  TEST_INTERNAL_SECRET,
-  type TestStack,
-} from "../support/stack.js";
-import { collect, wsClient } from "../support/subscriptions.js";
+import { ADMIN, agentPrincipal, TEST_INTERNAL_SECRET, useRedisStack } from "../support/stack.js";
+import { collect, waitForSubscriber, wsClient } from "../support/subscriptions.js";
 
 const SUBSCRIBE = `subscription Changed($agentId: ID!) { agentStateChanged(agentId: $agentId) { version data author } }`;
 
 describe("agentStateChanged events", () => {
-  let redis: RedisServer;
-  let mnemo: TestStack;
+  const env = useRedisStack();
   const sign = createPrincipalSigner(TEST_INTERNAL_SECRET);
 
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    mnemo = await startTestStack({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await mnemo?.close();
-    await redis?.close();
-  });
-
   it("delivers every committed write, in order, and nothing for a failed one", async () => {
-    const client = wsClient(mnemo.url("state"), { [PRINCIPAL_HEADER]: await sign(ADMIN) });
+    const client = wsClient(env.mnemo.url("state"), { [PRINCIPAL_HEADER]: await sign(ADMIN) });
     const sub = collect<{ agentStateChanged: { version: number; data: unknown; author: string } }>(
       client,
       SUBSCRIBE,
@@ -40,15 +23,15 @@ describe("agentStateChanged events", () => {
       },
     );
     // The subscription is live once Redis confirms the channel; wait for it.
-    await waitForChannel(redis, "agentStateChanged:events-1");
+    await waitForSubscriber(env.redis.url, "agentStateChanged:events-1");
 
-    await mnemo.query(`mutation { putState(agentId: "events-1", data: {n: 1}) { version } }`);
-    const conflict = await mnemo.query(
+    await env.mnemo.query(`mutation { putState(agentId: "events-1", data: {n: 1}) { version } }`);
+    const conflict = await env.mnemo.query(
       `mutation { putState(agentId: "events-1", data: {n: 9}, expectedVersion: 5) { version } }`,
     );
     expect(conflict.errors?.[0]?.extensions?.code).toBe("VERSION_CONFLICT");
-    await mnemo.query(`mutation { patchState(agentId: "events-1", patch: {m: 2}) { version } }`);
-    await mnemo.query(`mutation { putState(agentId: "other-agent", data: {x: 1}) { version } }`);
+    await env.mnemo.query(`mutation { patchState(agentId: "events-1", patch: {m: 2}) { version } }`);
+    await env.mnemo.query(`mutation { putState(agentId: "other-agent", data: {x: 1}) { version } }`);
 
     const events = await sub.waitFor(2);
     expect(events).toEqual([
@@ -62,14 +45,14 @@ describe("agentStateChanged events", () => {
   });
 
   it("delivers concurrent writes to one agent in version order", async () => {
-    const client = wsClient(mnemo.url("state"), { [PRINCIPAL_HEADER]: await sign(ADMIN) });
+    const client = wsClient(env.mnemo.url("state"), { [PRINCIPAL_HEADER]: await sign(ADMIN) });
     const sub = collect<{ agentStateChanged: { version: number } }>(client, SUBSCRIBE, {
       agentId: "events-order",
     });
-    await waitForChannel(redis, "agentStateChanged:events-order");
+    await waitForSubscriber(env.redis.url, "agentStateChanged:events-order");
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        mnemo.query(`mutation { putState(agentId: "events-order", data: {i: ${i}}) { version } }`),
+        env.mnemo.query(`mutation { putState(agentId: "events-order", data: {i: ${i}}) { version } }`),
       ),
     );
     const events = await sub.waitFor(40);
@@ -81,32 +64,18 @@ describe("agentStateChanged events", () => {
   });
 
   it("refuses a subscription to an agent the principal may not read", async () => {
-    const client = wsClient(mnemo.url("state"), { [PRINCIPAL_HEADER]: await sign(agentPrincipal("mine")) });
+    const client = wsClient(env.mnemo.url("state"), {
+      [PRINCIPAL_HEADER]: await sign(agentPrincipal("mine")),
+    });
     const sub = collect(client, SUBSCRIBE, { agentId: "not-mine" });
     await expect(sub.waitFor(1, 3000)).rejects.toThrow(/FORBIDDEN|may not read/);
     await client.dispose();
   });
 
   it("refuses a connection without the gateway's signature", async () => {
-    const client = wsClient(mnemo.url("state"), {});
+    const client = wsClient(env.mnemo.url("state"), {});
     const sub = collect(client, SUBSCRIBE, { agentId: "events-1" });
     await expect(sub.waitFor(1, 3000)).rejects.toThrow(/4403|Forbidden/);
     await client.dispose();
   });
 });
-
-async function waitForChannel(redis: RedisServer, suffix: string): Promise<void> {
-  const { Redis } = await import("ioredis");
-  const client = new Redis(redis.url);
-  try {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const channels = (await client.call("PUBSUB", "CHANNELS", `*${suffix}`)) as string[];
-      if (channels.length > 0) return;
-      if (Date.now() > deadline) throw new Error(`no subscriber on *${suffix}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  } finally {
-    client.disconnect();
-  }
-}

@@ -2,15 +2,18 @@
  * The whole Mnemo stack for a test: every service on port 0 in this process, SQLite files in a
  * temporary directory, and (optionally) a real Redis.
  */
+
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { type Stack, startStack } from "../../bin/stack.js";
 import type { Principal } from "../../core/auth/principal.js";
 import { issueToken } from "../../core/auth/tokens.js";
 import { type Config, loadConfig, SERVICE_NAMES, type ServiceName } from "../../core/config.js";
 import { createRuntime } from "../../core/runtime.js";
 import { type GraphQLResponse, postGraphQL } from "./graphql-client.js";
+import { RedisServer } from "./redis-server.js";
 
 export const TEST_JWT_SECRET = "test-jwt-secret-that-is-at-least-32-bytes-long";
 export const TEST_INTERNAL_SECRET = "test-internal-secret-at-least-32-bytes-long!";
@@ -117,4 +120,24 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       if (!keepData && !options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A real redis-server and a whole stack on it for one `describe` block: started in beforeAll,
+ * stopped in afterAll. Read `.redis` and `.mnemo` inside tests (they are set once started).
+ */
+export function useRedisStack(options: Omit<TestStackOptions, "redisUrl"> = {}): {
+  redis: RedisServer;
+  mnemo: TestStack;
+} {
+  const handle = {} as { redis: RedisServer; mnemo: TestStack };
+  beforeAll(async () => {
+    handle.redis = await RedisServer.start();
+    handle.mnemo = await startTestStack({ ...options, redisUrl: handle.redis.url });
+  });
+  afterAll(async () => {
+    await handle.mnemo?.close();
+    await handle.redis?.close();
+  });
+  return handle;
 }

@@ -145,6 +145,20 @@ export class PubSubProbe {
   }
 }
 
+/** Resolves once some process subscribes to a channel ending in `suffix`, i.e. a subscription is live. */
+export async function waitForSubscriber(redisUrl: string, suffix: string): Promise<void> {
+  const probe = new PubSubProbe(redisUrl);
+  try {
+    await waitUntil(
+      async () => (await probe.channels(`*${suffix}`)).length > 0,
+      `a subscriber on *${suffix}`,
+      5000,
+    );
+  } finally {
+    await probe.close();
+  }
+}
+
 export const stateChannel = (agentId: string) => `mnemo:v1:event:agentStateChanged:${agentId}`;
 
 export function wsClient(httpUrl: string, connectionParams: Record<string, unknown>): Client {

@@ -74,10 +74,14 @@ function mergeCluster(members: MemoryRecord[]): ConsolidationMerge {
   const last = (record: MemoryRecord) => record.consolidation?.lastOccurredAt ?? record.occurredAt;
   const sorted = (values: string[]) => values.sort();
   // The representative's own metadata wins over its duplicates'.
-  const metadata = [keep, ...rest].reduce<Record<string, unknown> | null>(
-    (merged, record) => (record.metadata ? { ...record.metadata, ...merged } : merged),
-    null,
-  );
+  const withMetadata = [keep, ...rest].filter((record) => record.metadata);
+  const metadata =
+    withMetadata.length === 0
+      ? null
+      : (Object.assign({}, ...withMetadata.map((record) => record.metadata).reverse()) as Record<
+          string,
+          unknown
+        >);
   return {
     keep: {
       ...keep,
