@@ -8,6 +8,7 @@
  * failing item (e.g. an unknown `derivedFrom`) rolls the whole batch back.
  */
 import path from "node:path";
+import { LRUCache } from "lru-cache";
 import type { Revisioned } from "../../../core/cache/cache.js";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
@@ -119,6 +120,12 @@ const MIGRATIONS = [
    ALTER TABLE memories ADD COLUMN not_useful_count INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE memories ADD COLUMN last_components TEXT;
    ALTER TABLE memories ADD COLUMN consolidation TEXT;`,
+  // A plain copy of each embedding for point reads: sqlite-vec stores vectors in chunks of 1024,
+  // so reading one back costs a chunk read (~0.3 ms at 100k memories); recall reads hundreds.
+  `CREATE TABLE memory_embeddings (
+     seq INTEGER PRIMARY KEY REFERENCES memories (seq) ON DELETE CASCADE,
+     embedding BLOB NOT NULL
+   );`,
 ];
 
 /** vec0 refuses k above this. */
@@ -240,6 +247,7 @@ export function createSqliteMemoryStore(
 export class SqliteMemoryStore implements MemoryStore {
   readonly dimensions: number;
   private readonly s;
+  private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
 
   constructor(
     readonly db: SqliteDatabase,
@@ -248,6 +256,7 @@ export class SqliteMemoryStore implements MemoryStore {
   ) {
     migrate(db, MIGRATIONS);
     this.dimensions = ensureVectorTable(db, dimensions);
+    copyEmbeddingsOnce(db);
     const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
     this.s = {
       memoriesById: db.prepare(
@@ -299,6 +308,7 @@ export class SqliteMemoryStore implements MemoryStore {
          ON CONFLICT (agent_id) DO UPDATE SET revision = revision + 1 RETURNING revision`,
       ),
       countAgent: db.prepare("SELECT count(*) AS n FROM memories WHERE agent_id = ?"),
+      agentRevision: db.prepare("SELECT revision FROM memory_agents WHERE agent_id = ?"),
       exactDuplicate: filtered(
         `SELECT ${MEMORY_COLUMNS} FROM memories m
          WHERE m.agent_id = @agentId AND m.content_hash = @hash AND FILTER ORDER BY m.seq DESC LIMIT 1`,
@@ -322,7 +332,8 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       insertFts: db.prepare("INSERT INTO memory_fts (rowid, agent, text) VALUES (?, ?, ?)"),
       insertVector: db.prepare("INSERT INTO memory_vectors (rowid, agent_id, embedding) VALUES (?, ?, ?)"),
-      vectorOf: db.prepare("SELECT embedding FROM memory_vectors WHERE rowid = ?"),
+      vectorOf: db.prepare("SELECT embedding FROM memory_embeddings WHERE seq = ?"),
+      insertEmbedding: db.prepare("INSERT INTO memory_embeddings (seq, embedding) VALUES (?, ?)"),
       entityByName: db.prepare("SELECT * FROM entities WHERE agent_id = ? AND normalized_name = ?"),
       insertEntity: db.prepare(
         `INSERT INTO entities (id, agent_id, name, normalized_name, type, created_at, revision)
@@ -661,7 +672,11 @@ export class SqliteMemoryStore implements MemoryStore {
       revision,
     }) as { seq: number };
     s.insertFts.run(seq, agentToken(r.agentId), item.searchText);
-    if (item.embedding) s.insertVector.run(BigInt(seq), r.agentId, vectorBlob(item.embedding));
+    if (item.embedding) {
+      const blob = vectorBlob(item.embedding);
+      s.insertVector.run(BigInt(seq), r.agentId, blob);
+      s.insertEmbedding.run(seq, blob);
+    }
     if (r.sessionId !== null) {
       const previous = s.sessionHead.get(r.agentId, r.sessionId, seq) as { seq: number } | undefined;
       if (previous) s.insertLink.run(seq, previous.seq, "FOLLOWS");
@@ -928,7 +943,20 @@ export class SqliteMemoryStore implements MemoryStore {
       n: number;
     }[];
     for (const row of rows) mentions[row.position] = row.n;
-    return { memories: (this.s.countAgent.get(agentId) as { n: number }).n, mentions };
+    return { memories: this.memoryCount(agentId), mentions };
+  }
+
+  /**
+   * How many memories the agent has, counted once per revision of the agent (every write bumps
+   * it): counting 100k rows on every recall cost more than the rest of the entity signal.
+   */
+  private memoryCount(agentId: string): number {
+    const revision = (this.s.agentRevision.get(agentId) as { revision: number } | undefined)?.revision ?? 0;
+    const cached = this.memoryCounts.get(agentId);
+    if (cached?.revision === revision) return cached.count;
+    const count = (this.s.countAgent.get(agentId) as { n: number }).n;
+    this.memoryCounts.set(agentId, { revision, count });
+    return count;
   }
 
   async entitiesByName(agentId: string, normalizedNames: readonly string[]): Promise<EntityRecord[]> {
@@ -994,6 +1022,19 @@ export class SqliteMemoryStore implements MemoryStore {
  * migrations, with the configured size, and that size is recorded; a later start with another
  * embedder size is refused instead of mixing vectors of different models.
  */
+/** Fills memory_embeddings from the vector table once, for stores created before it existed. */
+function copyEmbeddingsOnce(db: SqliteDatabase): void {
+  const done = db.prepare("SELECT value FROM memory_meta WHERE key = 'embeddings_copied'").get();
+  if (done) return;
+  db.transaction(() => {
+    db.exec(
+      `INSERT OR IGNORE INTO memory_embeddings (seq, embedding)
+       SELECT v.rowid, v.embedding FROM memory_vectors v JOIN memories m ON m.seq = v.rowid`,
+    );
+    db.prepare("INSERT INTO memory_meta (key, value) VALUES ('embeddings_copied', '1')").run();
+  })();
+}
+
 function ensureVectorTable(db: SqliteDatabase, dimensions: number): number {
   const row = db.prepare("SELECT value FROM memory_meta WHERE key = 'dimensions'").get() as
     | { value: string }
