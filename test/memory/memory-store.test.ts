@@ -4,7 +4,6 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEncryptor } from "../../core/crypto/encryption.js";
-import { createNeo4jDriver } from "../../core/store/neo4j.js";
 import { createNeo4jMemoryStore } from "../../subgraphs/memory/store/neo4j.js";
 import { DimensionMismatchError } from "../../subgraphs/memory/store/port.js";
 import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js";
@@ -16,6 +15,7 @@ import {
   freshAgent,
   item,
 } from "../contract/memory-store.contract.js";
+import { NEO4J_SKIP_REASON, neo4jTestDriver } from "../support/neo4j.js";
 
 describeMemoryStoreContract("sqlite", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-store-"));
@@ -45,23 +45,14 @@ describeMemoryStoreContract("sqlite, encrypted at rest", async () => {
   };
 });
 
-const neo4jUri = process.env.NEO4J_URI;
 describeMemoryStoreContract(
   "neo4j",
   async () => {
-    const database = process.env.NEO4J_DATABASE ?? "neo4j";
-    const driver = createNeo4jDriver({
-      uri: neo4jUri!,
-      user: process.env.NEO4J_USER ?? "neo4j",
-      password: process.env.NEO4J_PASSWORD ?? "",
-      database,
-    });
+    const { driver, database } = neo4jTestDriver();
     const store = await createNeo4jMemoryStore(driver, database, CONTRACT_DIMENSIONS);
     return { store, close: () => driver.close() };
   },
-  neo4jUri
-    ? undefined
-    : "set NEO4J_URI to run; without a server the Cypher is linted in test/cypher-lint.test.ts",
+  NEO4J_SKIP_REASON,
 );
 
 describe("SQLite memory store", () => {

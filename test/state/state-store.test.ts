@@ -4,10 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEncryptor } from "../../core/crypto/encryption.js";
-import { createNeo4jDriver } from "../../core/store/neo4j.js";
 import { createNeo4jStateStore } from "../../subgraphs/state/store/neo4j.js";
 import { createSqliteStateStore, type SqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
 import { appendRequest, describeStateStoreContract, freshAgent } from "../contract/state-store.contract.js";
+import { NEO4J_SKIP_REASON, neo4jTestDriver } from "../support/neo4j.js";
 
 describeStateStoreContract("sqlite", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-state-store-"));
@@ -33,23 +33,14 @@ describeStateStoreContract("sqlite, encrypted at rest", async () => {
   };
 });
 
-const neo4jUri = process.env.NEO4J_URI;
 describeStateStoreContract(
   "neo4j",
   async () => {
-    const database = process.env.NEO4J_DATABASE ?? "neo4j";
-    const driver = createNeo4jDriver({
-      uri: neo4jUri!,
-      user: process.env.NEO4J_USER ?? "neo4j",
-      password: process.env.NEO4J_PASSWORD ?? "",
-      database,
-    });
+    const { driver, database } = neo4jTestDriver();
     const store = await createNeo4jStateStore(driver, database);
     return { store, close: () => driver.close() };
   },
-  neo4jUri
-    ? undefined
-    : "set NEO4J_URI to run; without a server the Cypher is linted in test/cypher-lint.test.ts",
+  NEO4J_SKIP_REASON,
 );
 
 describe("SQLite state store schema", () => {
