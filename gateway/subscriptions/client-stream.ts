@@ -10,23 +10,39 @@
  * iterates, which yields nothing and ends when the subscription ends, so its `complete` or
  * `error` message follows the last event on the socket.
  *
- * Backpressure: a ClientConnection counts the messages written to its socket that the operating
+ * Backpressure: a ClientConnection watches the bytes written to its socket that the operating
  * system has not accepted yet (for all its subscriptions). A client that reads too slowly lets
- * them pile up; at `limit` the connection is closed with SLOW_CONSUMER_CLOSE_CODE and a reason,
- * instead of buffering without bound. Events are not dropped silently: the client learns it
+ * them pile up; past `limit` messages' worth the connection is closed with
+ * SLOW_CONSUMER_CLOSE_CODE and a reason, instead of buffering without bound. Events are not dropped silently: the client learns it
  * missed events and can reconnect and catch up.
  */
 import type { GraphQLFormattedError } from "graphql";
 import type { WebSocket } from "ws";
 import { SubscriptionFailure } from "./errors.js";
 
+/**
+ * One event's `next` messages, encoded once per distinct subscription id. Clients usually number
+ * their subscriptions alike ("1", "2"…), so most of a group shares one buffer and the payload is
+ * encoded to UTF-8 once, not once per client; ws writes a shared buffer without copying it.
+ */
+export class OutgoingEvent {
+  private readonly messages = new Map<string, Buffer>();
+
+  constructor(readonly payloadJson: string) {}
+
+  messageFor(idJson: string): Buffer {
+    let message = this.messages.get(idJson);
+    if (!message) {
+      message = Buffer.from(`{"id":${idJson},"type":"next","payload":${this.payloadJson}}`);
+      this.messages.set(idJson, message);
+    }
+    return message;
+  }
+}
+
 /** One client socket's outgoing events. */
 export class ClientConnection {
-  private unflushed = 0;
   private exhausted = false;
-  private readonly flushed = () => {
-    this.unflushed--;
-  };
 
   constructor(
     private readonly socket: WebSocket,
@@ -34,21 +50,21 @@ export class ClientConnection {
     private readonly onExhausted: () => void,
   ) {}
 
-  /** Messages handed to the socket and not yet accepted by the operating system. */
-  get pending(): number {
-    return this.unflushed;
-  }
-
-  /** Sends `{"id":…,"type":"next","payload":…}` with an already serialised id and payload. */
-  sendNext(idJson: string, payloadJson: string): void {
+  /**
+   * Sends the event's `{"id":…,"type":"next","payload":…}` message for this subscription id.
+   * Backpressure reads the socket's own count of bytes the operating system has not accepted
+   * (`bufferedAmount`): past `limit` messages' worth, the client is too slow. Counting with a
+   * write callback per message would cost a closure and a queue entry on every delivery.
+   */
+  sendNext(idJson: string, event: OutgoingEvent): void {
     if (this.exhausted || this.socket.readyState !== this.socket.OPEN) return;
-    if (this.unflushed >= this.limit) {
+    const message = event.messageFor(idJson);
+    if (this.socket.bufferedAmount >= this.limit * message.length) {
       this.exhausted = true;
       this.onExhausted();
       return;
     }
-    this.unflushed++;
-    this.socket.send(`{"id":${idJson},"type":"next","payload":${payloadJson}}`, this.flushed);
+    this.socket.send(message, { binary: false });
   }
 }
 
@@ -76,10 +92,10 @@ export class ClientStream implements AsyncIterableIterator<never> {
     this.idJson = JSON.stringify(id);
   }
 
-  /** Sends one event: a formatted execution result, serialised. */
-  push(payloadJson: string): void {
+  /** Sends one event (a formatted execution result, serialised once for the whole group). */
+  push(event: OutgoingEvent): void {
     if (this.closed || this.ending) return;
-    this.connection.sendNext(this.idJson, payloadJson);
+    this.connection.sendNext(this.idJson, event);
   }
 
   /** Ends the subscription with errors (a graphql-ws `error` message). */

@@ -12,7 +12,7 @@ import type { FormattedExecutionResult, GraphQLFormattedError } from "graphql";
 import type { Principal } from "../../core/auth/principal.js";
 import { ErrorCode } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { type ClientConnection, ClientStream } from "./client-stream.js";
+import { type ClientConnection, ClientStream, OutgoingEvent } from "./client-stream.js";
 import { unavailableError } from "./errors.js";
 import type { FederatedExecutor, UpstreamEvent } from "./executor.js";
 import type { WireFormat } from "./format.js";
@@ -188,12 +188,13 @@ class EventGroup {
       this.options.logger.error({ err: String(error) }, "could not execute a subscription event");
       result = { data: null, errors: [internalError()] };
     }
-    // Serialised once for every member (see client-stream.ts).
-    const payloadJson = JSON.stringify(result);
+    // Serialised once for every member, and encoded once per distinct subscription id
+    // (see client-stream.ts).
+    const outgoing = new OutgoingEvent(JSON.stringify(result));
     const members = [...this.members];
     for (let i = 0; i < members.length; i++) {
       if (i > 0 && i % FAN_OUT_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
-      members[i]!.push(payloadJson);
+      members[i]!.push(outgoing);
     }
     metrics.eventsDelivered.inc(members.length);
   }
