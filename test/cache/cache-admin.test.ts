@@ -2,10 +2,12 @@
  * The cache-admin API through the gateway (and cacheEvents over graphql-ws on the subgraph),
  * with a real Redis behind the cache.
  */
+
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
 import { errorCodes, type GraphQLResponse } from "../support/graphql-client.js";
+import { putStateVersion, stateVersion } from "../support/queries.js";
 import { RedisServer } from "../support/redis-server.js";
 import {
   agentPrincipal,
@@ -58,23 +60,8 @@ describe("cache-admin API", () => {
     await redis?.close();
   });
 
-  const put = async (agentId: string, data: unknown) => {
-    const response = await mnemo.query(
-      `mutation P($a: ID!, $d: JSON!) { putState(agentId: $a, data: $d) { version } }`,
-      {
-        a: agentId,
-        d: data,
-      },
-    );
-    expect(response.errors).toBeUndefined();
-  };
-  const readState = async (agentId: string) =>
-    (
-      await mnemo.query<{ agent: { state: { version: number } | null } }>(
-        `query R($a: ID!) { agent(id: $a) { state { version } } }`,
-        { a: agentId },
-      )
-    ).data?.agent.state?.version ?? null;
+  const put = (agentId: string, data: unknown) => putStateVersion(mnemo, agentId, data);
+  const readState = (agentId: string) => stateVersion(mnemo, agentId);
   const listAll = async (prefix: string, first: number) => {
     const keys: string[] = [];
     let after: string | null = null;

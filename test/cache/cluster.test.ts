@@ -3,6 +3,7 @@
  * the test harness. Keys of one agent share a slot (hash tag); batches over many agents are
  * split per slot and pipelined per node.
  */
+
 import calculateSlot from "cluster-key-slot";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { cacheKey } from "../../core/cache/keys.js";
 import type { RedisConfig } from "../../core/config.js";
 import { StateService } from "../../subgraphs/state/domain/state-service.js";
 import { eventually, type Replica, startReplica, tempDir, WRITER } from "../support/cache-fixture.js";
+import { listCacheKeys } from "../support/queries.js";
 import { RedisCluster } from "../support/redis-cluster.js";
 import { redisServerAvailable } from "../support/redis-server.js";
 import { ADMIN, startTestStack, TEST_INTERNAL_SECRET, type TestStack } from "../support/stack.js";
@@ -133,27 +135,7 @@ describe.skipIf(!available)("against a real 3-node Redis Cluster", () => {
   });
 
   it("lists keys on every master by SCAN and invalidates a type across nodes", async () => {
-    const listed: string[] = [];
-    let after: string | null = null;
-    for (let page = 0; page < 50; page++) {
-      const response: Awaited<ReturnType<TestStack["query"]>> = await mnemo.query(
-        `query K($after: String) { cacheKeys(prefix: "mnemo:v1:{cl-", first: 8, after: $after) {
-          edges { node { key } } pageInfo { hasNextPage endCursor } } }`,
-        { after },
-      );
-      expect(response.errors).toBeUndefined();
-      const connection = (
-        response.data as {
-          cacheKeys: {
-            edges: { node: { key: string } }[];
-            pageInfo: { hasNextPage: boolean; endCursor: string };
-          };
-        }
-      ).cacheKeys;
-      listed.push(...connection.edges.map((edge) => edge.node.key));
-      if (!connection.pageInfo.hasNextPage) break;
-      after = connection.pageInfo.endCursor;
-    }
+    const listed = await listCacheKeys(mnemo, "mnemo:v1:{cl-", 8);
     const expected = new Set<string>();
     for (const node of nodes) {
       let cursor = "0";

@@ -2,8 +2,10 @@
  * Without Redis (one `npm start` process): the same cache rules and admin API on the in-process
  * backend and bus.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
+import { listCacheKeys, putStateVersion, stateVersion } from "../support/queries.js";
 import { ADMIN, startTestStack, TEST_INTERNAL_SECRET, type TestStack } from "../support/stack.js";
 import { collect, wsClient } from "../support/subscriptions.js";
 
@@ -17,50 +19,15 @@ describe("the cache without Redis", () => {
     await mnemo?.close();
   });
 
-  const put = async (agentId: string, data: unknown) => {
-    const response = await mnemo.query(
-      `mutation P($a: ID!, $d: JSON!) { putState(agentId: $a, data: $d) { version } }`,
-      {
-        a: agentId,
-        d: data,
-      },
-    );
-    expect(response.errors).toBeUndefined();
-  };
-  const read = async (agentId: string) =>
-    (
-      await mnemo.query<{ agent: { state: { version: number } | null } }>(
-        `query R($a: ID!) { agent(id: $a) { state { version } } }`,
-        { a: agentId },
-      )
-    ).data?.agent.state?.version ?? null;
+  const put = (agentId: string, data: unknown) => putStateVersion(mnemo, agentId, data);
+  const read = (agentId: string) => stateVersion(mnemo, agentId);
 
   it("caches, invalidates, warms and lists keys in process", async () => {
     for (let i = 0; i < 12; i++) await put(`ip-${String(i).padStart(2, "0")}`, { i });
     await put("ip-00", { i: 0, again: true });
     expect(await read("ip-00")).toBe(2);
 
-    const keys: string[] = [];
-    let after: string | null = null;
-    for (let page = 0; page < 20; page++) {
-      const response: Awaited<ReturnType<TestStack["query"]>> = await mnemo.query(
-        `query K($after: String) { cacheKeys(prefix: "mnemo:v1:{ip-", first: 5, after: $after) {
-          edges { node { key type tombstone } } pageInfo { hasNextPage endCursor } } }`,
-        { after },
-      );
-      expect(response.errors).toBeUndefined();
-      const connection = (
-        response.data as {
-          cacheKeys: {
-            edges: { node: { key: string } }[];
-            pageInfo: { hasNextPage: boolean; endCursor: string };
-          };
-        }
-      ).cacheKeys;
-      keys.push(...connection.edges.map((edge) => edge.node.key));
-      if (!connection.pageInfo.hasNextPage) break;
-      after = connection.pageInfo.endCursor;
-    }
+    const keys = await listCacheKeys(mnemo, "mnemo:v1:{ip-", 5);
     // 12 states and 13 versions, each listed once, in key order.
     expect(keys).toHaveLength(25);
     expect(new Set(keys).size).toBe(25);

@@ -2,8 +2,10 @@
  * The cache through Redis Sentinel (REDIS_SENTINELS): a master, a replica and a sentinel started
  * by the harness. After a failover the cache finds the new master by itself.
  */
+
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { putStateVersion, stateVersion } from "../support/queries.js";
 import { RedisSentinelSetup } from "../support/redis-sentinel.js";
 import { redisServerAvailable } from "../support/redis-server.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
@@ -24,22 +26,8 @@ describe.skipIf(!available)("through Redis Sentinel", () => {
     await setup?.close();
   });
 
-  const write = async (agentId: string, step: number) => {
-    const response = await mnemo.query<{ putState: { version: number } }>(
-      `mutation W($a: ID!, $d: JSON!) { putState(agentId: $a, data: $d) { version } }`,
-      { a: agentId, d: { step } },
-    );
-    expect(response.errors).toBeUndefined();
-    return response.data!.putState.version;
-  };
-  const read = async (agentId: string) => {
-    const response = await mnemo.query<{ agent: { state: { version: number } | null } }>(
-      `query R($a: ID!) { agent(id: $a) { state { version } } }`,
-      { a: agentId },
-    );
-    expect(response.errors).toBeUndefined();
-    return response.data!.agent.state?.version ?? null;
-  };
+  const write = (agentId: string, step: number) => putStateVersion(mnemo, agentId, { step });
+  const read = (agentId: string) => stateVersion(mnemo, agentId);
   const stats = async () => {
     const response = await mnemo.query<{
       cacheStats: {
