@@ -142,7 +142,7 @@ export function lintCypher(statement: string, parameters: Record<string, unknown
     functions: registry(FUNCTIONS),
     procedures: registry(PROCEDURES),
   };
-  const { diagnostics } = lintCypherQuery(statement, schema);
+  const diagnostics = lintCypherQuery(statement, schema);
   return diagnostics.map((d) => ({
     statement: statement.split("\n")[0] ?? statement,
     message: typeof d.message === "string" ? d.message : d.message.value,
