@@ -13,6 +13,8 @@
  *  - deliveries, lost deliveries, out-of-order ones, clients closed by the gateway;
  *  - events/s delivered, and the gateway's memory (RSS and V8 heap) idle, with the subscribers
  *    connected, and at its peak during the writes;
+ *  - the same for a warm-up of BENCH_WARMUP_SECONDS (default 3 s) of writes that come first, on
+ *    its own row: the gateway's first second of events runs cold (see WARMUP_WRITES);
  *  - beside it, in the same run, the floors: raw Redis PUBLISH → SUBSCRIBE latency at the same
  *    rate, with ioredis; and the WebSocket fan-out alone (the same subscribers fed by a bare `ws`
  *    server at the same rate, subscriptions/ws-floor.ts), with its CPU per delivery.
@@ -24,8 +26,8 @@
  * own work (thousands of clients share one event loop here), so they are an upper bound of what
  * a client on its own machine would see.
  *
- * Results: a table on stdout and bench/results/subscriptions.json. BENCH_GATEWAY_PROFILE=<dir>
- * writes a V8 CPU profile of the gateway there.
+ * Results: a table on stdout and bench/results/subscriptions.json. BENCH_PROFILE=<dir> writes
+ * V8 CPU profiles of the gateway and the subgraphs' process there; BENCH_TIMELINE=<file> the latency of every write.
  */
 import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -43,6 +45,14 @@ const LEVELS = (process.env.BENCH_SUBSCRIBERS ?? "1000,5000").split(",").map(Num
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WRITES_PER_SECOND = 50;
 const WRITES = SECONDS * WRITES_PER_SECOND;
+/**
+ * Before the measured writes, the same subscribers receive BENCH_WARMUP_SECONDS (default 3) of
+ * writes at the same rate. A fresh gateway runs its event path cold (interpreted, not yet
+ * optimised by V8) for about the first second of events, and that alone used to make the p99 of
+ * a 20 s run; it is reported on its own row instead, not mixed into the steady state.
+ */
+const WARMUP_WRITES = Number(process.env.BENCH_WARMUP_SECONDS ?? 3) * WRITES_PER_SECOND;
+const TOTAL_WRITES = WARMUP_WRITES + WRITES;
 const CONNECT_BATCH = 250;
 /** After the last write, how long deliveries may still be arriving before the rest count as lost. */
 const DRAIN_IDLE_MS = 5_000;
@@ -76,6 +86,8 @@ interface LevelResult {
   latencyFromRequestMs: Latency;
   /** From the version's createdAt (set by the state subgraph at commit; wall clock, 1 ms resolution). */
   latencyFromCommitMs: Latency;
+  /** The warm-up writes before the measured ones, on a gateway that has not delivered events yet. */
+  warmUp: { writes: number; lost: number; latencyFromResponseMs: Latency };
   /** The writer's mutation round trips through the gateway. */
   writeLatencyMs: Latency;
   eventsPerSecond: number;
@@ -99,28 +111,38 @@ const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
 // ---- processes --------------------------------------------------------------------------
 
-function runWriter(job: {
+interface WriterJob {
   gatewayUrl: string;
   token: string;
   agentId: string;
   writes: number;
   perSecond: number;
-}) {
+}
+
+type WriterResult = { timings: WriteTiming[]; failures: number; seconds: number };
+
+/** The writer child process (subscriptions/writer.ts): `run` one job after another, then `stop`. */
+function startWriter() {
   const child = fork(path.join(here, "subscriptions/writer.ts"), [], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  return new Promise<{ timings: WriteTiming[]; failures: number; seconds: number }>((resolve, reject) => {
-    child.once(
-      "message",
-      (message: { type: string; timings: WriteTiming[]; failures: number; seconds: number }) =>
-        resolve(message),
-    );
-    child.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`the writer exited with ${code}`));
-    });
-    child.send(job);
+  const exited = new Promise<never>((_, reject) => {
+    child.once("exit", (code) => reject(new Error(`the writer exited with ${code}`)));
   });
+  exited.catch(() => {});
+  return {
+    run(job: WriterJob): Promise<WriterResult> {
+      const done = new Promise<WriterResult>((resolve) => {
+        child.once("message", (message: { type: string } & WriterResult) => resolve(message));
+        child.send(job);
+      });
+      return Promise.race([done, exited]);
+    },
+    stop(): void {
+      child.disconnect();
+    },
+  };
 }
 
 // ---- the floor: Redis alone ---------------------------------------------------------------
@@ -148,6 +170,8 @@ async function redisFloor(url: string, messages: number): Promise<Latency & { me
 // ---- the floor: WebSocket fan-out alone ----------------------------------------------------
 
 interface FanOutFloor extends Latency {
+  /** The warm-up's events (a fresh process, before the measured run). */
+  warmUp: Latency;
   subscribers: number;
   deliveries: number;
   lost: number;
@@ -173,6 +197,7 @@ async function fanOutFloor(subscribers: number): Promise<FanOutFloor> {
     });
   const { url } = await ask<{ url: string }>({}, "ready");
   const latencies: number[] = [];
+  const warmUpLatencies: number[] = [];
   let lastReceipt = 0n;
   const clients: BenchSubscriber[] = [];
   for (let c = 0; c < subscribers; c++) {
@@ -180,9 +205,9 @@ async function fanOutFloor(subscribers: number): Promise<FanOutFloor> {
       new BenchSubscriber(url, "none", "subscription { floor }", {
         next: (payload) => {
           const at = now();
-          const event = payload.data?.agentStateChanged as { sentNs: string } | undefined;
+          const event = payload.data?.agentStateChanged as { version: number; sentNs: string } | undefined;
           if (!event) return;
-          latencies.push(ms(at - BigInt(event.sentNs)));
+          (event.version <= WARMUP_WRITES ? warmUpLatencies : latencies).push(ms(at - BigInt(event.sentNs)));
           lastReceipt = at;
         },
         ended: () => {},
@@ -193,36 +218,47 @@ async function fanOutFloor(subscribers: number): Promise<FanOutFloor> {
     async () => (await ask<{ subscribed: number }>({ type: "count" }, "count")).subscribed === subscribers,
     60_000,
   );
+  const run = async (firstVersion: number, events: number, received: () => number) => {
+    const done = await ask<{ sent: number; cpuMicroseconds: number }>(
+      { type: "run", firstVersion, events, perSecond: WRITES_PER_SECOND },
+      "done",
+    );
+    await drain(received, done.sent);
+    return done;
+  };
+  await run(1, WARMUP_WRITES, () => warmUpLatencies.length);
   const cpuBefore = process.cpuUsage();
   const started = now();
-  const done = await ask<{ sent: number; cpuMicroseconds: number }>(
-    { type: "run", events: WRITES, perSecond: WRITES_PER_SECOND },
-    "done",
-  );
-  let seen = -1;
-  let idleSince = Date.now();
-  while (latencies.length < done.sent && Date.now() - idleSince < DRAIN_IDLE_MS) {
-    if (latencies.length !== seen) {
-      seen = latencies.length;
-      idleSince = Date.now();
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const done = await run(WARMUP_WRITES + 1, WRITES, () => latencies.length);
   const subscriberCpu = cpuUsageSeconds(process.cpuUsage(cpuBefore));
   await Promise.all(clients.map((client) => client.close()));
   child.kill();
   const deliveries = latencies.length;
   return {
     ...percentiles(latencies),
+    warmUp: percentiles(warmUpLatencies),
     subscribers,
     deliveries,
-    lost: subscribers * WRITES - deliveries,
+    lost: subscribers * TOTAL_WRITES - deliveries - warmUpLatencies.length,
     eventsPerSecond: Math.round(deliveries / (ms(lastReceipt - started) / 1000)),
     cpuMicrosecondsPerDelivery: {
       server: round(done.cpuMicroseconds / deliveries),
       subscribers: round((subscriberCpu * 1e6) / deliveries),
     },
   };
+}
+
+/** Waits until `expected` deliveries came, or none came for DRAIN_IDLE_MS (the rest are lost). */
+async function drain(received: () => number, expected: number): Promise<void> {
+  let seen = -1;
+  let idleSince = Date.now();
+  while (received() < expected && Date.now() - idleSince < DRAIN_IDLE_MS) {
+    if (received() !== seen) {
+      seen = received();
+      idleSince = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 // ---- one level ----------------------------------------------------------------------------
@@ -244,9 +280,11 @@ async function runLevel(
   const heap = () => metric(gatewayUrl, "mnemo_nodejs_heap_size_used_bytes");
   const rssIdle = await rss();
 
-  // receipts[client * WRITES + version - 1]: when the client got that version (ms on the shared clock).
-  const receipts = new Float64Array(subscribers * WRITES).fill(Number.NaN);
+  // receipts[client * TOTAL_WRITES + version - 1]: when the client got that version (ms on the
+  // shared clock). Versions 1…WARMUP_WRITES are the warm-up's.
+  const receipts = new Float64Array(subscribers * TOTAL_WRITES).fill(Number.NaN);
   const lastVersion = new Int32Array(subscribers);
+  let warmUpDeliveries = 0;
   let deliveries = 0;
   let outOfOrder = 0;
   let lastReceipt = 0n;
@@ -261,11 +299,15 @@ async function runLevel(
         const at = now();
         const event = payload.data?.agentStateChanged as { version: number; createdAt: string } | undefined;
         const version = event?.version ?? 0;
-        if (version < 1 || version > WRITES) return;
-        receipts[c * WRITES + version - 1] = ms(at);
+        if (version < 1 || version > TOTAL_WRITES) return;
+        receipts[c * TOTAL_WRITES + version - 1] = ms(at);
         if (!committedAt.has(version)) committedAt.set(version, Date.parse(event?.createdAt ?? ""));
         if (version <= lastVersion[c]!) outOfOrder++;
         lastVersion[c] = version;
+        if (version <= WARMUP_WRITES) {
+          warmUpDeliveries++;
+          return;
+        }
         deliveries++;
         lastReceipt = at;
       },
@@ -309,29 +351,24 @@ async function runLevel(
     }
   })();
 
+  const writer = startWriter();
+  const writes = (count: number) =>
+    writer.run({ gatewayUrl, token, agentId, writes: count, perSecond: WRITES_PER_SECOND });
+  const warmUp = await writes(WARMUP_WRITES);
+  await drain(() => warmUpDeliveries, subscribers * warmUp.timings.length);
+  // BENCH_PAUSE_SECONDS: quiet time between the warm-up and the measured writes, to measure a
+  // burst that follows an idle spell on a warm gateway.
+  await new Promise((resolve) => setTimeout(resolve, Number(process.env.BENCH_PAUSE_SECONDS ?? 0) * 1000));
+
   const cpuBefore = {
     gateway: await cpuSeconds(gatewayUrl),
     subgraphs: await cpuSeconds(urls.state),
     subscribers: process.cpuUsage(),
   };
-  const written = await runWriter({
-    gatewayUrl,
-    token,
-    agentId,
-    writes: WRITES,
-    perSecond: WRITES_PER_SECOND,
-  });
+  const written = await writes(WRITES);
+  writer.stop();
   const expected = subscribers * written.timings.length;
-  // Let the last events arrive: stop when everything came or nothing has come for a while.
-  let seen = -1;
-  let idleSince = Date.now();
-  while (deliveries < expected && Date.now() - idleSince < DRAIN_IDLE_MS) {
-    if (deliveries !== seen) {
-      seen = deliveries;
-      idleSince = Date.now();
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await drain(() => deliveries, expected);
   const cpuUsed = {
     gateway: (await cpuSeconds(gatewayUrl)) - cpuBefore.gateway,
     subgraphs: (await cpuSeconds(urls.state)) - cpuBefore.subgraphs,
@@ -340,23 +377,10 @@ async function runLevel(
   sampling = false;
   await sampler;
 
-  const fromResponse: number[] = [];
-  const fromRequest: number[] = [];
-  const fromCommit: number[] = [];
-  let beforeResponse = 0;
-  for (const timing of written.timings) {
-    const responded = ms(BigInt(timing.respondedNs));
-    const sent = ms(BigInt(timing.sentNs));
-    const committed = committedAt.get(timing.version) ?? Number.NaN;
-    for (let c = 0; c < subscribers; c++) {
-      const received = receipts[c * WRITES + timing.version - 1]!;
-      if (Number.isNaN(received)) continue;
-      const latency = received - responded;
-      if (latency < 0) beforeResponse++;
-      fromResponse.push(Math.max(0, latency));
-      fromRequest.push(received - sent);
-      if (!Number.isNaN(committed)) fromCommit.push(received + wallOffsetMs - committed);
-    }
+  const measured = deliveryLatencies(written.timings, subscribers, receipts, committedAt, wallOffsetMs);
+  const cold = deliveryLatencies(warmUp.timings, subscribers, receipts, committedAt, wallOffsetMs);
+  if (process.env.BENCH_TIMELINE) {
+    writeTimeline(process.env.BENCH_TIMELINE, subscribers, [...warmUp.timings, ...written.timings], receipts);
   }
   const writeLatency = written.timings.map((timing) =>
     ms(BigInt(timing.respondedNs) - BigInt(timing.sentNs)),
@@ -379,10 +403,15 @@ async function runLevel(
     clientsClosed,
     closeCodes,
     subscriptionErrors,
-    latencyFromResponseMs: percentiles(fromResponse),
-    deliveredBeforeResponse: beforeResponse,
-    latencyFromRequestMs: percentiles(fromRequest),
-    latencyFromCommitMs: percentiles(fromCommit),
+    latencyFromResponseMs: percentiles(measured.fromResponse),
+    deliveredBeforeResponse: measured.beforeResponse,
+    latencyFromRequestMs: percentiles(measured.fromRequest),
+    latencyFromCommitMs: percentiles(measured.fromCommit),
+    warmUp: {
+      writes: warmUp.timings.length,
+      lost: subscribers * warmUp.timings.length - warmUpDeliveries,
+      latencyFromResponseMs: percentiles(cold.fromResponse),
+    },
     writeLatencyMs: percentiles(writeLatency),
     eventsPerSecond: Math.round(deliveries / deliverySeconds),
     cpuMicrosecondsPerDelivery: {
@@ -397,6 +426,56 @@ async function runLevel(
       heapPeakMb: mb(heapPeak),
     },
   };
+}
+
+/** Delivery latencies of these writes, from the response, the request and the commit (ms). */
+function deliveryLatencies(
+  timings: WriteTiming[],
+  subscribers: number,
+  receipts: Float64Array,
+  committedAt: Map<number, number>,
+  wallOffsetMs: number,
+) {
+  const fromResponse: number[] = [];
+  const fromRequest: number[] = [];
+  const fromCommit: number[] = [];
+  let beforeResponse = 0;
+  for (const timing of timings) {
+    const responded = ms(BigInt(timing.respondedNs));
+    const sent = ms(BigInt(timing.sentNs));
+    const committed = committedAt.get(timing.version) ?? Number.NaN;
+    for (let c = 0; c < subscribers; c++) {
+      const received = receipts[c * TOTAL_WRITES + timing.version - 1]!;
+      if (Number.isNaN(received)) continue;
+      const latency = received - responded;
+      if (latency < 0) beforeResponse++;
+      fromResponse.push(Math.max(0, latency));
+      fromRequest.push(received - sent);
+      if (!Number.isNaN(committed)) fromCommit.push(received + wallOffsetMs - committed);
+    }
+  }
+  return { fromResponse, fromRequest, fromCommit, beforeResponse };
+}
+
+/**
+ * BENCH_TIMELINE=<file>: one line per write (when it was sent, its round trip, and the p50 and
+ * max of its deliveries from the response), to see whether a tail is steady or comes in bursts.
+ */
+function writeTimeline(file: string, subscribers: number, timings: WriteTiming[], receipts: Float64Array) {
+  const start = ms(BigInt(timings[0]?.sentNs ?? "0"));
+  const lines = ["atMs\tversion\troundTripMs\tp50Ms\tmaxMs"];
+  for (const timing of timings) {
+    const sent = ms(BigInt(timing.sentNs));
+    const responded = ms(BigInt(timing.respondedNs));
+    const latencies: number[] = [];
+    for (let c = 0; c < subscribers; c++) {
+      const received = receipts[c * TOTAL_WRITES + timing.version - 1]!;
+      if (!Number.isNaN(received)) latencies.push(received - responded);
+    }
+    const { p50, max } = percentiles(latencies);
+    lines.push([sent - start, timing.version, responded - sent, p50, max].map((v) => round(v)).join("\t"));
+  }
+  writeFileSync(file, `${lines.join("\n")}\n`);
 }
 
 /** process.cpuUsage() (µs) as seconds. */
@@ -439,7 +518,10 @@ async function main(): Promise<void> {
     EMBEDDINGS_PROVIDER: "none",
     EMBEDDINGS_DIMENSIONS: "512",
   };
-  const subgraphs = await ServiceProcess.start("state,memory,cache-admin", env);
+  const profile = process.env.BENCH_PROFILE
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+    : [];
+  const subgraphs = await ServiceProcess.start("state,memory,cache-admin", env, profile);
   const gateway = await ServiceProcess.start(
     "gateway",
     {
@@ -448,9 +530,7 @@ async function main(): Promise<void> {
       MEMORY_URL: subgraphs.urls.memory,
       CACHE_ADMIN_URL: subgraphs.urls["cache-admin"],
     },
-    process.env.BENCH_GATEWAY_PROFILE
-      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_GATEWAY_PROFILE}`]
-      : [],
+    profile,
   );
   const gatewayUrl = gateway.urls.gateway!;
 
@@ -488,6 +568,7 @@ async function main(): Promise<void> {
       settings: {
         writesPerSecond: WRITES_PER_SECOND,
         seconds: SECONDS,
+        warmUpWrites: WARMUP_WRITES,
         query: "agentStateChanged { version data createdAt }",
       },
       redisFloorMs: floor,
@@ -544,6 +625,17 @@ function printTable(
       "",
       "",
     ]),
+    ...fanOutFloors.map((fanOut) => [
+      `${fanOut.subscribers} subscribers, bare ws fan-out, warm-up`,
+      String(fanOut.warmUp.p50),
+      String(fanOut.warmUp.p99),
+      String(fanOut.warmUp.max),
+      "",
+      "",
+      "",
+      "",
+      "",
+    ]),
     ...levels.map((level) => [
       `${level.subscribers} subscribers, from response`,
       String(level.latencyFromResponseMs.p50),
@@ -556,6 +648,17 @@ function printTable(
       String(level.gateway.heapPeakMb),
     ]),
     ...levels.flatMap((level) => [
+      [
+        `${level.subscribers} subscribers, warm-up (${level.warmUp.writes} writes), from response`,
+        String(level.warmUp.latencyFromResponseMs.p50),
+        String(level.warmUp.latencyFromResponseMs.p99),
+        String(level.warmUp.latencyFromResponseMs.max),
+        "",
+        String(level.warmUp.lost),
+        "",
+        "",
+        "",
+      ],
       [
         `${level.subscribers} subscribers, from commit`,
         String(level.latencyFromCommitMs.p50),

@@ -10,6 +10,8 @@ import type { WebSocket } from "ws";
 import { WebSocketServer } from "ws";
 
 interface FloorJob {
+  /** The first event's version: a warm-up run and the measured run follow one another. */
+  firstVersion: number;
   events: number;
   perSecond: number;
 }
@@ -38,25 +40,30 @@ process.on("message", async (message: { type: string } & Partial<FloorJob>) => {
   if (message.type !== "run") return;
   const job = message as FloorJob;
   const cpuBefore = process.cpuUsage();
+  const startNs = process.hrtime.bigint();
   const start = performance.now();
   let sent = 0;
-  for (let version = 1; version <= job.events; version++) {
-    const wait = start + ((version - 1) * 1000) / job.perSecond - performance.now();
+  for (let i = 0; i < job.events; i++) {
+    const wait = start + (i * 1000) / job.perSecond - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // Stamped with when the event was due, not when the loop got to it: a server that falls
+    // behind its schedule shows it as latency instead of hiding it (coordinated omission).
+    const dueNs = startNs + BigInt(Math.round((i * 1e9) / job.perSecond));
+    const version = job.firstVersion + i;
     const payload = JSON.stringify({
       data: {
         agentStateChanged: {
           version,
           data: { step: version, note: "benchmark write" },
           createdAt: new Date().toISOString(),
-          sentNs: String(process.hrtime.bigint()),
+          sentNs: String(dueNs),
         },
       },
     });
     const members = [...subscribed];
-    for (let i = 0; i < members.length; i++) {
-      if (i > 0 && i % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
-      members[i]!.send(`{"id":"1","type":"next","payload":${payload}}`);
+    for (let m = 0; m < members.length; m++) {
+      if (m > 0 && m % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
+      members[m]!.send(`{"id":"1","type":"next","payload":${payload}}`);
       sent++;
     }
   }

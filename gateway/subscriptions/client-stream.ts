@@ -16,56 +16,107 @@
  * SLOW_CONSUMER_CLOSE_CODE and a reason, instead of buffering without bound. Events are not dropped silently: the client learns it
  * missed events and can reconnect and catch up.
  */
+
+import type { Writable } from "node:stream";
 import type { GraphQLFormattedError } from "graphql";
 import type { WebSocket } from "ws";
 import { SubscriptionFailure } from "./errors.js";
 
 /**
- * One event's `next` messages, encoded once per distinct subscription id. Clients usually number
- * their subscriptions alike ("1", "2"…), so most of a group shares one buffer and the payload is
- * encoded to UTF-8 once, not once per client; ws writes a shared buffer without copying it.
+ * One event's `next` messages as WebSocket frames, built once per distinct subscription id.
+ * Clients usually number their subscriptions alike ("1", "2"…), so most of a group shares one
+ * buffer: the payload is encoded to UTF-8 and framed once, not once per client.
  */
 export class OutgoingEvent {
-  private readonly messages = new Map<string, Buffer>();
+  private readonly frames = new Map<string, Buffer>();
 
   constructor(readonly payloadJson: string) {}
 
-  messageFor(idJson: string): Buffer {
-    let message = this.messages.get(idJson);
-    if (!message) {
-      message = Buffer.from(`{"id":${idJson},"type":"next","payload":${this.payloadJson}}`);
-      this.messages.set(idJson, message);
+  frameFor(idJson: string): Buffer {
+    let frame = this.frames.get(idJson);
+    if (!frame) {
+      frame = textFrame(`{"id":${idJson},"type":"next","payload":${this.payloadJson}}`);
+      this.frames.set(idJson, frame);
     }
-    return message;
+    return frame;
   }
+}
+
+/**
+ * A final, unmasked WebSocket text frame (RFC 6455 §5.2), as a server sends it: the same bytes
+ * for every client, so one buffer serves a whole group. ws would build a header per client and
+ * write header and payload with cork/writev, which was about a fifth of the gateway's CPU per
+ * delivery; ws has no public API for sending a prepared frame, hence these few lines.
+ */
+export function textFrame(text: string): Buffer {
+  const payloadLength = Buffer.byteLength(text);
+  const headerLength = payloadLength < 126 ? 2 : payloadLength < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + payloadLength);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (headerLength === 2) {
+    frame[1] = payloadLength;
+  } else if (headerLength === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(payloadLength, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(payloadLength), 2);
+  }
+  frame.write(text, headerLength, "utf8");
+  return frame;
+}
+
+/**
+ * ws's internals this module relies on to write ready-made frames: the connection's socket, and
+ * its sender's state (0 while it writes every frame as it comes; it queues frames only while
+ * compressing or reading a Blob, which this server never does).
+ */
+interface WsInternals {
+  _socket?: Writable;
+  _sender?: { _state?: number };
 }
 
 /** One client socket's outgoing events. */
 export class ClientConnection {
   private exhausted = false;
+  private readonly internals: WsInternals;
 
   constructor(
     private readonly socket: WebSocket,
     readonly limit: number,
     private readonly onExhausted: () => void,
-  ) {}
+  ) {
+    this.internals = socket as unknown as WsInternals;
+  }
 
   /**
-   * Sends the event's `{"id":…,"type":"next","payload":…}` message for this subscription id.
+   * Sends the event's `{"id":…,"type":"next","payload":…}` frame for this subscription id.
    * Backpressure reads the socket's own count of bytes the operating system has not accepted
    * (`bufferedAmount`): past `limit` messages' worth, the client is too slow. Counting with a
    * write callback per message would cost a closure and a queue entry on every delivery.
+   *
+   * The frame goes straight to the TCP (or TLS) socket, after every frame ws has written before
+   * (ws writes synchronously while its sender is idle), so `next`, `complete` and `error`
+   * messages keep their order. Should ws ever hold frames back, this falls back to `send`.
    */
   sendNext(idJson: string, event: OutgoingEvent): void {
     if (this.exhausted || this.socket.readyState !== this.socket.OPEN) return;
-    const message = event.messageFor(idJson);
-    if (this.socket.bufferedAmount >= this.limit * message.length) {
+    const frame = event.frameFor(idJson);
+    if (this.socket.bufferedAmount >= this.limit * frame.length) {
       this.exhausted = true;
       this.onExhausted();
       return;
     }
-    this.socket.send(message, { binary: false });
+    const { _socket: raw, _sender: sender } = this.internals;
+    if (raw && sender?._state === 0) raw.write(frame);
+    else this.socket.send(unframed(frame), { binary: false });
   }
+}
+
+/** The payload of a frame made by textFrame. */
+function unframed(frame: Buffer): Buffer {
+  const length = frame[1]!;
+  return frame.subarray(length < 126 ? 2 : length === 126 ? 4 : 10);
 }
 
 /**

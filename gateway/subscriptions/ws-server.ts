@@ -90,6 +90,10 @@ export function attachSubscriptionServer(
     server: httpServer,
     path: "/graphql",
     maxPayload: options.maxPayload,
+    // Stated, not left to the default: events are written to the socket as ready-made frames
+    // (client-stream.ts), which needs ws to send every frame as it comes, never compressing
+    // and queueing some of them.
+    perMessageDeflate: false,
   });
   /** Open connections per principal `sub`, on this gateway process. */
   const connectionsBySub = new Map<string, number>();
