@@ -586,6 +586,12 @@ async function main(): Promise<void> {
   }
 }
 
+/** A table row of a label, a latency and optionally the next columns, blank to the end. */
+function latencyRow(label: string, latency: Latency, more: string[] = []): string[] {
+  const row = [label, String(latency.p50), String(latency.p99), String(latency.max), ...more];
+  return [...row, ...Array<string>(Math.max(0, 9 - row.length)).fill("")];
+}
+
 function printTable(
   floor: Latency & { messages: number },
   fanOutFloors: FanOutFloor[],
@@ -625,17 +631,9 @@ function printTable(
       "",
       "",
     ]),
-    ...fanOutFloors.map((fanOut) => [
-      `${fanOut.subscribers} subscribers, bare ws fan-out, warm-up`,
-      String(fanOut.warmUp.p50),
-      String(fanOut.warmUp.p99),
-      String(fanOut.warmUp.max),
-      "",
-      "",
-      "",
-      "",
-      "",
-    ]),
+    ...fanOutFloors.map((fanOut) =>
+      latencyRow(`${fanOut.subscribers} subscribers, bare ws fan-out, warm-up`, fanOut.warmUp),
+    ),
     ...levels.map((level) => [
       `${level.subscribers} subscribers, from response`,
       String(level.latencyFromResponseMs.p50),
@@ -648,39 +646,13 @@ function printTable(
       String(level.gateway.heapPeakMb),
     ]),
     ...levels.flatMap((level) => [
-      [
+      latencyRow(
         `${level.subscribers} subscribers, warm-up (${level.warmUp.writes} writes), from response`,
-        String(level.warmUp.latencyFromResponseMs.p50),
-        String(level.warmUp.latencyFromResponseMs.p99),
-        String(level.warmUp.latencyFromResponseMs.max),
-        "",
-        String(level.warmUp.lost),
-        "",
-        "",
-        "",
-      ],
-      [
-        `${level.subscribers} subscribers, from commit`,
-        String(level.latencyFromCommitMs.p50),
-        String(level.latencyFromCommitMs.p99),
-        String(level.latencyFromCommitMs.max),
-        "",
-        "",
-        "",
-        "",
-        "",
-      ],
-      [
-        `${level.subscribers} subscribers, from request`,
-        String(level.latencyFromRequestMs.p50),
-        String(level.latencyFromRequestMs.p99),
-        String(level.latencyFromRequestMs.max),
-        "",
-        "",
-        "",
-        "",
-        "",
-      ],
+        level.warmUp.latencyFromResponseMs,
+        ["", String(level.warmUp.lost)],
+      ),
+      latencyRow(`${level.subscribers} subscribers, from commit`, level.latencyFromCommitMs),
+      latencyRow(`${level.subscribers} subscribers, from request`, level.latencyFromRequestMs),
     ]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
