@@ -9,8 +9,8 @@ const MAX_OPERATION_LABELS = 500;
 
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<"operation" | "outcome">;
-  readonly duration: Histogram<"operation">;
+  readonly requests: Counter<"operation" | "outcome" | "transport">;
+  readonly duration: Histogram<"operation" | "transport">;
   readonly errors: Counter<"code">;
   /** Acknowledged graphql-ws connections (clients on the gateway, the gateway on a subgraph). */
   readonly websocketConnections: Gauge;
@@ -23,14 +23,14 @@ export class ServiceMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "mnemo_" });
     this.requests = new Counter({
       name: "mnemo_graphql_requests_total",
-      help: "GraphQL operations handled, by operation name and outcome (ok | error)",
-      labelNames: ["operation", "outcome"],
+      help: "GraphQL operations handled, by operation name, outcome (ok | error) and transport (http | ws)",
+      labelNames: ["operation", "outcome", "transport"],
       registers: [this.registry],
     });
     this.duration = new Histogram({
       name: "mnemo_graphql_request_duration_seconds",
-      help: "GraphQL operation latency in seconds",
-      labelNames: ["operation"],
+      help: "GraphQL query and mutation latency in seconds, by operation name and transport (http | ws)",
+      labelNames: ["operation", "transport"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });

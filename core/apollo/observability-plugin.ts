@@ -22,13 +22,14 @@ export function observabilityPlugin<TContext extends BaseContext>(
             response.body.kind === "single" ? (response.body.singleResult.errors ?? []) : (errors ?? []);
           const codes = resultErrors.map((e) => String(e.extensions?.code ?? "INTERNAL_SERVER_ERROR"));
           const outcome = codes.length > 0 ? "error" : "ok";
-          metrics.requests.inc({ operation: label, outcome });
-          metrics.duration.observe({ operation: label }, durationMs / 1000);
+          metrics.requests.inc({ operation: label, outcome, transport: "http" });
+          metrics.duration.observe({ operation: label, transport: "http" }, durationMs / 1000);
           for (const code of codes) metrics.errors.inc({ code });
           logger.info(
             {
               operation: name ?? "anonymous",
               type: operation?.operation ?? null,
+              transport: "http",
               durationMs: Math.round(durationMs * 100) / 100,
               outcome,
               ...(codes.length > 0 ? { errorCodes: [...new Set(codes)] } : {}),

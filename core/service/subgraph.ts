@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
-import { type DocumentNode, parse } from "graphql";
+import { type DocumentNode, type GraphQLError, getOperationAST, parse } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { createPrincipalVerifier, PRINCIPAL_HEADER } from "../auth/internal.js";
@@ -18,6 +18,7 @@ import { ServiceMetrics } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
 import { type RunningService, startService } from "./http-service.js";
 import type { ReadinessChecks } from "./readiness.js";
+import { OperationRecords } from "./ws-operations.js";
 
 /** Every subgraph's context starts with the caller. */
 export interface SubgraphContext {
@@ -35,6 +36,8 @@ interface SubgraphSocketExtra extends Record<PropertyKey, unknown> {
   principal?: Principal;
   /** Ids of the connection's open subscription streams, for the active-subscriptions gauge. */
   streams?: Set<string>;
+  /** The log line and metrics of each operation (see ws-operations.ts). */
+  operations?: OperationRecords;
 }
 
 export interface SubgraphOptions<TContext extends SubgraphContext> {
@@ -87,14 +90,19 @@ export async function startSubgraph<TContext extends SubgraphContext>(
               const header = ctx.connectionParams?.[PRINCIPAL_HEADER];
               ctx.extra.principal = await verifyPrincipal(typeof header === "string" ? header : undefined);
               ctx.extra.streams = new Set();
+              ctx.extra.operations = new OperationRecords(logger, metrics);
               metrics.websocketConnections.inc();
               return true;
             } catch {
               return false;
             }
           },
-          onDisconnect: () => {
+          onDisconnect: (ctx) => {
             metrics.websocketConnections.dec();
+            ctx.extra.operations?.finishAll();
+          },
+          onSubscribe: (ctx, id, payload) => {
+            ctx.extra.operations?.start(id, payload.operationName);
           },
           // A fresh context per operation, and per event for subscriptions (see subscribe.ts).
           context: (ctx) => options.createContext(ctx.extra.principal!),
@@ -102,14 +110,24 @@ export async function startSubgraph<TContext extends SubgraphContext>(
             subscribeWithEventContext(args, () =>
               options.createContext((args.contextValue as TContext).principal),
             ),
-          onOperation: (ctx, id, _payload, _args, result) => {
+          onOperation: (ctx, id, _payload, args, result) => {
+            const operations = ctx.extra.operations!;
+            const type = getOperationAST(args.document, args.operationName)?.operation;
+            if (type) operations.describe(id, args.operationName, type);
+            operations.executing(id);
             if (result && Symbol.asyncIterator in result) {
               ctx.extra.streams!.add(id);
               metrics.activeSubscriptions.inc();
+            } else {
+              operations.errors(id, (result as { errors?: readonly GraphQLError[] }).errors);
             }
+          },
+          onError: (ctx, id, _payload, errors) => {
+            ctx.extra.operations?.failed(id, errors);
           },
           onComplete: (ctx, id) => {
             if (ctx.extra.streams?.delete(id)) metrics.activeSubscriptions.dec();
+            ctx.extra.operations?.finish(id);
           },
         },
         wsServer,

@@ -18,7 +18,8 @@ export class SubscriptionMetrics {
   readonly slowConsumers: Counter;
   readonly overloadedGroups: Counter;
 
-  constructor(service: ServiceMetrics) {
+  /** The service's own metrics (requests, errors, latency), which WebSocket operations share. */
+  constructor(readonly service: ServiceMetrics) {
     const registers = [service.registry];
     this.clientSubscriptions = service.activeSubscriptions;
     this.clientConnections = service.websocketConnections;

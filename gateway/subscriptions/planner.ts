@@ -31,6 +31,8 @@ export interface PreparedOperation {
   readonly key: string;
   readonly document: DocumentNode;
   readonly operationName: string | undefined;
+  /** The operation's own name in the document (null if anonymous), for logs and metrics. */
+  readonly name: string | null;
   readonly kind: OperationTypeNode;
   readonly operationContext: OperationContext;
   readonly plan: QueryPlan;
@@ -128,6 +130,7 @@ export class OperationPlanner {
       key,
       document,
       operationName: operationName ?? undefined,
+      name: operation.name?.value ?? null,
       kind: operation.operation,
       operationContext,
       plan,

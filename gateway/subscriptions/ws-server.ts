@@ -24,6 +24,7 @@ import { bearerToken, CLOCK_TOLERANCE_SECONDS } from "../../core/auth/tokens.js"
 import { ErrorCode, MnemoError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { WebSocketAttachment } from "../../core/service/http-service.js";
+import { OperationRecords } from "../../core/service/ws-operations.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { ClientConnection } from "./client-stream.js";
 import { SubscriptionFailure } from "./errors.js";
@@ -69,6 +70,8 @@ interface SocketState extends Record<PropertyKey, unknown> {
   connection?: ClientConnection;
   /** Ids of the connection's open subscriptions, for MAX_SUBSCRIPTIONS_PER_CONNECTION. */
   subscriptions?: Set<string>;
+  /** The log line and metrics of each operation (see core/service/ws-operations.ts). */
+  operations?: OperationRecords;
 }
 
 /** The contextValue of one operation. */
@@ -78,6 +81,7 @@ interface OperationState {
   connection: ClientConnection;
   /** The graphql-ws message id of the subscribe message. */
   id: string;
+  operations: OperationRecords;
 }
 
 export function attachSubscriptionServer(
@@ -125,6 +129,7 @@ export function attachSubscriptionServer(
           closeWhenExpired(socket, token);
           ctx.extra.principal = principal;
           ctx.extra.subscriptions = new Set();
+          ctx.extra.operations = new OperationRecords(logger, metrics.service);
           ctx.extra.connection = new ClientConnection(socket, options.queueLimit, () => {
             metrics.slowConsumers.inc();
             logger.warn({ sub: principal.sub }, "closing a subscription client that cannot keep up");
@@ -137,14 +142,21 @@ export function attachSubscriptionServer(
           return false;
         }
       },
-      onDisconnect: () => {
+      onDisconnect: (ctx) => {
         metrics.clientConnections.dec();
+        ctx.extra.operations?.finishAll();
       },
       onComplete: (ctx, id) => {
         ctx.extra.subscriptions?.delete(id);
+        ctx.extra.operations?.finish(id);
+      },
+      onOperation: (ctx, id) => {
+        ctx.extra.operations?.executing(id);
       },
       onSubscribe: async (ctx, id, payload) => {
         const principal = ctx.extra.principal!;
+        const operations = ctx.extra.operations!;
+        operations.start(id, payload.operationName);
         try {
           await options.rateLimiter?.consume(`sub:${principal.sub}`);
         } catch (error) {
@@ -153,6 +165,7 @@ export function attachSubscriptionServer(
         }
         const prepared = planner.prepare(payload.query, payload.operationName);
         if (Array.isArray(prepared)) return prepared;
+        operations.describe(id, prepared.name, prepared.kind);
         const variables = payload.variables ?? {};
         const variableErrors = planner.variableErrors(prepared, variables);
         if (variableErrors.length > 0) return variableErrors;
@@ -169,7 +182,13 @@ export function attachSubscriptionServer(
           }
           open.add(id);
         }
-        const state: OperationState = { principal, prepared, connection: ctx.extra.connection!, id };
+        const state: OperationState = {
+          principal,
+          prepared,
+          connection: ctx.extra.connection!,
+          id,
+          operations,
+        };
         return {
           schema: planner.schema,
           document: prepared.document,
@@ -183,30 +202,34 @@ export function attachSubscriptionServer(
         return hub.subscribe(prepared, args.variableValues ?? {}, principal, connection, id) as never;
       },
       execute: async (args) => {
-        const { prepared, principal } = args.contextValue as OperationState;
+        const { prepared, principal, id, operations } = args.contextValue as OperationState;
+        let result: FormattedExecutionResult;
         try {
-          return format.result(
-            await executor.execute(prepared, args.variableValues ?? {}, principal),
-          ) as never;
+          result = format.result(await executor.execute(prepared, args.variableValues ?? {}, principal));
         } catch (error) {
           logger.error({ err: String(error) }, "WebSocket operation failed");
-          return {
+          result = {
             data: null,
             errors: [
               { message: "The operation failed", extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } },
             ],
-          } as never;
+          };
         }
+        operations.errors(id, result.errors);
+        return result as never;
       },
       // Subscription events do not pass here (see client-stream.ts); query and mutation results
       // are formatted where they are produced, so they go out as they are.
       onNext: (_ctx, _id, _payload, _args, result) => result as FormattedExecutionResult as never,
-      onError: (_ctx, _id, _payload, errors) =>
-        errors.flatMap((error) =>
+      onError: (ctx, id, _payload, errors) => {
+        const formatted = errors.flatMap((error) =>
           error.originalError instanceof SubscriptionFailure
             ? error.originalError.errors
             : [format.error(error)],
-        ),
+        );
+        ctx.extra.operations?.failed(id, formatted);
+        return formatted;
+      },
     },
     wsServer,
   );

@@ -133,7 +133,7 @@ describe("the federated stack through the gateway (real Redis)", () => {
     }
     const gatewayMetrics = await (await fetch(new URL("/metrics", env.mnemo.url("gateway")))).text();
     expect(gatewayMetrics).toMatch(
-      /mnemo_graphql_requests_total\{operation="CountAgents",outcome="ok",service="gateway"\} [1-9]/,
+      /mnemo_graphql_requests_total\{operation="CountAgents",outcome="ok",transport="http",service="gateway"\} [1-9]/,
     );
     expect(gatewayMetrics).toMatch(
       /mnemo_graphql_errors_total\{code="UNAUTHENTICATED",service="gateway"\} [1-9]/,

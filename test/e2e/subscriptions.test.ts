@@ -450,6 +450,69 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
     expect(forbidden.events[0]?.data).toBeNull();
     expect(forbidden.events[0]?.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
+
+  it("counts every WebSocket operation in the request metrics, by outcome, as HTTP requests are", async () => {
+    const ws = (operation: string, outcome: string) => ({ operation, outcome, transport: "ws" });
+    const requests = (url: string, labels: Record<string, string>) =>
+      metric(url, "mnemo_graphql_requests_total", labels);
+    const gateway = mnemo.url("gateway");
+    const errorsBefore = await metric(gateway, "mnemo_graphql_errors_total", {
+      code: "GRAPHQL_VALIDATION_FAILED",
+    });
+    const client = await connect();
+
+    // A query: counted when its result is sent, and timed.
+    const query = new Recorder(client, `query OpsCount { agents { totalCount } }`);
+    await query.waitForEnd();
+    expect(await requests(gateway, ws("OpsCount", "ok"))).toBe(1);
+    expect(
+      await metric(gateway, "mnemo_graphql_request_duration_seconds_count", {
+        operation: "OpsCount",
+        transport: "ws",
+      }),
+    ).toBe(1);
+
+    // Refused before execution: counted at once, with its error code (named as the request
+    // names it: an invalid document has no operation to take the name from).
+    const refused = new Recorder(
+      client,
+      `subscription OpsBad { agentStateChanged(agentId: "ops") { colour } }`,
+      undefined,
+      "OpsBad",
+    );
+    await refused.waitForEnd();
+    expect(await requests(gateway, ws("OpsBad", "error"))).toBe(1);
+    expect(await metric(gateway, "mnemo_graphql_errors_total", { code: "GRAPHQL_VALIDATION_FAILED" })).toBe(
+      errorsBefore + 1,
+    );
+
+    // Subscriptions: counted when they end, whether the client completes them or disconnects, on
+    // the gateway and (for the upstream subscription) on the state subgraph; a lifetime is not
+    // a latency, so they stay out of the duration histogram.
+    const completed = new Recorder(
+      client,
+      `subscription OpsWatch { agentStateChanged(agentId: "ops") { version } }`,
+    );
+    await subscribed("ops");
+    await putState("ops", { n: 1 });
+    await completed.waitForEvents(1);
+    expect(await requests(gateway, { operation: "OpsWatch" })).toBe(0);
+    completed.dispose();
+    await waitUntil(async () => (await requests(gateway, ws("OpsWatch", "ok"))) === 1, "OpsWatch counted");
+    await waitUntil(
+      async () =>
+        (await requests(mnemo.url("state"), { operation: "OpsWatch__state__0", transport: "ws" })) === 1,
+      "the upstream subscription counted on the state subgraph",
+    );
+    const otherClient = await connect();
+    new Recorder(otherClient, `subscription OpsLeft { agentStateChanged(agentId: "ops") { version } }`);
+    await waitUntil(async () => (await gatewayMetric("mnemo_subscriptions_active")) >= 1, "OpsLeft open");
+    await otherClient.dispose();
+    await waitUntil(async () => (await requests(gateway, ws("OpsLeft", "ok"))) === 1, "OpsLeft counted");
+    expect(
+      await metric(gateway, "mnemo_graphql_request_duration_seconds_count", { operation: "OpsWatch" }),
+    ).toBe(0);
+  });
 });
 
 describe("subscriptions without Redis (npm start's single process, in-process bus)", () => {

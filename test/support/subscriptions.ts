@@ -30,9 +30,9 @@ export class Recorder {
   private waiters: (() => void)[] = [];
   readonly dispose: () => void;
 
-  constructor(client: Client, query: string, variables?: Record<string, unknown>) {
+  constructor(client: Client, query: string, variables?: Record<string, unknown>, operationName?: string) {
     this.dispose = client.subscribe<Record<string, unknown>>(
-      { query, variables },
+      { query, variables, operationName },
       {
         next: (event) => this.record(() => this.events.push(event)),
         error: (error) => this.record(() => (this.error = error)),
