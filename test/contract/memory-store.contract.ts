@@ -400,8 +400,25 @@ export function describeMemoryStoreContract(
 
         expect(await store.getConfig(agent)).toBeNull();
         const config = { ...DEFAULT_MEMORY_CONFIG, capacity: 10, dedupThreshold: 0.9 };
-        await store.putConfig(agent, config);
+        expect(await store.updateConfig(agent, () => config)).toEqual(config);
         expect(await store.getConfig(agent)).toEqual(config);
+      });
+
+      it("applies concurrent configuration updates one after another, and none when the change throws", async () => {
+        const start = { ...DEFAULT_MEMORY_CONFIG, capacity: 0 };
+        await store.updateConfig(agent, () => start);
+        await Promise.all(
+          Array.from({ length: 20 }, () =>
+            store.updateConfig(agent, (current) => ({ ...current!, capacity: current!.capacity! + 1 })),
+          ),
+        );
+        expect((await store.getConfig(agent))?.capacity).toBe(20);
+        await expect(
+          store.updateConfig(agent, () => {
+            throw new Error("refused");
+          }),
+        ).rejects.toThrow("refused");
+        expect((await store.getConfig(agent))?.capacity).toBe(20);
       });
 
       it("pages memories newest first with filters, and loads candidates with their vectors", async () => {

@@ -106,6 +106,33 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     expect((await recall(agentId, "garden note")).map((hit) => hit.memory.id)).toEqual(before);
   });
 
+  it("concurrent votes and configuration changes lose nothing: every vote is a learning step, every setting stays", async () => {
+    const agentId = "learn-concurrent";
+    const [memory] = await rememberAll(agentId, [{ content: "Concurrency note: votes arrive together" }]);
+    await recall(agentId, "concurrency note"); // gives the memory score components to learn from
+    const votes = 20;
+    const results = await Promise.all([
+      ...Array.from({ length: votes }, (_, i) =>
+        mutate(
+          `mutation ($id: ID!, $useful: Boolean!) { reinforceMemory(id: $id, useful: $useful) { id } }`,
+          {
+            id: memory!.id,
+            useful: i % 2 === 0,
+          },
+        ),
+      ),
+      mutate(
+        `mutation ($agentId: ID!) { configureMemory(agentId: $agentId, config: { capacity: 1234 }) { capacity } }`,
+        { agentId },
+      ),
+    ]);
+    for (const result of results) expect(result.errors).toBeUndefined();
+    const config = await env.mnemo.query<{
+      agent: { memoryConfig: { feedbackCount: number; capacity: number } };
+    }>(`query ($id: ID!) { agent(id: $id) { memoryConfig { feedbackCount capacity } } }`, { id: agentId });
+    expect(config.data!.agent.memoryConfig).toEqual({ feedbackCount: votes, capacity: 1234 });
+  });
+
   it("forgetting applies the policy, never touches pinned memories, honours capacity and drops orphan entities", async () => {
     const agentId = "forget-1";
     const old = "2020-01-01T00:00:00Z";

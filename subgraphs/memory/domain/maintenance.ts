@@ -14,7 +14,7 @@ import { planConsolidation } from "./consolidation.js";
 import { AGENT_LOCK_TTL_MS, agentLock, forgetRules } from "./forgetting.js";
 import { optionalDate } from "./input.js";
 import { learnFromFeedback } from "./learning.js";
-import type { MemoryConfig, MemoryRecord } from "./model.js";
+import { type MemoryConfig, type MemoryRecord, withConfigDefaults } from "./model.js";
 
 /** The principal the periodic forgetting sweep acts as (in the audit log). */
 export const SYSTEM_PRINCIPAL: Principal = { sub: "system:forgetting", role: "admin", agents: ["*"] };
@@ -40,8 +40,11 @@ export class MemoryMaintenance {
     const { store } = this.deps;
     const { found, lastComponents } = await store.reinforce(agentId, id, useful);
     if (!found) throw notFound(`Memory "${id}" does not exist`, { argument: "id" });
-    const config = await this.deps.config(agentId);
-    await store.putConfig(agentId, { ...config, learned: learnFromFeedback(config, lastComponents, useful) });
+    // Read and written in one store transaction: concurrent votes each take their step.
+    await store.updateConfig(agentId, (current) => {
+      const config = withConfigDefaults(current);
+      return { ...config, learned: learnFromFeedback(config, lastComponents, useful) };
+    });
     await this.deps.audit.record(principal, {
       agentId,
       action: "memory.reinforce",
@@ -53,15 +56,18 @@ export class MemoryMaintenance {
 
   /** Back to the configured weights, and every vote forgotten. */
   async resetLearning(principal: Principal, agentId: string): Promise<MemoryConfig> {
-    const config = await this.deps.config(agentId);
-    const reset = { ...config, learned: null };
+    let updates = 0;
     await this.deps.store.resetFeedback(agentId);
-    await this.deps.store.putConfig(agentId, reset);
+    const reset = await this.deps.store.updateConfig(agentId, (current) => {
+      const config = withConfigDefaults(current);
+      updates = config.learned?.updates ?? 0;
+      return { ...config, learned: null };
+    });
     await this.deps.audit.record(principal, {
       agentId,
       action: "memory.resetLearning",
       target: null,
-      details: { updates: config.learned?.updates ?? 0 },
+      details: { updates },
     });
     return reset;
   }

@@ -133,8 +133,10 @@ export class MemoryService {
   }
 
   async configure(principal: Principal, agentId: string, input: MemoryConfigInput): Promise<MemoryConfig> {
-    const config = mergeConfig(await this.config(agentId), input);
-    await this.deps.store.putConfig(agentId, config);
+    // Merged inside the store's transaction: a vote's learning step in between is kept.
+    const config = await this.deps.store.updateConfig(agentId, (current) =>
+      mergeConfig(withConfigDefaults(current), input),
+    );
     await this.deps.audit.record(principal, {
       agentId,
       action: "memory.configure",

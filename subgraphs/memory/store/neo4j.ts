@@ -236,8 +236,13 @@ SET m.accessCount = coalesce(m.accessCount, 0) + update.count,
     m.lastComponents = coalesce(update.components, m.lastComponents)`,
   getConfig: `MATCH (a:Agent {id: $agentId})
 RETURN a.memoryConfig AS config`,
-  putConfig: `MERGE (a:Agent {id: $agentId})
+  // Writing a property takes the Agent node's write lock, held to the end of the transaction:
+  // concurrent configuration updates queue here instead of reading the same configuration.
+  lockConfig: `MERGE (a:Agent {id: $agentId})
 ON CREATE SET a.createdAt = datetime()
+SET a.memoryConfigRevision = coalesce(a.memoryConfigRevision, 0) + 1
+RETURN a.memoryConfig AS config`,
+  putConfig: `MATCH (a:Agent {id: $agentId})
 SET a.memoryConfig = $config`,
 
   memoriesById: `UNWIND range(0, size($ids) - 1) AS position
@@ -838,8 +843,17 @@ export class Neo4jMemoryStore implements MemoryStore {
     return config ? (JSON.parse(config) as MemoryConfig) : null;
   }
 
-  async putConfig(agentId: string, config: MemoryConfig): Promise<void> {
-    await this.writeTx((tx) => tx.run(MEMORY_CYPHER.putConfig, { agentId, config: JSON.stringify(config) }));
+  async updateConfig(
+    agentId: string,
+    change: (current: MemoryConfig | null) => MemoryConfig,
+  ): Promise<MemoryConfig> {
+    return this.writeTx(async (tx) => {
+      const locked = await tx.run(MEMORY_CYPHER.lockConfig, { agentId });
+      const current = locked.records[0]?.get("config") as string | null | undefined;
+      const config = change(current ? (JSON.parse(current) as MemoryConfig) : null);
+      await tx.run(MEMORY_CYPHER.putConfig, { agentId, config: JSON.stringify(config) });
+      return config;
+    });
   }
 
   async vectorSearch(

@@ -223,7 +223,16 @@ export interface MemoryStore {
   configuredAgents(): Promise<string[]>;
 
   getConfig(agentId: string): Promise<MemoryConfig | null>;
-  putConfig(agentId: string, config: MemoryConfig): Promise<void>;
+  /**
+   * Replaces the agent's configuration with `change(current)`, atomically: concurrent updates
+   * (a vote's learning step, configureMemory, resetLearning, from any replica) apply one after
+   * another, none lost. `change` must be pure and quick: it runs inside the store's transaction
+   * (and may run again if Neo4j retries it). What it throws aborts the update. Returns what was stored.
+   */
+  updateConfig(
+    agentId: string,
+    change: (current: MemoryConfig | null) => MemoryConfig,
+  ): Promise<MemoryConfig>;
 
   // Retrieval: each returns ids of the agent's memories that pass `filter` at `now`.
   /** Nearest by cosine similarity (score = similarity), best first. */

@@ -880,12 +880,27 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async getConfig(agentId: string): Promise<MemoryConfig | null> {
-    const row = this.s.getConfig.get(agentId) as { config: string | null } | undefined;
-    return row?.config ? (JSON.parse(row.config) as MemoryConfig) : null;
+    return this.readConfig(agentId);
   }
 
-  async putConfig(agentId: string, config: MemoryConfig): Promise<void> {
-    this.s.putConfig.run(agentId, JSON.stringify(config));
+  async updateConfig(
+    agentId: string,
+    change: (current: MemoryConfig | null) => MemoryConfig,
+  ): Promise<MemoryConfig> {
+    // IMMEDIATE: the write lock is taken before the read, so another process sharing the file
+    // cannot read the same configuration in between.
+    return this.db
+      .transaction(() => {
+        const config = change(this.readConfig(agentId));
+        this.s.putConfig.run(agentId, JSON.stringify(config));
+        return config;
+      })
+      .immediate();
+  }
+
+  private readConfig(agentId: string): MemoryConfig | null {
+    const row = this.s.getConfig.get(agentId) as { config: string | null } | undefined;
+    return row?.config ? (JSON.parse(row.config) as MemoryConfig) : null;
   }
 
   async vectorSearch(
