@@ -23,6 +23,12 @@ export interface AuditEntry {
 
 export type NewAuditEntry = Omit<AuditEntry, "seq" | "at" | "actor" | "role">;
 
+/**
+ * The agentId of entries about no one agent (a cache type invalidated, a cache policy changed):
+ * `auditLog(agentId: "*")` lists them. No agent can have this id (agent ids are validated).
+ */
+export const SYSTEM_AUDIT_SCOPE = "*";
+
 export interface AuditPage {
   entries: AuditEntry[];
   hasNextPage: boolean;

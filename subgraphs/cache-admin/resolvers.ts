@@ -5,7 +5,7 @@
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import { DateTimeResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
-import type { AuditLog } from "../../core/audit/audit-log.js";
+import { type AuditLog, SYSTEM_AUDIT_SCOPE } from "../../core/audit/audit-log.js";
 import { authorizeAdmin } from "../../core/auth/authorize.js";
 import { InvalidCursorError, type KeyDetails } from "../../core/cache/backend.js";
 import type { CacheLayer } from "../../core/cache/cache.js";
@@ -130,10 +130,17 @@ export function createCacheAdminResolvers(
         });
         return invalidated;
       },
-      invalidateType: (_: unknown, args: { type: string }, context: SubgraphContext) => {
-        authorizeAdmin(context.principal);
+      invalidateType: async (_: unknown, args: { type: string }, context: SubgraphContext) => {
+        const admin = authorizeAdmin(context.principal);
         const type = assertType(args.type);
-        return againstRedis("invalidateType", () => cache.invalidateType(type), true);
+        const invalidated = await againstRedis("invalidateType", () => cache.invalidateType(type), true);
+        await audit.record(admin, {
+          agentId: SYSTEM_AUDIT_SCOPE,
+          action: "cache.invalidateType",
+          target: type,
+          details: { invalidated },
+        });
+        return invalidated;
       },
       invalidateKey: async (_: unknown, args: { key: string }, context: SubgraphContext) => {
         const admin = authorizeAdmin(context.principal);
@@ -166,6 +173,12 @@ export function createCacheAdminResolvers(
         );
         if (Array.isArray(result))
           throw badUserInput(`Invalid cache policy: ${result.join("; ")}`, { argument: "policy" });
+        await audit.record(admin, {
+          agentId: SYSTEM_AUDIT_SCOPE,
+          action: "cache.setCachePolicy",
+          target: type,
+          details: { ...args.policy },
+        });
         return result;
       },
       warmAgent: async (_: unknown, args: { agentId: string }, context: SubgraphContext) => {

@@ -5,7 +5,7 @@ import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/res
 import { DateTimeResolver, JSONResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
 import type { AgentDirectory } from "../../core/agents/directory.js";
-import type { AuditLog } from "../../core/audit/audit-log.js";
+import { type AuditLog, SYSTEM_AUDIT_SCOPE } from "../../core/audit/audit-log.js";
 import { authorizeAdmin, authorizeAgent, visibleAgentIds } from "../../core/auth/authorize.js";
 import type { EventBus } from "../../core/events.js";
 import { connection, decodeCursor, pageSize } from "../../core/graphql/pagination.js";
@@ -67,7 +67,8 @@ export function createStateResolvers(
         context: StateContext,
       ) => {
         authorizeAdmin(context.principal);
-        const agentId = assertAgentId(args.agentId);
+        const agentId =
+          args.agentId === SYSTEM_AUDIT_SCOPE ? SYSTEM_AUDIT_SCOPE : assertAgentId(args.agentId);
         const page = await audit.list(agentId, pageSize(args.first), decodeCursor(args.after, "number"));
         return connection(page.entries, (entry) => entry.seq, page.hasNextPage, page.totalCount);
       },

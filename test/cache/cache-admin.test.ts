@@ -77,6 +77,15 @@ describe("cache-admin API", () => {
     throw new Error("listing did not end");
   };
 
+  /** The newest audit entry about no one agent (agentId "*"). */
+  const systemAudit = async () => {
+    const response = await mnemo.query<{ auditLog: { edges: { node: Record<string, unknown> }[] } }>(
+      `{ auditLog(agentId: "*", first: 1) { edges { node { agentId action actor target details } } } }`,
+    );
+    expect(response.errors).toBeUndefined();
+    return response.data?.auditLog.edges[0]?.node;
+  };
+
   it("is admin only: other roles get FORBIDDEN and change nothing", async () => {
     const operations = [
       STATS,
@@ -155,6 +164,13 @@ describe("cache-admin API", () => {
       ["RECALL", 30],
       ["ENTITY", 300],
     ]);
+    expect(await systemAudit()).toMatchObject({
+      agentId: "*",
+      action: "cache.setCachePolicy",
+      actor: "test-admin",
+      target: "RECALL",
+      details: { ttlSeconds: 30, writeMode: "INVALIDATE" },
+    });
   });
 
   it("pages through keys with SCAN (never KEYS), resuming from any edge", async () => {
@@ -209,6 +225,13 @@ describe("cache-admin API", () => {
       `mutation { invalidateType(type: STATE_VERSION) }`,
     );
     expect(byType.data?.invalidateType).toBeGreaterThanOrEqual(1);
+    expect(await systemAudit()).toMatchObject({
+      agentId: "*",
+      action: "cache.invalidateType",
+      actor: "test-admin",
+      target: "STATE_VERSION",
+      details: { invalidated: byType.data?.invalidateType },
+    });
     for (const key of await scanAll(admin, "mnemo:v1:{*}:STATE_VERSION:*")) {
       expect(await admin.get(key)).toMatch(/\|T$/);
     }
