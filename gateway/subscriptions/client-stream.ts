@@ -45,8 +45,10 @@ export class OutgoingEvent {
 /**
  * A final, unmasked WebSocket text frame (RFC 6455 §5.2), as a server sends it: the same bytes
  * for every client, so one buffer serves a whole group. ws would build a header per client and
- * write header and payload with cork/writev, which was about a fifth of the gateway's CPU per
- * delivery; ws has no public API for sending a prepared frame, hence these few lines.
+ * write header and payload with cork/writev: measured side by side on 500 loopback sockets, a
+ * shared frame written directly cost 1.8–2.4 µs of user CPU per send against 3.0–3.6 µs through
+ * `ws.send` (the kernel's write, about 7 µs, is the same for both). ws has no public API for
+ * sending a prepared frame, hence these few lines.
  */
 export function textFrame(text: string): Buffer {
   const payloadLength = Buffer.byteLength(text);
