@@ -75,6 +75,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     validationRules: armor.validationRules,
     parseOptions: armor.parseOptions,
     rateLimiter,
+    redis: runtime.redis,
     metrics,
     logger: logger.child({ component: "subscriptions" }),
   });

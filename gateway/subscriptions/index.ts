@@ -8,6 +8,7 @@
  * - executor.ts       each event through Apollo's `executeQueryPlan`: `rest`, then shaping
  * - hub.ts            identical client subscriptions grouped: one execution per event
  * - client-stream.ts  each client's bounded outgoing queue
+ * - connection-quota.ts MAX_CONNECTIONS_PER_PRINCIPAL, counted on every gateway through Redis
  * - ws-server.ts      the graphql-ws endpoint on /graphql: auth, protocol, error formatting
  */
 import type http from "node:http";
@@ -19,8 +20,10 @@ import type { Config } from "../../core/config.js";
 import { createErrorFormatter } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { ServiceMetrics } from "../../core/metrics.js";
+import type { RedisClient } from "../../core/redis.js";
 import type { WebSocketAttachment } from "../../core/service/http-service.js";
 import type { RateLimiter } from "../rate-limit.js";
+import { createConnectionQuota } from "./connection-quota.js";
 import { FederatedExecutor } from "./executor.js";
 import { WireFormat } from "./format.js";
 import { SubscriptionHub } from "./hub.js";
@@ -43,6 +46,8 @@ export interface SubscriptionOptions {
   parseOptions?: ParseOptions;
   /** The HTTP path's per-principal rate limit; each operation over the socket spends from it. */
   rateLimiter?: RateLimiter | null;
+  /** Shared with the other gateways: connections per principal are counted there. */
+  redis: RedisClient | null;
   metrics: ServiceMetrics;
   logger: Logger;
 }
@@ -75,6 +80,11 @@ export function createSubscriptions(
     logger,
     backlogLimit: config.subscriptions.queueLimit,
   });
+  const connectionQuota = createConnectionQuota(
+    options.redis,
+    config.protection.maxConnectionsPerPrincipal,
+    logger,
+  );
   return (httpServer) =>
     attachSubscriptionServer(httpServer, {
       planner,
@@ -85,10 +95,14 @@ export function createSubscriptions(
       format,
       queueLimit: config.subscriptions.queueLimit,
       maxSubscriptionsPerConnection: config.protection.maxSubscriptionsPerConnection,
+      connectionQuota,
       maxConnectionsPerPrincipal: config.protection.maxConnectionsPerPrincipal,
       maxPayload: config.limits.requestBodyBytes,
       metrics,
       logger,
-      onDispose: () => pool.dispose(),
+      onDispose: async () => {
+        await pool.dispose();
+        await connectionQuota.close();
+      },
     });
 }

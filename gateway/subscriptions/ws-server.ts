@@ -27,6 +27,7 @@ import type { WebSocketAttachment } from "../../core/service/http-service.js";
 import { OperationRecords } from "../../core/service/ws-operations.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { ClientConnection } from "./client-stream.js";
+import type { ConnectionQuota } from "./connection-quota.js";
 import { SubscriptionFailure } from "./errors.js";
 import type { FederatedExecutor } from "./executor.js";
 import type { WireFormat } from "./format.js";
@@ -54,7 +55,8 @@ export interface SubscriptionServerOptions {
   queueLimit: number;
   /** Open subscriptions one connection may hold (MAX_SUBSCRIPTIONS_PER_CONNECTION). */
   maxSubscriptionsPerConnection: number;
-  /** Connections one principal (`sub`) may hold on this gateway (MAX_CONNECTIONS_PER_PRINCIPAL). */
+  /** Connections per principal (`sub`), on all gateways (MAX_CONNECTIONS_PER_PRINCIPAL). */
+  connectionQuota: ConnectionQuota;
   maxConnectionsPerPrincipal: number;
   /** Largest incoming message, as for HTTP bodies (REQUEST_MAX_BYTES). */
   maxPayload: number;
@@ -99,8 +101,6 @@ export function attachSubscriptionServer(
     // and queueing some of them.
     perMessageDeflate: false,
   });
-  /** Open connections per principal `sub`, on this gateway process. */
-  const connectionsBySub = new Map<string, number>();
   const slowConsumerReason = `Too slow: more than ${options.queueLimit} events were waiting to be sent; events were missed`;
 
   const cleanup = useServer<Record<string, unknown>, SocketState>(
@@ -112,20 +112,20 @@ export function attachSubscriptionServer(
           if (!token) return false;
           const principal = await options.verifyToken(token);
           const { socket } = ctx.extra;
-          const open = connectionsBySub.get(principal.sub) ?? 0;
-          if (open >= options.maxConnectionsPerPrincipal) {
+          if (!(await options.connectionQuota.acquire(principal.sub))) {
             socket.close(
               GatewayCloseCode.TooManyConnections,
-              `This principal already has ${open} connections (MAX_CONNECTIONS_PER_PRINCIPAL)`,
+              `This principal already has ${options.maxConnectionsPerPrincipal} connections ` +
+                "(MAX_CONNECTIONS_PER_PRINCIPAL, counted on every gateway)",
             );
             return false;
           }
-          connectionsBySub.set(principal.sub, open + 1);
-          socket.once("close", () => {
-            const left = (connectionsBySub.get(principal.sub) ?? 1) - 1;
-            if (left > 0) connectionsBySub.set(principal.sub, left);
-            else connectionsBySub.delete(principal.sub);
-          });
+          if (socket.readyState !== socket.OPEN) {
+            // Gone while the slot was taken: nothing will close it later.
+            options.connectionQuota.release(principal.sub);
+            return false;
+          }
+          socket.once("close", () => options.connectionQuota.release(principal.sub));
           closeWhenExpired(socket, token);
           ctx.extra.principal = principal;
           ctx.extra.subscriptions = new Set();
