@@ -236,11 +236,12 @@ SET m.accessCount = coalesce(m.accessCount, 0) + update.count,
     m.lastComponents = coalesce(update.components, m.lastComponents)`,
   getConfig: `MATCH (a:Agent {id: $agentId})
 RETURN a.memoryConfig AS config`,
-  // Writing a property takes the Agent node's write lock, held to the end of the transaction:
-  // concurrent configuration updates queue here instead of reading the same configuration.
+  // Bumping memoryRevision takes the Agent node's write lock (as every write does, see the top),
+  // so concurrent configuration updates queue here instead of reading the same configuration;
+  // and a new configuration is a new revision, as in the SQLite adapter.
   lockConfig: `MERGE (a:Agent {id: $agentId})
 ON CREATE SET a.createdAt = datetime()
-SET a.memoryConfigRevision = coalesce(a.memoryConfigRevision, 0) + 1
+SET a.memoryRevision = coalesce(a.memoryRevision, 0) + 1
 RETURN a.memoryConfig AS config`,
   putConfig: `MATCH (a:Agent {id: $agentId})
 SET a.memoryConfig = $config`,
