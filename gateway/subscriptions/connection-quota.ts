@@ -60,6 +60,8 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return #held / 2`;
 
 export interface ConnectionQuota {
+  /** Connections one principal may hold (MAX_CONNECTIONS_PER_PRINCIPAL). */
+  readonly limit: number;
   /** Takes one of `sub`'s connection slots; false when it already has `limit` open. */
   acquire(sub: string): Promise<boolean>;
   /** Gives back a slot taken by acquire. */
@@ -81,7 +83,7 @@ export function createConnectionQuota(
 export class LocalConnectionQuota implements ConnectionQuota {
   private readonly open = new Map<string, number>();
 
-  constructor(private readonly limit: number) {}
+  constructor(readonly limit: number) {}
 
   async acquire(sub: string): Promise<boolean> {
     const count = this.open.get(sub) ?? 0;
@@ -113,7 +115,7 @@ class SharedConnectionQuota implements ConnectionQuota {
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly limit: number,
+    readonly limit: number,
     private readonly logger: Logger,
     private readonly leaseMs: number,
   ) {

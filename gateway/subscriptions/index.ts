@@ -96,7 +96,6 @@ export function createSubscriptions(
       queueLimit: config.subscriptions.queueLimit,
       maxSubscriptionsPerConnection: config.protection.maxSubscriptionsPerConnection,
       connectionQuota,
-      maxConnectionsPerPrincipal: config.protection.maxConnectionsPerPrincipal,
       maxPayload: config.limits.requestBodyBytes,
       metrics,
       logger,

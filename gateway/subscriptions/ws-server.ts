@@ -57,7 +57,6 @@ export interface SubscriptionServerOptions {
   maxSubscriptionsPerConnection: number;
   /** Connections per principal (`sub`), on all gateways (MAX_CONNECTIONS_PER_PRINCIPAL). */
   connectionQuota: ConnectionQuota;
-  maxConnectionsPerPrincipal: number;
   /** Largest incoming message, as for HTTP bodies (REQUEST_MAX_BYTES). */
   maxPayload: number;
   metrics: SubscriptionMetrics;
@@ -115,7 +114,7 @@ export function attachSubscriptionServer(
           if (!(await options.connectionQuota.acquire(principal.sub))) {
             socket.close(
               GatewayCloseCode.TooManyConnections,
-              `This principal already has ${options.maxConnectionsPerPrincipal} connections ` +
+              `This principal already has ${options.connectionQuota.limit} connections ` +
                 "(MAX_CONNECTIONS_PER_PRINCIPAL, counted on every gateway)",
             );
             return false;
