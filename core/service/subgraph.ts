@@ -112,8 +112,8 @@ export async function startSubgraph<TContext extends SubgraphContext>(
             ),
           onOperation: (ctx, id, _payload, args, result) => {
             const operations = ctx.extra.operations!;
-            const type = getOperationAST(args.document, args.operationName)?.operation;
-            if (type) operations.describe(id, args.operationName, type);
+            const operation = getOperationAST(args.document, args.operationName);
+            if (operation) operations.describe(id, operation.name?.value, operation.operation);
             operations.executing(id);
             if (result && Symbol.asyncIterator in result) {
               ctx.extra.streams!.add(id);
