@@ -39,7 +39,7 @@ import { RedisServer } from "../test/support/redis-server.js";
 import { ServiceProcess } from "../test/support/service-process.js";
 import { metric, wsUrl } from "../test/support/subscriptions.js";
 import { BenchSubscriber } from "./subscriptions/subscriber.js";
-import type { WriteTiming } from "./subscriptions/writer.js";
+import type { WriterJob, WriteTiming } from "./subscriptions/writer.js";
 
 const LEVELS = (process.env.BENCH_SUBSCRIBERS ?? "1000,5000").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -110,14 +110,6 @@ const round = (value: number) => Math.round(value * 100) / 100;
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
 // ---- processes --------------------------------------------------------------------------
-
-interface WriterJob {
-  gatewayUrl: string;
-  token: string;
-  agentId: string;
-  writes: number;
-  perSecond: number;
-}
 
 type WriterResult = { timings: WriteTiming[]; failures: number; seconds: number };
 

@@ -8,7 +8,7 @@
  */
 import { Agent, request } from "undici";
 
-interface WriterJob {
+export interface WriterJob {
   gatewayUrl: string;
   token: string;
   agentId: string;
