@@ -9,7 +9,7 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve("graphql") }],
   },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "clients/typescript/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Native addons (better-sqlite3) and real servers: separate processes isolate them best.
