@@ -30,7 +30,10 @@ export interface MnemoClient {
   readonly memory: MemoryApi;
   readonly subscribe: SubscriptionApi;
   /** Runs any generated operation (or your own typed document) over HTTP. */
-  request<TResult, TVariables>(operation: Operation<TResult, TVariables>, variables: TVariables): Promise<TResult>;
+  request<TResult, TVariables>(
+    operation: Operation<TResult, TVariables>,
+    variables: TVariables,
+  ): Promise<TResult>;
   /** Closes the subscription socket (HTTP needs no closing). */
   close(): Promise<void>;
 }

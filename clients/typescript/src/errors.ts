@@ -118,9 +118,14 @@ export const ERROR_CLASSES = [
   InvalidRequestError,
 ] as const;
 
-const CLASS_BY_CODE = new Map<string, new (code: string, message: string, details?: MnemoErrorDetails) => MnemoError>(
-  ERROR_CLASSES.flatMap((errorClass) => errorClass.codes.map((code) => [code, errorClass] as const)),
-);
+const CLASS_BY_CODE = new Map<
+  string,
+  new (
+    code: string,
+    message: string,
+    details?: MnemoErrorDetails,
+  ) => MnemoError
+>(ERROR_CLASSES.flatMap((errorClass) => errorClass.codes.map((code) => [code, errorClass] as const)));
 
 /** The error to throw for a response's errors: the first error decides the class. */
 export function errorFromGraphQL(

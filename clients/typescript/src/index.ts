@@ -6,7 +6,14 @@ export { createMnemoClient, type MnemoClient, type MnemoClientOptions, webSocket
 export * from "./errors.js";
 export type * from "./generated/operations.js";
 export * as operations from "./generated/operations.js";
-export { type Memory, MemoryApi, type MemoryPage, type RecallHit, type RecallOptions, type RememberResult } from "./memory.js";
+export {
+  type Memory,
+  MemoryApi,
+  type MemoryPage,
+  type RecallHit,
+  type RecallOptions,
+  type RememberResult,
+} from "./memory.js";
 export {
   DEFAULT_UPDATE_ATTEMPTS,
   type HistoryEntry,

@@ -6,8 +6,8 @@ import { VersionConflictError } from "./errors.js";
 import {
   GetStateAtDocument,
   GetStateDocument,
-  PatchStateDocument,
   type PatchFormat,
+  PatchStateDocument,
   PutStateDocument,
   RollbackStateDocument,
   StateHistoryDocument,
@@ -60,7 +60,10 @@ export class StateApi {
   constructor(private readonly transport: HttpTransport) {}
 
   /** The current version, or a past one with `{ version }`; null when there is none (or it was pruned). */
-  async get<T = unknown>(agentId: string, options: { version?: number } = {}): Promise<StateVersion<T> | null> {
+  async get<T = unknown>(
+    agentId: string,
+    options: { version?: number } = {},
+  ): Promise<StateVersion<T> | null> {
     if (options.version !== undefined) {
       const result = await this.transport.execute(GetStateAtDocument, { agentId, version: options.version });
       return (result.agent?.stateAt ?? null) as StateVersion<T> | null;

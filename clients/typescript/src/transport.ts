@@ -57,9 +57,13 @@ export class HttpTransport {
         body: JSON.stringify({ query: operation.toString(), variables }),
       });
     } catch (cause) {
-      throw new UnavailableError("UNAVAILABLE", `Could not reach Mnemo at ${this.options.url}: ${describe(cause)}`, {
-        cause,
-      });
+      throw new UnavailableError(
+        "UNAVAILABLE",
+        `Could not reach Mnemo at ${this.options.url}: ${describe(cause)}`,
+        {
+          cause,
+        },
+      );
     }
     let body: { data?: TResult | null; errors?: GraphQLErrorPayload[] };
     try {

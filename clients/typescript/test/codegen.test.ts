@@ -10,9 +10,10 @@ import { GENERATED_FILE, generateOperations } from "../scripts/codegen.js";
 describe("generated client operations", () => {
   it("match schema/supergraph.graphql and src/operations (run `npm run codegen -w @mnemo/client` if not)", async () => {
     const regenerated = await generateOperations();
-    expect(readFileSync(GENERATED_FILE, "utf8"), "clients/typescript/src/generated/operations.ts is stale").toBe(
-      regenerated,
-    );
+    expect(
+      readFileSync(GENERATED_FILE, "utf8"),
+      "clients/typescript/src/generated/operations.ts is stale",
+    ).toBe(regenerated);
   });
 
   it("type every operation against the schema: an operation on a field the schema lacks fails generation", async () => {
@@ -27,7 +28,9 @@ describe("generated client operations", () => {
         filename: "x.ts",
         schema: parse(sdl),
         schemaAst: buildSchema(sdl),
-        documents: [{ location: "bad.graphql", document: parse("query Bad { agent(id: \"a\") { noSuchField } }") }],
+        documents: [
+          { location: "bad.graphql", document: parse('query Bad { agent(id: "a") { noSuchField } }') },
+        ],
         config: {},
         plugins: [{ typescriptOperations: {} }],
         pluginMap: { typescriptOperations },

@@ -36,10 +36,17 @@ export class ClientPool {
 }
 
 /** The next value of an iterator, or a rejection after `timeoutMs` naming what was awaited. */
-export async function nextWithin<T>(iterator: AsyncIterator<T>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function nextWithin<T>(
+  iterator: AsyncIterator<T>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
   });
   try {
     const result = await Promise.race([iterator.next(), timeout]);
@@ -58,7 +65,8 @@ export async function takeWithin<T>(
   timeoutMs = 15_000,
 ): Promise<T[]> {
   const values: T[] = [];
-  for (let i = 0; i < count; i++) values.push(await nextWithin(iterator, `${what} (${i + 1} of ${count})`, timeoutMs));
+  for (let i = 0; i < count; i++)
+    values.push(await nextWithin(iterator, `${what} (${i + 1} of ${count})`, timeoutMs));
   return values;
 }
 

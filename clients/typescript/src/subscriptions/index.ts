@@ -52,7 +52,11 @@ export class SubscriptionApi {
   ): AsyncIterableIterator<StateVersion<T>> {
     let sequence: StateSequence<T> | undefined;
     const onReconnected = () => sequence?.catchUp();
-    const stream = this.stream<AgentStateChangedSubscription, AgentStateChangedSubscriptionVariables, StateVersion<T>>(
+    const stream = this.stream<
+      AgentStateChangedSubscription,
+      AgentStateChangedSubscriptionVariables,
+      StateVersion<T>
+    >(
       AgentStateChangedDocument,
       { agentId },
       (data) => sequence?.receive(data.agentStateChanged as StateVersion<T>),
@@ -77,8 +81,7 @@ export class SubscriptionApi {
       MemoryAddedSubscription,
       MemoryAddedSubscriptionVariables,
       MemoryAddedSubscription["memoryAdded"]
-    >(
-      MemoryAddedDocument, { agentId }, (data) => stream?.push(data.memoryAdded));
+    >(MemoryAddedDocument, { agentId }, (data) => stream?.push(data.memoryAdded));
     return stream;
   }
 
@@ -86,7 +89,9 @@ export class SubscriptionApi {
   async close(): Promise<void> {
     const socket = this.socket;
     this.socket = null;
-    await socket?.dispose();
+    // dispose() waits for a connection attempt in progress and rejects when that attempt failed
+    // (the gateway is down): then there is no socket left to close.
+    await Promise.resolve(socket?.dispose()).catch(() => {});
   }
 
   private stream<TResult, TVariables, TEvent>(

@@ -52,8 +52,11 @@ export function createSocket(options: SocketOptions, onReconnected: () => void):
     lazy: true,
     retryAttempts: options.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS,
     retryWait: options.retryWait ?? cappedBackoff,
-    // graphql-ws retries close events only; a socket that cannot even open (gateway down) closes
-    // with 1006 and is retried too, but an error thrown while connecting is not (it is a bug).
+    // graphql-ws's default retries close events only, but a dropped connection or a gateway that
+    // is down reaches it from the `ws` package as an error event first. Both are the network's
+    // fault and worth retrying; the fatal cases (bad protocol, 4400-4499 client errors other than
+    // 4403) are thrown by graphql-ws before it asks.
+    shouldRetry: () => true,
     on: {
       connected: (_socket, _payload, wasRetry) => {
         if (wasRetry) onReconnected();
