@@ -121,7 +121,7 @@ describe("error classes", () => {
         unknown,
         object
       >;
-      const error = await client.request(stale, {}).catch((e: MnemoError) => e);
+      const error = (await client.request(stale, {}).catch((e) => e)) as MnemoError;
       expect(error).toBeInstanceOf(InvalidRequestError);
       expect(error.code).toBe("GRAPHQL_VALIDATION_FAILED");
     });
