@@ -8,6 +8,7 @@ import { AGENT_DIRECTORY_CYPHER } from "../core/agents/neo4j-directory.js";
 import { AUDIT_CYPHER } from "../core/audit/neo4j-audit.js";
 import { MEMORY_CYPHER } from "../subgraphs/memory/store/neo4j.js";
 import { STATE_CYPHER } from "../subgraphs/state/store/neo4j.js";
+import { CHECKPOINT_CYPHER } from "../subgraphs/state/store/neo4j-checkpoints.js";
 import { lintCypher } from "./support/cypher-lint.js";
 
 const STATE_PARAMETERS = {
@@ -92,6 +93,24 @@ const GROUPS: { name: string; statements: Record<string, string>; parameters: Re
   },
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
   { name: "memory store", statements: MEMORY_CYPHER, parameters: MEMORY_PARAMETERS },
+  {
+    name: "checkpoint store",
+    statements: CHECKPOINT_CYPHER,
+    parameters: {
+      key: '["a1","t","","c1"]',
+      properties: { agentId: "a1", threadId: "t", sortKey: "c1" },
+      values: [{ key: '["a1","t","","ch","1"]', properties: { channel: "ch" } }],
+      writes: [{ key: '["a1","t","","c1","task",0]', properties: { taskId: "task" } }],
+      agentId: "a1",
+      threadId: "t",
+      namespace: "",
+      beforeId: "c9",
+      metadataKeys: ["k"],
+      afterSortKey: "c9",
+      limit: 10,
+      refs: [{ key: '["a1","t","","c1"]', position: 0 }],
+    },
+  },
   {
     name: "audit log",
     statements: AUDIT_CYPHER,

@@ -3,6 +3,13 @@
  * NEO4J_URI is set). It speaks only the port, so an adapter passes or fails on behaviour.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import type {
+  CheckpointQuery,
+  CheckpointRef,
+  CheckpointStore,
+  IndexedCheckpoint,
+} from "../../subgraphs/state/domain/checkpoint-port.js";
+import { sortKeyOf } from "../../subgraphs/state/domain/checkpoints.js";
 import { hashVersion } from "../../subgraphs/state/domain/hash-chain.js";
 import type { JsonValue } from "../../subgraphs/state/domain/json.js";
 import {
@@ -173,6 +180,232 @@ export function describeStateStoreContract(adapter: string, open: () => Promise<
       expect(versions[0]!.data).toEqual(data);
       expect(versions[1]!.data).toEqual([1, "two", { three: 3 }]);
       expect(hashVersion(versions[0]!, versions[0]!.previousHash)).toBe(versions[0]!.hash);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CheckpointStore contract (thread checkpoints of the state subgraph: LangGraph persistence).
+// ---------------------------------------------------------------------------------------------
+
+export interface CheckpointStoreHarness {
+  store: CheckpointStore;
+  close(): Promise<void>;
+}
+
+/** A checkpoint as the domain hands it to a store: sort key from the domain's rule, keys as given. */
+export function checkpointRecord(
+  ref: CheckpointRef,
+  options: Partial<Pick<IndexedCheckpoint, "parentId" | "metadata" | "metadataKeys" | "channelVersions">> & {
+    payload?: unknown;
+  } = {},
+): IndexedCheckpoint {
+  return {
+    ...ref,
+    parentId: options.parentId ?? null,
+    checkpoint: { type: "json", value: options.payload ?? { v: 4, id: ref.checkpointId } },
+    metadata: options.metadata ?? { source: "loop" },
+    channelVersions: options.channelVersions ?? {},
+    createdAt: new Date().toISOString(),
+    author: "contract",
+    sortKey: sortKeyOf(ref),
+    metadataKeys: options.metadataKeys ?? [],
+  };
+}
+
+const json = (value: unknown) => ({ type: "json", value });
+const write = (taskId: string, idx: number, channel: string, value: unknown, taskPath = "") => ({
+  taskId,
+  idx,
+  channel,
+  taskPath,
+  value: json(value),
+});
+
+export function describeCheckpointStoreContract(
+  adapter: string,
+  open: () => Promise<CheckpointStoreHarness>,
+): void {
+  describe(`CheckpointStore contract: ${adapter}`, () => {
+    let harness: CheckpointStoreHarness;
+    let store: CheckpointStore;
+    let agent: string;
+    const ref = (threadId: string, checkpointId: string, namespace = ""): CheckpointRef => ({
+      agentId: agent,
+      threadId,
+      namespace,
+      checkpointId,
+    });
+    const ids = (page: { records: { checkpointId: string }[] }) => page.records.map((r) => r.checkpointId);
+
+    beforeEach(async () => {
+      harness = await open();
+      store = harness.store;
+      agent = freshAgent();
+      return () => harness.close();
+    });
+
+    it("stores a checkpoint and reads it back by id, or the thread's latest (highest id) per namespace", async () => {
+      const first = checkpointRecord(ref("t", "c1"), { channelVersions: { a: 1, b: "0002.x" } });
+      await store.putCheckpoint(first, []);
+      await store.putCheckpoint(checkpointRecord(ref("t", "c2"), { parentId: "c1" }), []);
+      await store.putCheckpoint(checkpointRecord(ref("t", "c0", "child")), []);
+      const { sortKey: _s, metadataKeys: _k, ...stored } = first;
+      expect(await store.getCheckpoint({ agentId: agent, threadId: "t", namespace: "" }, "c1")).toEqual(
+        stored,
+      );
+      expect(await store.getCheckpoint({ agentId: agent, threadId: "t", namespace: "" }, null)).toMatchObject(
+        {
+          checkpointId: "c2",
+          parentId: "c1",
+        },
+      );
+      expect(
+        (await store.getCheckpoint({ agentId: agent, threadId: "t", namespace: "child" }, null))
+          ?.checkpointId,
+      ).toBe("c0");
+      expect(await store.getCheckpoint({ agentId: agent, threadId: "t", namespace: "" }, "nope")).toBeNull();
+      expect(
+        await store.getCheckpoint({ agentId: agent, threadId: "other", namespace: "" }, null),
+      ).toBeNull();
+      // Another agent's thread of the same name is another thread.
+      const other = freshAgent();
+      expect(await store.getCheckpoint({ agentId: other, threadId: "t", namespace: "" }, null)).toBeNull();
+    });
+
+    it("replaces a checkpoint saved again under its id, but keeps a channel value already stored at a version", async () => {
+      const at = ref("t", "c1");
+      await store.putCheckpoint(checkpointRecord(at, { payload: { n: 1 }, channelVersions: { a: 1 } }), [
+        { channel: "a", version: "1", value: json("first") },
+      ]);
+      await store.putCheckpoint(
+        checkpointRecord(at, { payload: { n: 2 }, metadata: { step: 2 }, channelVersions: { a: 1, b: 1 } }),
+        [
+          { channel: "a", version: "1", value: json("second") },
+          { channel: "b", version: "1", value: json("b1") },
+        ],
+      );
+      const stored = await store.getCheckpoint(at, "c1");
+      expect(stored).toMatchObject({ checkpoint: json({ n: 2 }), metadata: { step: 2 } });
+      const thread = { agentId: agent, threadId: "t", namespace: "" };
+      const values = await store.channelValues([
+        { ...thread, channel: "b", version: "1" },
+        { ...thread, channel: "a", version: "9" },
+        { ...thread, channel: "a", version: "1" },
+      ]);
+      expect(values).toEqual([
+        { channel: "b", version: "1", value: json("b1") },
+        null,
+        { channel: "a", version: "1", value: json("first") },
+      ]);
+      expect((await store.listCheckpoints({ agentId: agent, metadataKeys: [], first: 10 })).totalCount).toBe(
+        1,
+      );
+    });
+
+    it("keeps the first regular write of a (task, idx) and lets a special write replace", async () => {
+      const at = ref("t", "c1");
+      await store.putCheckpoint(checkpointRecord(at), []);
+      expect(
+        await store.putWrites(at, {
+          keepFirst: [write("task", 0, "animals", "dog"), write("task", 1, "animals", "cat")],
+          replace: [write("task", -1, "__error__", "boom")],
+        }),
+      ).toBe(3);
+      expect(
+        await store.putWrites(at, {
+          keepFirst: [write("task", 0, "animals", "fish"), write("other", 0, "animals", "owl", "~1")],
+          replace: [write("task", -1, "__error__", "second boom")],
+        }),
+      ).toBe(2);
+      const [writes, none] = await store.writes([at, ref("t", "c2")]);
+      const byKey = (w: { taskId: string; idx: number }) => `${w.taskId}:${w.idx}`;
+      expect(writes!.sort((a, b) => byKey(a).localeCompare(byKey(b)))).toEqual([
+        write("other", 0, "animals", "owl", "~1"),
+        write("task", -1, "__error__", "second boom"),
+        write("task", 0, "animals", "dog"),
+        write("task", 1, "animals", "cat"),
+      ]);
+      expect(none).toEqual([]);
+    });
+
+    it("lists newest first across threads, with thread, namespace, before and metadata filters and pages", async () => {
+      await store.putCheckpoint(checkpointRecord(ref("t1", "c1"), { metadataKeys: ["src=input"] }), []);
+      await store.putCheckpoint(
+        checkpointRecord(ref("t1", "c3"), { metadataKeys: ["src=loop", "step=1"] }),
+        [],
+      );
+      await store.putCheckpoint(checkpointRecord(ref("t2", "c2"), { metadataKeys: ["src=loop"] }), []);
+      await store.putCheckpoint(
+        checkpointRecord(ref("t2", "c4", "child"), { metadataKeys: ["src=loop"] }),
+        [],
+      );
+      await store.putCheckpoint(checkpointRecord({ ...ref("t1", "c9"), agentId: freshAgent() }), []);
+      const list = (query: Partial<CheckpointQuery>) =>
+        store.listCheckpoints({ agentId: agent, metadataKeys: [], first: 10, ...query });
+
+      const all = await list({});
+      expect(ids(all)).toEqual(["c4", "c3", "c2", "c1"]);
+      expect(all).toMatchObject({ totalCount: 4, hasNextPage: false });
+      expect(ids(await list({ threadId: "t1" }))).toEqual(["c3", "c1"]);
+      expect(ids(await list({ namespace: "" }))).toEqual(["c3", "c2", "c1"]);
+      expect(ids(await list({ threadId: "t2", namespace: "child" }))).toEqual(["c4"]);
+      expect(ids(await list({ beforeId: "c3" }))).toEqual(["c2", "c1"]);
+      expect(ids(await list({ metadataKeys: ["src=loop"] }))).toEqual(["c4", "c3", "c2"]);
+      expect(ids(await list({ metadataKeys: ["src=loop", "step=1"] }))).toEqual(["c3"]);
+      expect(ids(await list({ metadataKeys: ["src=none"] }))).toEqual([]);
+
+      const page1 = await list({ first: 2 });
+      expect(ids(page1)).toEqual(["c4", "c3"]);
+      expect(page1).toMatchObject({ hasNextPage: true, totalCount: 4 });
+      const page2 = await list({ first: 2, afterSortKey: page1.records.at(-1)!.sortKey });
+      expect(ids(page2)).toEqual(["c2", "c1"]);
+      expect(page2.hasNextPage).toBe(false);
+    });
+
+    it("deletes one thread (every namespace, its channel values and writes) and leaves the rest", async () => {
+      const kept = ref("keep", "c1");
+      for (const at of [ref("gone", "c1"), ref("gone", "c2", "child"), kept]) {
+        await store.putCheckpoint(checkpointRecord(at, { channelVersions: { a: 1 } }), [
+          { channel: "a", version: "1", value: json(at.threadId) },
+        ]);
+        await store.putWrites(at, { keepFirst: [write("task", 0, "a", 1)], replace: [] });
+      }
+      expect(await store.deleteThread(agent, "gone")).toBe(2);
+      expect(await store.deleteThread(agent, "gone")).toBe(0);
+      expect(ids(await store.listCheckpoints({ agentId: agent, metadataKeys: [], first: 10 }))).toEqual([
+        "c1",
+      ]);
+      const thread = (threadId: string) => ({
+        agentId: agent,
+        threadId,
+        namespace: "",
+        channel: "a",
+        version: "1",
+      });
+      expect(await store.channelValues([thread("gone"), thread("keep")])).toEqual([
+        null,
+        { channel: "a", version: "1", value: json("keep") },
+      ]);
+      expect((await store.writes([ref("gone", "c1"), kept])).map((w) => w.length)).toEqual([0, 1]);
+      expect(await store.deleteAgent(agent)).toBe(1);
+      expect(await store.getCheckpoint(kept, null)).toBeNull();
+      expect((await store.writes([kept]))[0]).toEqual([]);
+    });
+
+    it("round-trips serialized values exactly (unicode, nesting, base64 text)", async () => {
+      const at = ref("t-ü 👋", "c1", "parent:1|child:2");
+      const payload = { text: 'héllo 👋 "q"', deep: { a: [1, 2.5, -3e-7, null, true] }, empty: {} };
+      await store.putCheckpoint({ ...checkpointRecord(at, { payload, channelVersions: { blob: 1 } }) }, [
+        { channel: "blob", version: "1", value: { type: "bytes", value: "AAEC/w==" } },
+      ]);
+      await store.putWrites(at, { keepFirst: [write("t", 0, "c", payload, "~a|b")], replace: [] });
+      expect((await store.getCheckpoint(at, "c1"))?.checkpoint).toEqual(json(payload));
+      expect((await store.channelValues([{ ...at, channel: "blob", version: "1" }]))[0]?.value).toEqual({
+        type: "bytes",
+        value: "AAEC/w==",
+      });
+      expect((await store.writes([at]))[0]).toEqual([write("t", 0, "c", payload, "~a|b")]);
     });
   });
 }

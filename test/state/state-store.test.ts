@@ -5,8 +5,15 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEncryptor } from "../../core/crypto/encryption.js";
 import { createNeo4jStateStore } from "../../subgraphs/state/store/neo4j.js";
+import { createNeo4jCheckpointStore } from "../../subgraphs/state/store/neo4j-checkpoints.js";
 import { createSqliteStateStore, type SqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
-import { appendRequest, describeStateStoreContract, freshAgent } from "../contract/state-store.contract.js";
+import { createSqliteCheckpointStore } from "../../subgraphs/state/store/sqlite-checkpoints.js";
+import {
+  appendRequest,
+  describeCheckpointStoreContract,
+  describeStateStoreContract,
+  freshAgent,
+} from "../contract/state-store.contract.js";
 import { neo4jTestDriver } from "../support/neo4j.js";
 
 describeStateStoreContract("sqlite", async () => {
@@ -55,4 +62,34 @@ describe("SQLite state store schema", () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
+});
+
+describeCheckpointStoreContract("sqlite", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-checkpoint-store-"));
+  const store = createSqliteCheckpointStore(dir);
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeCheckpointStoreContract("sqlite, encrypted at rest", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-checkpoint-store-enc-"));
+  const store = createSqliteCheckpointStore(dir, createEncryptor([{ id: "test", key: randomBytes(32) }]));
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeCheckpointStoreContract("neo4j", async () => {
+  const { driver, database } = await neo4jTestDriver();
+  const store = await createNeo4jCheckpointStore(driver, database);
+  return { store, close: () => driver.close() };
 });
