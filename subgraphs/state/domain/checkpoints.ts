@@ -59,7 +59,7 @@ export const MAX_FILTER_MEMBERS = 32;
 
 const SERIALIZED_TYPE = /^[A-Za-z0-9_.-]{1,32}$/;
 /** Control characters would break the list order (U+0001 separates the parts of a sort key) and logs. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /\p{Cc}/u;
 
 export interface SerializedValueInput {
   type: string;
