@@ -5,11 +5,20 @@
 import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
+import {
+  type CheckpointContext,
+  createCheckpointResolvers,
+  mergeResolverMaps,
+} from "./checkpoint-resolvers.js";
+import type { CheckpointStore } from "./domain/checkpoint-port.js";
+import { CheckpointService } from "./domain/checkpoints.js";
 import { StateService } from "./domain/state-service.js";
 import { createStateResolvers, type StateContext } from "./resolvers.js";
 import { createNeo4jStateStore } from "./store/neo4j.js";
+import { createNeo4jCheckpointStore } from "./store/neo4j-checkpoints.js";
 import type { StateStore } from "./store/port.js";
 import { createSqliteStateStore } from "./store/sqlite.js";
+import { createSqliteCheckpointStore } from "./store/sqlite-checkpoints.js";
 
 export async function createStateStore(runtime: Runtime): Promise<StateStore> {
   const { config } = runtime;
@@ -19,11 +28,26 @@ export async function createStateStore(runtime: Runtime): Promise<StateStore> {
   return createSqliteStateStore(config.dataDir, runtime.encryption);
 }
 
+export async function createCheckpointStore(runtime: Runtime): Promise<CheckpointStore> {
+  const { config } = runtime;
+  if (config.store === "neo4j") {
+    return createNeo4jCheckpointStore(runtime.neo4j!, config.neo4j!.database, runtime.encryption);
+  }
+  return createSqliteCheckpointStore(config.dataDir, runtime.encryption);
+}
+
 export async function startStateSubgraph(
   runtime: Runtime,
   options: { port: number },
 ): Promise<RunningService> {
   const store = await createStateStore(runtime);
+  const checkpointStore = await createCheckpointStore(runtime);
+  const checkpoints = new CheckpointService({
+    store: checkpointStore,
+    audit: runtime.audit,
+    limits: { maxBytes: runtime.config.limits.stateMaxBytes },
+    fingerprint: runtime.encryption.fingerprint,
+  });
   const service = new StateService({
     store,
     cache: runtime.cache,
@@ -35,14 +59,25 @@ export async function startStateSubgraph(
       historyLimit: runtime.config.limits.stateHistoryLimit,
     },
     logger: runtime.logger.child({ service: "state" }),
+    checkpoints,
   });
-  return startSubgraph<StateContext>({
+  return startSubgraph<StateContext & CheckpointContext>({
     name: "state",
     runtime,
     port: options.port,
-    resolvers: createStateResolvers(service, runtime.events, runtime.agents, runtime.audit),
-    createContext: (principal) => ({ principal, loaders: service.createLoaders() }),
-    readiness: { store: () => store.ping() },
-    onClose: () => store.close(),
+    resolvers: mergeResolverMaps<StateContext & CheckpointContext>(
+      createStateResolvers(service, runtime.events, runtime.agents, runtime.audit),
+      createCheckpointResolvers(checkpoints),
+    ),
+    createContext: (principal) => ({
+      principal,
+      loaders: service.createLoaders(),
+      checkpointLoaders: checkpoints.createLoaders(),
+    }),
+    readiness: { store: () => store.ping(), checkpoints: () => checkpointStore.ping() },
+    onClose: async () => {
+      await checkpointStore.close();
+      await store.close();
+    },
   });
 }

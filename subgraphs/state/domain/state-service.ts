@@ -60,6 +60,8 @@ export class StateService {
       audit: AuditLog;
       limits: StateLimits;
       logger: Logger;
+      /** The agent's thread checkpoints, deleted with its state (domain/checkpoints.ts). */
+      checkpoints?: { deleteAgent(agentId: string): Promise<number> };
     },
   ) {
     this.publisher = new OrderedPublisher(deps.events, (error) =>
@@ -158,7 +160,9 @@ export class StateService {
   }
 
   async deleteAgent(principal: Principal, agentId: string): Promise<boolean> {
-    const { deleted, revision } = await this.deps.store.deleteAgent(agentId);
+    const removedCheckpoints = (await this.deps.checkpoints?.deleteAgent(agentId)) ?? 0;
+    const { deleted: deletedState, revision } = await this.deps.store.deleteAgent(agentId);
+    const deleted = deletedState || removedCheckpoints > 0;
     if (revision > 0) await this.deps.cache.purgeAgent(agentId, ["AGENT_STATE", "STATE_VERSION"], revision);
     await this.deps.agents.mark(agentId, "state", false);
     if (deleted) {
