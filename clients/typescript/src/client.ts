@@ -1,6 +1,7 @@
 /**
  * createMnemoClient: one object for state, memory and subscriptions, sharing the URL and token.
  */
+import { CheckpointApi } from "./checkpoints.js";
 import { MemoryApi } from "./memory.js";
 import { StateApi } from "./state.js";
 import { type SocketOptions, SubscriptionApi } from "./subscriptions/index.js";
@@ -29,6 +30,8 @@ export interface MnemoClient {
   readonly state: StateApi;
   readonly memory: MemoryApi;
   readonly subscribe: SubscriptionApi;
+  /** Thread checkpoints (what MnemoSaver stores LangGraph runs in). */
+  readonly checkpoints: CheckpointApi;
   /** Runs any generated operation (or your own typed document) over HTTP. */
   request<TResult, TVariables>(
     operation: Operation<TResult, TVariables>,
@@ -60,6 +63,7 @@ export function createMnemoClient(options: MnemoClientOptions): MnemoClient {
     state,
     memory: new MemoryApi(transport),
     subscribe,
+    checkpoints: new CheckpointApi(transport),
     request: (operation, variables) => transport.execute(operation, variables),
     close: () => subscribe.close(),
   };

@@ -2,6 +2,12 @@
  * @mnemo/client: a typed client for Mnemo. Operations are generated from the supergraph
  * (src/generated/operations.ts); the classes here wrap them in a small API.
  */
+export {
+  CheckpointApi,
+  type CheckpointListOptions,
+  type CheckpointPage,
+  type StoredCheckpoint,
+} from "./checkpoints.js";
 export { createMnemoClient, type MnemoClient, type MnemoClientOptions, webSocketUrl } from "./client.js";
 export * from "./errors.js";
 export type * from "./generated/operations.js";

@@ -5,6 +5,47 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type ChannelValueInput = {
+  channel: string;
+  /** Must equal the channel's version in channelVersions, as text. */
+  version: string;
+  value: SerializedValueInput;
+};
+
+export type CheckpointInput = {
+  /** 1-256 characters, no control characters. */
+  threadId: string;
+  /** "" (the root graph) when left out; at most 512 characters. */
+  namespace?: string | null | undefined;
+  /** 1-128 characters. Saving again under an existing id replaces that checkpoint. */
+  id: string;
+  parentId?: string | null | undefined;
+  /** The checkpoint without its channel values. */
+  checkpoint: SerializedValueInput;
+  /** A JSON object. */
+  metadata: unknown;
+  /** Each channel's version (channel name -> number or string). */
+  channelVersions: unknown;
+  /** Values of the channels whose version is new in this checkpoint; a value already stored at its version is kept. */
+  channelValues?: Array<ChannelValueInput> | null | undefined;
+};
+
+export type CheckpointWriteInput = {
+  channel: string;
+  idx: number;
+  value: SerializedValueInput;
+};
+
+export type CheckpointWritesInput = {
+  threadId: string;
+  namespace?: string | null | undefined;
+  checkpointId: string;
+  taskId: string;
+  taskPath?: string | null | undefined;
+  /** At most 1000; a regular write (idx >= 0) already stored for this task and idx is kept. */
+  writes: Array<CheckpointWriteInput>;
+};
+
 export type EntityInput = {
   name: string;
   type?: string | null | undefined;
@@ -119,6 +160,61 @@ export type RememberOutcome =
   | 'CREATED'
   /** A duplicate (same normalised text, or cosine above the agent's dedupThreshold): merged into the existing memory, which is returned. */
   | 'MERGED';
+
+export type SerializedValueInput = {
+  /** 1-32 characters of letters, digits, . _ -; "json" for JSON values. */
+  type: string;
+  value: unknown;
+};
+
+export type CheckpointFieldsFragment = { threadId: string, namespace: string, id: string, parentId: string | null, metadata: unknown, channelVersions: unknown, createdAt: string, author: string | null, checkpoint: { type: string, value: unknown }, channelValues: Array<{ channel: string, version: string, value: { type: string, value: unknown } }>, pendingWrites: Array<{ taskId: string, taskPath: string, idx: number, channel: string, value: { type: string, value: unknown } }> };
+
+export type GetCheckpointQueryVariables = Exact<{
+  agentId: string | number;
+  threadId: string;
+  namespace?: string | null | undefined;
+  id?: string | null | undefined;
+}>;
+
+
+export type GetCheckpointQuery = { agent: { checkpoint: { threadId: string, namespace: string, id: string, parentId: string | null, metadata: unknown, channelVersions: unknown, createdAt: string, author: string | null, checkpoint: { type: string, value: unknown }, channelValues: Array<{ channel: string, version: string, value: { type: string, value: unknown } }>, pendingWrites: Array<{ taskId: string, taskPath: string, idx: number, channel: string, value: { type: string, value: unknown } }> } | null } | null };
+
+export type ListCheckpointsQueryVariables = Exact<{
+  agentId: string | number;
+  threadId?: string | null | undefined;
+  namespace?: string | null | undefined;
+  before?: string | null | undefined;
+  filter?: unknown;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type ListCheckpointsQuery = { agent: { checkpoints: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { threadId: string, namespace: string, id: string, parentId: string | null, metadata: unknown, channelVersions: unknown, createdAt: string, author: string | null, checkpoint: { type: string, value: unknown }, channelValues: Array<{ channel: string, version: string, value: { type: string, value: unknown } }>, pendingWrites: Array<{ taskId: string, taskPath: string, idx: number, channel: string, value: { type: string, value: unknown } }> } }> } } | null };
+
+export type PutCheckpointMutationVariables = Exact<{
+  agentId: string | number;
+  input: CheckpointInput;
+}>;
+
+
+export type PutCheckpointMutation = { putCheckpoint: { threadId: string, namespace: string, id: string } };
+
+export type PutCheckpointWritesMutationVariables = Exact<{
+  agentId: string | number;
+  input: CheckpointWritesInput;
+}>;
+
+
+export type PutCheckpointWritesMutation = { putCheckpointWrites: number };
+
+export type DeleteThreadMutationVariables = Exact<{
+  agentId: string | number;
+  threadId: string;
+}>;
+
+
+export type DeleteThreadMutation = { deleteThread: number };
 
 export type MemoryFieldsFragment = { id: string, agentId: string, content: string, kind: MemoryKind, tags: Array<string>, importance: number, createdAt: string, occurredAt: string, metadata: unknown, modality: Modality, mediaUri: string | null, caption: string | null, validFrom: string | null, validUntil: string | null, sessionId: string | null, pinned: boolean, entities: Array<{ name: string, type: string }> };
 
@@ -263,6 +359,40 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const CheckpointFieldsFragmentDoc = new TypedDocumentString(`
+    fragment CheckpointFields on Checkpoint {
+  threadId
+  namespace
+  id
+  parentId
+  checkpoint {
+    type
+    value
+  }
+  metadata
+  channelVersions
+  channelValues {
+    channel
+    version
+    value {
+      type
+      value
+    }
+  }
+  pendingWrites {
+    taskId
+    taskPath
+    idx
+    channel
+    value {
+      type
+      value
+    }
+  }
+  createdAt
+  author
+}
+    `, {"fragmentName":"CheckpointFields"}) as unknown as TypedDocumentString<CheckpointFieldsFragment, unknown>;
 export const MemoryFieldsFragmentDoc = new TypedDocumentString(`
     fragment MemoryFields on Memory {
   id
@@ -298,6 +428,121 @@ export const StateVersionFieldsFragmentDoc = new TypedDocumentString(`
   previousHash
 }
     `, {"fragmentName":"StateVersionFields"}) as unknown as TypedDocumentString<StateVersionFieldsFragment, unknown>;
+export const GetCheckpointDocument = new TypedDocumentString(`
+    query GetCheckpoint($agentId: ID!, $threadId: String!, $namespace: String, $id: String) {
+  agent(id: $agentId) {
+    checkpoint(threadId: $threadId, namespace: $namespace, id: $id) {
+      ...CheckpointFields
+    }
+  }
+}
+    fragment CheckpointFields on Checkpoint {
+  threadId
+  namespace
+  id
+  parentId
+  checkpoint {
+    type
+    value
+  }
+  metadata
+  channelVersions
+  channelValues {
+    channel
+    version
+    value {
+      type
+      value
+    }
+  }
+  pendingWrites {
+    taskId
+    taskPath
+    idx
+    channel
+    value {
+      type
+      value
+    }
+  }
+  createdAt
+  author
+}`) as unknown as TypedDocumentString<GetCheckpointQuery, GetCheckpointQueryVariables>;
+export const ListCheckpointsDocument = new TypedDocumentString(`
+    query ListCheckpoints($agentId: ID!, $threadId: String, $namespace: String, $before: String, $filter: JSON, $first: Int, $after: String) {
+  agent(id: $agentId) {
+    checkpoints(
+      threadId: $threadId
+      namespace: $namespace
+      before: $before
+      filter: $filter
+      first: $first
+      after: $after
+    ) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...CheckpointFields
+        }
+      }
+    }
+  }
+}
+    fragment CheckpointFields on Checkpoint {
+  threadId
+  namespace
+  id
+  parentId
+  checkpoint {
+    type
+    value
+  }
+  metadata
+  channelVersions
+  channelValues {
+    channel
+    version
+    value {
+      type
+      value
+    }
+  }
+  pendingWrites {
+    taskId
+    taskPath
+    idx
+    channel
+    value {
+      type
+      value
+    }
+  }
+  createdAt
+  author
+}`) as unknown as TypedDocumentString<ListCheckpointsQuery, ListCheckpointsQueryVariables>;
+export const PutCheckpointDocument = new TypedDocumentString(`
+    mutation PutCheckpoint($agentId: ID!, $input: CheckpointInput!) {
+  putCheckpoint(agentId: $agentId, input: $input) {
+    threadId
+    namespace
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<PutCheckpointMutation, PutCheckpointMutationVariables>;
+export const PutCheckpointWritesDocument = new TypedDocumentString(`
+    mutation PutCheckpointWrites($agentId: ID!, $input: CheckpointWritesInput!) {
+  putCheckpointWrites(agentId: $agentId, input: $input)
+}
+    `) as unknown as TypedDocumentString<PutCheckpointWritesMutation, PutCheckpointWritesMutationVariables>;
+export const DeleteThreadDocument = new TypedDocumentString(`
+    mutation DeleteThread($agentId: ID!, $threadId: String!) {
+  deleteThread(agentId: $agentId, threadId: $threadId)
+}
+    `) as unknown as TypedDocumentString<DeleteThreadMutation, DeleteThreadMutationVariables>;
 export const RememberDocument = new TypedDocumentString(`
     mutation Remember($agentId: ID!, $input: MemoryInput!) {
   remember(agentId: $agentId, input: $input) {
