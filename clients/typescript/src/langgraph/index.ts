@@ -11,3 +11,4 @@
  */
 export { MnemoSaver, type MnemoSaverOptions } from "./saver.js";
 export { Serialization, type SerializedValue } from "./serialization.js";
+export { MAX_NAMESPACE_DEPTH, MnemoStore, type MnemoStoreOptions } from "./store.js";
