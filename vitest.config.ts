@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -6,7 +7,18 @@ export default defineConfig({
     // One graphql-js for everything, the CommonJS build that Node (and so Apollo, which requires
     // it) loads. Vite would otherwise resolve the project's own `import "graphql"` to the ESM
     // build: two copies, and a schema built by one fails the other's instanceof checks.
-    alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve("graphql") }],
+    alias: [
+      { find: /^graphql$/, replacement: createRequire(import.meta.url).resolve("graphql") },
+      // The TypeScript client (an npm workspace) from its sources, so tests need no build first.
+      {
+        find: /^@mnemo\/client$/,
+        replacement: fileURLToPath(new URL("clients/typescript/src/index.ts", import.meta.url)),
+      },
+      {
+        find: /^@mnemo\/client\/langgraph$/,
+        replacement: fileURLToPath(new URL("clients/typescript/src/langgraph/index.ts", import.meta.url)),
+      },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts", "clients/typescript/test/**/*.test.ts"],

@@ -164,7 +164,8 @@ export type RememberOutcome =
 export type SerializedValueInput = {
   /** 1-32 characters of letters, digits, . _ -; "json" for JSON values. */
   type: string;
-  value: unknown;
+  /** The JSON document (null included) for type "json", base64 text otherwise. */
+  value?: unknown;
 };
 
 export type CheckpointFieldsFragment = { threadId: string, namespace: string, id: string, parentId: string | null, metadata: unknown, channelVersions: unknown, createdAt: string, author: string | null, checkpoint: { type: string, value: unknown }, channelValues: Array<{ channel: string, version: string, value: { type: string, value: unknown } }>, pendingWrites: Array<{ taskId: string, taskPath: string, idx: number, channel: string, value: { type: string, value: unknown } }> };
