@@ -6,16 +6,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCodes } from "../support/graphql-client.js";
-import { neo4jTestEnvironment, STORES } from "../support/neo4j.js";
+import { STORES } from "../support/neo4j.js";
 import { RedisServer } from "../support/redis-server.js";
-import {
-  ADMIN,
-  agentPrincipal,
-  readerPrincipal,
-  startTestStack,
-  type TestStack,
-  type TestStackOptions,
-} from "../support/stack.js";
+import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, type TestStack } from "../support/stack.js";
 
 const CHECKPOINT_FIELDS = `threadId namespace id parentId checkpoint { type value } metadata channelVersions
   channelValues { channel version value { type value } }
@@ -75,14 +68,7 @@ describe.each(STORES)("thread checkpoints through the gateway (%s)", (store) => 
   let mnemo: TestStack;
   beforeAll(async () => {
     redis = await RedisServer.start();
-    const options: TestStackOptions = {
-      redisUrl: redis.url,
-      env: {
-        STATE_MAX_BYTES: "4096",
-        ...(store === "neo4j" ? await neo4jTestEnvironment() : {}),
-      },
-    };
-    mnemo = await startTestStack(options);
+    mnemo = await startTestStack({ store, redisUrl: redis.url, env: { STATE_MAX_BYTES: "4096" } });
   });
   afterAll(async () => {
     await mnemo?.close();

@@ -7,7 +7,7 @@
  */
 import type { CheckpointSaverTestInitializer } from "@langchain/langgraph-checkpoint-validation";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { neo4jTestEnvironment, type TestStore } from "../../../../test/support/neo4j.js";
+import type { TestStore } from "../../../../test/support/neo4j.js";
 import { RedisServer } from "../../../../test/support/redis-server.js";
 import { agentPrincipal, startTestStack, type TestStack } from "../../../../test/support/stack.js";
 import { createMnemoClient, type MnemoClient } from "../../src/index.js";
@@ -29,10 +29,7 @@ export function mnemoSaverInitializer(store: TestStore): CheckpointSaverTestInit
     beforeAllTimeout: 180_000,
     async beforeAll() {
       redis = await RedisServer.start();
-      stack = await startTestStack({
-        redisUrl: redis.url,
-        env: store === "neo4j" ? await neo4jTestEnvironment() : {},
-      });
+      stack = await startTestStack({ store, redisUrl: redis.url });
     },
     async afterAll() {
       await stack?.close();
