@@ -110,8 +110,10 @@ export class SubscriptionApi {
       { query: operation.toString(), variables: variables as Record<string, unknown> },
       {
         next: (result) => {
-          if (result.errors?.length) stream.fail(subscriptionError(result.errors));
-          else if (result.data) onData(result.data);
+          // A field error inside an event comes with the rest of the event, and the subscription
+          // goes on (docs/architecture.md); only an event with no data at all ends the iterator.
+          if (result.data) onData(result.data);
+          else stream.fail(subscriptionError(result.errors ?? []));
         },
         error: (error) => stream.fail(subscriptionError(error)),
         complete: () => stream.end(),
