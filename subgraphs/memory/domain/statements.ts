@@ -191,7 +191,8 @@ function rawWords(text: string): RawWord[] {
     .replace(/%/g, " percent ");
   const words: RawWord[] = [];
   let sentenceStart = true;
-  for (const match of prepared.matchAll(/\d+(?:\.\d+)?|[\p{L}\p{N}]+|[.!?]/gu)) {
+  // A number with a letter right after it ("3rd", "xk4471" reversed) is one word, not two.
+  for (const match of prepared.matchAll(/\d+(?:\.\d+)?(?![\p{L}\d])|[\p{L}\p{N}]+|[.!?]/gu)) {
     const piece = match[0];
     if (/^[.!?]$/.test(piece)) {
       sentenceStart = true;
@@ -224,6 +225,7 @@ export function tokenize(text: string, names: readonly string[] = []): Token[] {
     if (/^\d+(?:\.\d+)?$/.test(lower)) return token(String(Number(lower)), "number");
     if (NUMBER_WORDS[lower]) return token(NUMBER_WORDS[lower]!, "number");
     if (RELATIVE_DAYS.has(lower)) return token(lower, "date", true);
+    if (lower === "too") return token("also", "word", true);
     if (MOVABLE.has(lower)) return token(lower, "word", true);
     const midSentenceCapital = word.capitalised && !word.sentenceStart;
     if (MONTHS.includes(lower) && (!AMBIGUOUS_MONTHS.has(lower) || midSentenceCapital || neighbourIsNumber)) {
