@@ -13,10 +13,10 @@ import {
 import type { CheckpointStore } from "./domain/checkpoint-port.js";
 import { CheckpointService } from "./domain/checkpoints.js";
 import { StateService } from "./domain/state-service.js";
+import type { StateStore } from "./domain/store-port.js";
 import { createStateResolvers, type StateContext } from "./resolvers.js";
 import { createNeo4jStateStore } from "./store/neo4j.js";
 import { createNeo4jCheckpointStore } from "./store/neo4j-checkpoints.js";
-import type { StateStore } from "./store/port.js";
 import { createSqliteStateStore } from "./store/sqlite.js";
 import { createSqliteCheckpointStore } from "./store/sqlite-checkpoints.js";
 

@@ -9,6 +9,7 @@ import type { Integer, Node } from "neo4j-driver";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import {
   type Driver,
+  ensureSchema,
   type ManagedTransaction,
   neo4j,
   runRead,
@@ -50,7 +51,6 @@ export const CHECKPOINT_CYPHER = {
     "CREATE INDEX checkpoint_write_thread IF NOT EXISTS FOR (w:CheckpointWrite) ON (w.agentId, w.threadId)",
   writeCheckpointIndex:
     "CREATE INDEX checkpoint_write_checkpoint IF NOT EXISTS FOR (w:CheckpointWrite) ON (w.checkpointKey)",
-  awaitIndexes: "CALL db.awaitIndexes(300)",
   upsertCheckpoint: `MERGE (c:Checkpoint {key: $key})
 SET c += $properties`,
   insertChannelValues: `UNWIND $values AS value
@@ -133,7 +133,7 @@ export async function createNeo4jCheckpointStore(
   database: string,
   encryption: Encryptor = plaintextStorage,
 ): Promise<CheckpointStore> {
-  const schema = [
+  await ensureSchema(driver, database, [
     CHECKPOINT_CYPHER.checkpointConstraint,
     CHECKPOINT_CYPHER.channelValueConstraint,
     CHECKPOINT_CYPHER.writeConstraint,
@@ -142,14 +142,7 @@ export async function createNeo4jCheckpointStore(
     CHECKPOINT_CYPHER.channelValueThreadIndex,
     CHECKPOINT_CYPHER.writeThreadIndex,
     CHECKPOINT_CYPHER.writeCheckpointIndex,
-  ];
-  // Schema changes may not share a transaction with each other.
-  for (const statement of schema) {
-    await runWrite(driver, database, async (tx) => {
-      await tx.run(statement);
-    });
-  }
-  await runRead(driver, database, (tx) => tx.run(CHECKPOINT_CYPHER.awaitIndexes));
+  ]);
   return new Neo4jCheckpointStore(driver, database, encryption);
 }
 
