@@ -46,6 +46,13 @@ export type CheckpointWritesInput = {
   writes: Array<CheckpointWriteInput>;
 };
 
+/** What a write does when it contradicts a valid memory of the agent. */
+export type ContradictionPolicy =
+  /** Keep both memories valid, linked as contradicting (the default). */
+  | 'KEEP_BOTH'
+  /** End the validity of the one that happened first at the moment the other happened, as `supersedes` does. */
+  | 'INVALIDATE_OLDER';
+
 export type EntityInput = {
   name: string;
   type?: string | null | undefined;
@@ -62,6 +69,7 @@ export type MemoryConfigInput = {
   weights?: RecallWeights | null | undefined;
   recencyHalfLifeHours?: number | null | undefined;
   dedupThreshold?: number | null | undefined;
+  contradictionPolicy?: ContradictionPolicy | null | undefined;
   /** 0 removes the limit. */
   capacity?: number | null | undefined;
   forgetting?: ForgettingPolicyInput | null | undefined;
@@ -112,7 +120,7 @@ export type MemoryInput = {
   extractEntities?: boolean | null | undefined;
   /** Never forgotten nor merged away by consolidation. */
   pinned?: boolean | null | undefined;
-  /** An older memory of the agent this one replaces (same entity and attribute, new value): it is invalidated (validUntil) at this memory's occurredAt, in the same transaction. */
+  /** An older memory of the agent this one replaces (same entity and attribute, new value): this memory is always stored as itself (outcome SUPERSEDED), and the older one is invalidated (validUntil) at this memory's occurredAt and linked, in the same transaction. */
   supersedes?: string | number | null | undefined;
 };
 
@@ -158,8 +166,14 @@ export type RelationInput = {
 export type RememberOutcome =
   /** Stored as a new memory. */
   | 'CREATED'
-  /** A duplicate (same normalised text, or cosine above the agent's dedupThreshold): merged into the existing memory, which is returned. */
-  | 'MERGED';
+  /**
+   * It states the same thing as a valid memory (the same normalised text; or, with a dedupThreshold
+   * below 1, the same canonical statement): merged into it, which is returned, its wording kept in
+   * `variants`. A memory that differs in any value, name, negation or order is never merged.
+   */
+  | 'MERGED'
+  /** Stored as a new memory that replaces the one named by `supersedes` (now invalidated, and linked). */
+  | 'SUPERSEDED';
 
 export type SerializedValueInput = {
   /** 1-32 characters of letters, digits, . _ -; "json" for JSON values. */
