@@ -8,6 +8,7 @@ import { createNeo4jAgentDirectory } from "../../core/agents/neo4j-directory.js"
 import { createNeo4jAuditStore } from "../../core/audit/neo4j-audit.js";
 import { createNeo4jMemoryStore } from "../../subgraphs/memory/store/neo4j.js";
 import { createNeo4jStateStore } from "../../subgraphs/state/store/neo4j.js";
+import { createNeo4jCheckpointStore } from "../../subgraphs/state/store/neo4j-checkpoints.js";
 import { emptyTestNeo4j, neo4jTestDriver } from "../support/neo4j.js";
 import { ADMIN, startTestStack, type TestStack } from "../support/stack.js";
 
@@ -23,6 +24,8 @@ describe("Neo4j: schema created by many services at once", () => {
           createNeo4jMemoryStore(driver, database, 8),
           createNeo4jStateStore(driver, database),
           createNeo4jStateStore(driver, database),
+          createNeo4jCheckpointStore(driver, database),
+          createNeo4jCheckpointStore(driver, database),
           createNeo4jAgentDirectory(driver, database),
           createNeo4jAuditStore(driver, database),
         ]);
