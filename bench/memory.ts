@@ -182,7 +182,7 @@ async function main() {
   // A second connection to the same SQLite file, for direct measurements and the bulk fill.
   const store = createSqliteMemoryStore(dataDir, DIMENSIONS);
   const pool = acquireAnalysisPool(workers);
-  const embedder = createEmbedder(config.embeddings, pool);
+  const embedder = await createEmbedder(config.embeddings, pool);
   const notes: string[] = [];
   const ingest: Record<string, { memories: number; seconds: number; perSecond: number; note: string }> = {};
 

@@ -31,16 +31,33 @@ export interface Neo4jConfig {
 }
 
 export interface EmbeddingsConfig {
-  /** `local`: the offline Universal Sentence Encoder; `http`: an OpenAI-compatible endpoint; `none`: client vectors only. */
-  provider: "local" | "http" | "none";
+  /**
+   * `onnx`: a sentence model in ONNX (EMBEDDINGS_MODEL_PATH, or EMBEDDINGS_MODEL from Hugging
+   * Face); `local`: the offline Universal Sentence Encoder lite; `http`: an OpenAI-compatible
+   * endpoint; `none`: client vectors only. EMBEDDINGS_PROVIDER=auto (the default) resolves to
+   * `onnx` when a model directory is at EMBEDDINGS_MODEL_PATH and to `local` otherwise.
+   */
+  provider: "onnx" | "local" | "http" | "none";
+  /** What was asked for: `auto` when the provider was chosen by what is installed. */
+  requested: "auto" | "onnx" | "local" | "http" | "none";
   url?: string;
+  /** For `http`: the model name sent to the endpoint; for `onnx`: a Hugging Face model id. */
   model?: string;
   apiKey?: string;
-  /** Required for `http` and `none`; the local model is always 512. */
+  /** Required for `http` and `none`; `local` is always 512; `onnx` reads it from the model (0 here). */
   dimensions: number;
-  /** Worker threads used by the local embedder. */
+  /** Worker threads used by the local and ONNX embedders and entity extraction. */
   workers: number;
+  /** For `onnx`: a model directory (model.onnx, tokenizer.json, tokenizer_config.json). */
+  modelPath: string;
+  /** For `onnx` with EMBEDDINGS_MODEL and no EMBEDDINGS_MODEL_PATH: the Hugging Face model id to download. */
+  hubModel?: string;
+  /** Where models named by EMBEDDINGS_MODEL are downloaded to. */
+  cacheDir: string;
 }
+
+/** Where `npm run models` puts the default model, relative to the working directory. */
+export const DEFAULT_MODEL_PATH = "models/all-minilm-l6-v2";
 
 /** Cache layer settings (see core/cache/cache.ts CacheSettings and docs/cache.md). */
 export interface CacheConfig {
@@ -282,17 +299,56 @@ export function loadConfig(
     read.problems.push("INTERNAL_SECRET must be at least 32 bytes long");
   }
 
-  const embeddingsProvider = read.oneOf("EMBEDDINGS_PROVIDER", ["local", "http", "none"] as const, "local");
+  const requestedProvider = read.oneOf(
+    "EMBEDDINGS_PROVIDER",
+    ["auto", "onnx", "local", "http", "none"] as const,
+    "auto",
+  );
+  const modelPathSet = read.raw("EMBEDDINGS_MODEL_PATH") !== undefined;
+  const modelPath = path.resolve(read.string("EMBEDDINGS_MODEL_PATH", DEFAULT_MODEL_PATH));
+  const modelPresent = existsSync(path.join(modelPath, "model.onnx"));
+  const embeddingsProvider =
+    requestedProvider === "auto" ? (modelPresent ? "onnx" : "local") : requestedProvider;
+  if (modelPathSet && !modelPresent && (requestedProvider === "onnx" || requestedProvider === "auto")) {
+    read.problems.push(
+      `EMBEDDINGS_MODEL_PATH points to ${modelPath}, which has no model.onnx ` +
+        "(run `npm run models`, or point it at a directory with model.onnx, tokenizer.json and tokenizer_config.json)",
+    );
+  }
+  if (
+    requestedProvider === "onnx" &&
+    !modelPathSet &&
+    !modelPresent &&
+    read.raw("EMBEDDINGS_MODEL") === undefined
+  ) {
+    read.problems.push(
+      `EMBEDDINGS_PROVIDER=onnx found no model at ${modelPath}: run \`npm run models\`, ` +
+        "or set EMBEDDINGS_MODEL_PATH to a model directory, or EMBEDDINGS_MODEL to a Hugging Face model id",
+    );
+  }
   const embeddingsUrl = read.url("EMBEDDINGS_URL", ["http", "https"]);
   if (embeddingsProvider === "http" && !embeddingsUrl) {
     read.problems.push("EMBEDDINGS_PROVIDER=http needs EMBEDDINGS_URL (an OpenAI-compatible /v1 base URL)");
   }
   const defaultDimensions = embeddingsProvider === "local" ? 512 : 0;
-  const dimensions = read.int("EMBEDDINGS_DIMENSIONS", defaultDimensions, 1, 8192);
+  const dimensions = read.int(
+    "EMBEDDINGS_DIMENSIONS",
+    defaultDimensions,
+    embeddingsProvider === "onnx" ? 0 : 1,
+    8192,
+  );
   if (embeddingsProvider === "local" && dimensions !== 512) {
     read.problems.push("EMBEDDINGS_DIMENSIONS must be 512 with the local embedder (or leave it unset)");
   }
-  if (embeddingsProvider !== "local" && read.raw("EMBEDDINGS_DIMENSIONS") === undefined) {
+  if (embeddingsProvider === "onnx" && read.raw("EMBEDDINGS_DIMENSIONS") !== undefined) {
+    read.problems.push(
+      "EMBEDDINGS_DIMENSIONS is read from the model with EMBEDDINGS_PROVIDER=onnx: leave it unset",
+    );
+  }
+  if (
+    (embeddingsProvider === "http" || embeddingsProvider === "none") &&
+    read.raw("EMBEDDINGS_DIMENSIONS") === undefined
+  ) {
     read.problems.push(`EMBEDDINGS_PROVIDER=${embeddingsProvider} needs EMBEDDINGS_DIMENSIONS`);
   }
 
@@ -351,6 +407,10 @@ export function loadConfig(
       apiKey: read.raw("EMBEDDINGS_API_KEY"),
       dimensions,
       workers: read.int("EMBEDDINGS_WORKERS", 1, 1, 64),
+      requested: requestedProvider,
+      modelPath,
+      hubModel: embeddingsProvider === "onnx" && !modelPathSet ? read.raw("EMBEDDINGS_MODEL") : undefined,
+      cacheDir: path.resolve(read.string("EMBEDDINGS_CACHE_DIR", "models/hf")),
     },
     encryptionKeys: encryption.keys,
     protection: {

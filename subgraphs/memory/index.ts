@@ -17,9 +17,9 @@ import { createNeo4jMemoryStore } from "./store/neo4j.js";
 import type { MemoryStore } from "./store/port.js";
 import { createSqliteMemoryStore } from "./store/sqlite.js";
 
-export async function createMemoryStore(runtime: Runtime): Promise<MemoryStore> {
+/** The memory store, for vectors of `dimensions` (the embedder's). */
+export async function createMemoryStore(runtime: Runtime, dimensions: number): Promise<MemoryStore> {
   const { config } = runtime;
-  const dimensions = config.embeddings.dimensions;
   if (config.store === "neo4j")
     return createNeo4jMemoryStore(runtime.neo4j!, config.neo4j!.database, dimensions, runtime.encryption);
   return createSqliteMemoryStore(config.dataDir, dimensions, runtime.encryption);
@@ -44,9 +44,26 @@ export async function createMemoryComponents(
   runtime: Runtime,
   options: { embedder?: (configured: Embedder) => Embedder } = {},
 ): Promise<MemoryComponents> {
-  const store = await createMemoryStore(runtime);
   const pool = acquireAnalysisPool(runtime.config.embeddings.workers);
-  const configured = createEmbedder(runtime.config.embeddings, pool);
+  const logger = runtime.logger.child({ service: "memory" });
+  let configured: Embedder;
+  let store: MemoryStore;
+  try {
+    configured = await createEmbedder(runtime.config.embeddings, pool);
+    store = await createMemoryStore(runtime, configured.dimensions);
+  } catch (error) {
+    await pool.release();
+    throw error;
+  }
+  logger.info(
+    {
+      provider: configured.provider,
+      requested: runtime.config.embeddings.requested,
+      model: configured.modelId,
+      dimensions: configured.dimensions,
+    },
+    `embeddings: ${configured.modelId} (${configured.dimensions} d, EMBEDDINGS_PROVIDER=${runtime.config.embeddings.requested})`,
+  );
   const service = new MemoryService({
     store,
     embedder: options.embedder ? options.embedder(configured) : configured,
@@ -59,7 +76,6 @@ export async function createMemoryComponents(
     limits: { maxBytes: runtime.config.limits.memoryMaxBytes },
     logger: runtime.logger.child({ service: "memory" }),
   });
-  const logger = runtime.logger.child({ service: "memory" });
   const locks = createLockManager(runtime.redis);
   const maintenance = new MemoryMaintenance({
     store,

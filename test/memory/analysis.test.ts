@@ -23,7 +23,7 @@ describe("the offline embedder and extractor (worker pool)", () => {
   });
 
   it("embeds in batches into 512-d unit vectors that place paraphrases closer than unrelated text", async () => {
-    const embedder = createEmbedder(loadConfig({}).embeddings, pool);
+    const embedder = await createEmbedder(loadConfig({ EMBEDDINGS_PROVIDER: "local" }).embeddings, pool);
     const texts = Array.from({ length: 40 }, (_, i) => `sentence number ${i}`);
     const [cat, kitten, stocks, ...rest] = await embedder.embed([
       "My cat is sick",
@@ -111,12 +111,10 @@ describe("the OpenAI-compatible HTTP embedder", () => {
     const server = await startEmbeddingServer(16);
     try {
       const embedder = new HttpEmbedder({
-        provider: "http",
         url: `${server.url}/`,
         model: "text-embedding-3-small",
         apiKey: "sk-test",
         dimensions: 16,
-        workers: 1,
       });
       const texts = Array.from({ length: 70 }, (_, i) => "x".repeat(i + 1));
       const vectors = await embedder.embed(texts);
@@ -138,7 +136,7 @@ describe("the OpenAI-compatible HTTP embedder", () => {
     for (const options of [{ failWith: 503 }, { returnDims: 8 }]) {
       const server = await startEmbeddingServer(16, options);
       try {
-        const embedder = new HttpEmbedder({ provider: "http", url: server.url, dimensions: 16, workers: 1 });
+        const embedder = new HttpEmbedder({ url: server.url, dimensions: 16 });
         await expect(embedder.embed(["hello"])).rejects.toMatchObject({
           extensions: { code: "UNAVAILABLE" },
         });

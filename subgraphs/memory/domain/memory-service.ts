@@ -49,7 +49,7 @@ import {
   type RecallWeights,
   withConfigDefaults,
 } from "./model.js";
-import { recallMemories } from "./recall.js";
+import { type GatheredCandidates, gatherCandidates, type RecallRequest, recallMemories } from "./recall.js";
 import type { ScoredCandidate } from "./scoring.js";
 import { contentHash, normalizeName } from "./text.js";
 
@@ -321,6 +321,25 @@ export class MemoryService {
   }
 
   async recall(args: RecallArgs): Promise<ScoredCandidate[]> {
+    const request = await this.recallRequest(args);
+    const hits = await recallMemories(this.deps.store, request);
+    this.tracker.record(
+      hits.map((hit) => ({ id: hit.record.id, components: hit.components })),
+      request.now,
+    );
+    return hits;
+  }
+
+  /**
+   * Every candidate a recall would rank, with its evidence and the weights it would use, and no
+   * side effects (no access is recorded): what the recall benchmark re-weights.
+   */
+  async recallCandidates(args: RecallArgs): Promise<GatheredCandidates & { weights: RecallWeights }> {
+    const request = await this.recallRequest(args);
+    return { ...(await gatherCandidates(this.deps.store, request)), weights: request.weights };
+  }
+
+  private async recallRequest(args: RecallArgs): Promise<RecallRequest> {
     const { store, embedder } = this.deps;
     const k = checkK(args.k);
     const query = checkQuery(args.query);
@@ -330,9 +349,7 @@ export class MemoryService {
     let vector: Float32Array | null = null;
     if (args.queryEmbedding) vector = checkVector(args.queryEmbedding, store.dimensions, "queryEmbedding");
     else if (embedder.available) vector = await this.embedQuery(query);
-
-    const now = new Date().toISOString();
-    const hits = await recallMemories(store, {
+    return {
       agentId: args.agentId,
       query,
       vector,
@@ -340,20 +357,20 @@ export class MemoryService {
       filter,
       weights,
       config,
-      now,
+      now: new Date().toISOString(),
       hasFeedback: config.learned !== null,
-    });
-    this.tracker.record(
-      hits.map((hit) => ({ id: hit.record.id, components: hit.components })),
-      now,
-    );
-    return hits;
+    };
+  }
+
+  /** The model that makes this service's vectors (see Embedder.modelId). */
+  get embedderModelId(): string {
+    return this.deps.embedder.modelId;
   }
 
   async embedQuery(query: string): Promise<Float32Array> {
     const cached = this.queryVectors.get(query);
     if (cached) return cached;
-    const [vector] = await this.deps.embedder.embed([query]);
+    const [vector] = await this.deps.embedder.embed([query], "query");
     this.queryVectors.set(query, vector!);
     return vector!;
   }
