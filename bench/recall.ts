@@ -21,7 +21,7 @@
  * Options: --cache keeps embeddings in bench/.cache (git-ignored) across runs;
  * --conversations conv-26,conv-30 restricts the run to some samples.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -71,6 +71,7 @@ function options() {
       cache: { type: "boolean", default: false },
       conversations: { type: "string" },
       embedders: { type: "string" },
+      "reuse-candidates": { type: "boolean", default: false },
       "results-dir": { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -102,6 +103,7 @@ function options() {
   }
   return {
     embedders: embedders as EmbedderName[],
+    reuseCandidates: values["reuse-candidates"],
     data: values.data,
     out: values.out,
     ks: [...new Set(ks)].sort((a, b) => a - b),
@@ -141,6 +143,8 @@ interface EmbedderRun {
   vector: RecallAccumulator;
   shipped: RecallAccumulator;
   questions: QuestionCandidates[];
+  /** Per question, the turns each fixed system returned (kept to re-score saved runs). */
+  ranked: { bm25: string[]; vector: string[]; shipped: string[] }[];
   shippedWeights: Weights;
   seconds: { ingest: number; recall: number };
 }
@@ -184,6 +188,7 @@ async function runEmbedder(
     vector: new RecallAccumulator(args.ks),
     shipped: new RecallAccumulator(args.ks),
     questions: [],
+    ranked: [],
     shippedWeights: { ...DEFAULT_MEMORY_CONFIG.weights },
     seconds: { ingest: 0, recall: 0 },
   };
@@ -224,9 +229,15 @@ async function runEmbedder(
         run.shippedWeights = gathered.weights as Weights;
         const candidates = scoreCandidates(gathered.candidates, gathered.weights, gathered.context);
         const shipped = rank([...candidates]).slice(0, maxK);
-        run.shipped.add(question.category, toTurns(shipped.map((hit) => hit.record.id)), question.evidence);
-        run.bm25.add(question.category, toTurns(bm25.map((hit) => hit.id)), question.evidence);
-        run.vector.add(question.category, toTurns(nearest.map((hit) => hit.id)), question.evidence);
+        const ranked = {
+          shipped: toTurns(shipped.map((hit) => hit.record.id)),
+          bm25: toTurns(bm25.map((hit) => hit.id)),
+          vector: toTurns(nearest.map((hit) => hit.id)),
+        };
+        run.ranked.push(ranked);
+        run.shipped.add(question.category, ranked.shipped, question.evidence);
+        run.bm25.add(question.category, ranked.bm25, question.evidence);
+        run.vector.add(question.category, ranked.vector, question.evidence);
         run.questions.push({
           conversation: conversation.sampleId,
           category: question.category,
@@ -255,6 +266,32 @@ async function runEmbedder(
   return run;
 }
 
+type SavedRun = Omit<EmbedderRun, "bm25" | "vector" | "shipped"> & {
+  ranked: { bm25: string[]; vector: string[]; shipped: string[] }[];
+};
+
+/** The per-question rankings are kept next to the candidates; accumulators are rebuilt from them. */
+function saveRun(run: EmbedderRun): SavedRun {
+  const { bm25: _b, vector: _v, shipped: _s, ...rest } = run;
+  return { ...rest, ranked: run.ranked };
+}
+
+function reviveRun(saved: SavedRun, ks: readonly number[]): EmbedderRun {
+  const run: EmbedderRun = {
+    ...saved,
+    bm25: new RecallAccumulator(ks),
+    vector: new RecallAccumulator(ks),
+    shipped: new RecallAccumulator(ks),
+  };
+  saved.questions.forEach((question, i) => {
+    const ranked = saved.ranked[i]!;
+    run.bm25.add(question.category, ranked.bm25, question.evidence);
+    run.vector.add(question.category, ranked.vector, question.evidence);
+    run.shipped.add(question.category, ranked.shipped, question.evidence);
+  });
+  return run;
+}
+
 async function main() {
   const args = options();
   let conversations: Conversation[] = loadLocomo(args.data);
@@ -266,7 +303,18 @@ async function main() {
   }
   const started = performance.now();
   const runs: EmbedderRun[] = [];
-  for (const name of args.embedders) runs.push(await runEmbedder(name, conversations, args));
+  for (const name of args.embedders) {
+    // --cache also keeps each embedder's gathered candidates, so fusion can be re-examined
+    // (--reuse-candidates) without ingesting again.
+    const saved = new URL(`./.cache/candidates-${name}.json`, import.meta.url);
+    if (args.reuseCandidates && existsSync(saved)) {
+      runs.push(reviveRun(JSON.parse(readFileSync(saved, "utf8")) as SavedRun, args.ks));
+      continue;
+    }
+    const run = await runEmbedder(name, conversations, args);
+    if (args.cache) writeFileSync(saved, JSON.stringify(saveRun(run)));
+    runs.push(run);
+  }
 
   const fusionStart = performance.now();
   const results = runs.map((run) => {

@@ -45,6 +45,7 @@ import {
   type WriteOutcome,
   type WriteResult,
 } from "./port.js";
+import { APPROXIMATE_FROM, MEMORY_CODES_MIGRATION, SqliteVectorIndex } from "./sqlite-vector-index.js";
 
 const MIGRATIONS = [
   `CREATE TABLE memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -126,6 +127,8 @@ const MIGRATIONS = [
      seq INTEGER PRIMARY KEY REFERENCES memories (seq) ON DELETE CASCADE,
      embedding BLOB NOT NULL
    );`,
+  // Binary codes of every vector, for the approximate first pass at scale (sqlite-vector-index.ts).
+  MEMORY_CODES_MIGRATION,
 ];
 
 /** vec0 refuses k above this. */
@@ -248,6 +251,7 @@ export class SqliteMemoryStore implements MemoryStore {
   readonly dimensions: number;
   private readonly s;
   private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
+  private readonly index: SqliteVectorIndex;
 
   constructor(
     readonly db: SqliteDatabase,
@@ -257,6 +261,7 @@ export class SqliteMemoryStore implements MemoryStore {
     migrate(db, MIGRATIONS);
     this.dimensions = ensureVectorTable(db, dimensions);
     copyEmbeddingsOnce(db);
+    this.index = new SqliteVectorIndex(db, this.dimensions);
     const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
     this.s = {
       memoriesById: db.prepare(
@@ -463,6 +468,10 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       candidates: filtered(
         `SELECT ${MEMORY_COLUMNS} FROM json_each(@ids) j CROSS JOIN memories m ON m.id = j.value
+         WHERE m.agent_id = @agentId AND FILTER`,
+      ),
+      passingFilter: filtered(
+        `SELECT j.key AS position, m.id FROM json_each(@seqs) j CROSS JOIN memories m ON m.seq = j.value
          WHERE m.agent_id = @agentId AND FILTER`,
       ),
     };
@@ -910,6 +919,9 @@ export class SqliteMemoryStore implements MemoryStore {
     filter: MemoryFilter,
     now: string,
   ): Promise<ScoredId[]> {
+    if (this.index.size(agentId) >= APPROXIMATE_FROM) {
+      return this.approximateVectorSearch(agentId, vector, limit, filter, now);
+    }
     const params = { ...filterParams(filter, now), agentId, vector: vectorBlob(vector) };
     // vec0 filters only by partition (agent); other filters apply after the k nearest are found,
     // so over-fetch and widen until `limit` survive or the agent's vectors are exhausted.
@@ -920,6 +932,35 @@ export class SqliteMemoryStore implements MemoryStore {
         return rows.slice(0, limit).map((row) => ({ id: row.id, score: 1 - row.distance }));
       }
       k = Math.min(MAX_KNN, k * 4);
+    }
+  }
+
+  /**
+   * Binary-quantised first pass and exact re-rank (sqlite-vector-index.ts), for agents with many
+   * memories. The filter applies to the re-ranked hits: over-fetch and widen while too few pass.
+   */
+  private approximateVectorSearch(
+    agentId: string,
+    vector: Float32Array,
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): ScoredId[] {
+    const params = filterParams(filter, now);
+    const size = this.index.size(agentId);
+    for (let fetch = limit; ; fetch *= 4) {
+      const nearest = this.index.nearest(agentId, vector, fetch);
+      const passing = this.s.passingFilter.all({
+        ...params,
+        agentId,
+        seqs: JSON.stringify(nearest.map((hit) => hit.seq)),
+      }) as { position: number; id: string }[];
+      if (passing.length >= limit || nearest.length < fetch || fetch >= size) {
+        return passing
+          .sort((a, b) => a.position - b.position)
+          .slice(0, limit)
+          .map((row) => ({ id: row.id, score: nearest[row.position]!.similarity }));
+      }
     }
   }
 
