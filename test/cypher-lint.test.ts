@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { AGENT_DIRECTORY_CYPHER } from "../core/agents/neo4j-directory.js";
 import { AUDIT_CYPHER } from "../core/audit/neo4j-audit.js";
 import { MEMORY_CYPHER } from "../subgraphs/memory/store/neo4j.js";
+import { EMBEDDING_MODEL_CYPHER } from "../subgraphs/memory/store/neo4j-embedding-model.js";
 import { STATE_CYPHER } from "../subgraphs/state/store/neo4j.js";
 import { lintCypher } from "./support/cypher-lint.js";
 
@@ -92,6 +93,17 @@ const GROUPS: { name: string; statements: Record<string, string>; parameters: Re
   },
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
   { name: "memory store", statements: MEMORY_CYPHER, parameters: MEMORY_PARAMETERS },
+  {
+    name: "memory store embedding model",
+    statements: EMBEDDING_MODEL_CYPHER,
+    parameters: {
+      model: '{"id":"m","dimensions":8}',
+      target: '{"id":"m","dimensions":8}',
+      dimensions: 8,
+      limit: 10,
+      rows: [{ id: "a1/x", vector: [0.1, 0.2] }],
+    },
+  },
   {
     name: "audit log",
     statements: AUDIT_CYPHER,

@@ -13,16 +13,29 @@ import { ForgettingRunner } from "./domain/forgetting.js";
 import { MemoryMaintenance } from "./domain/maintenance.js";
 import { MemoryService } from "./domain/memory-service.js";
 import { createMemoryResolvers, type MemoryContext } from "./resolvers.js";
-import { createNeo4jMemoryStore } from "./store/neo4j.js";
-import type { MemoryStore } from "./store/port.js";
+import { createNeo4jMemoryStore, storedNeo4jDimensions } from "./store/neo4j.js";
+import type { EmbeddingModel, MemoryStore } from "./store/port.js";
 import { createSqliteMemoryStore } from "./store/sqlite.js";
 
-/** The memory store, for vectors of `dimensions` (the embedder's). */
-export async function createMemoryStore(runtime: Runtime, dimensions: number): Promise<MemoryStore> {
+/**
+ * The memory store, for the vectors of `model` (the embedder's): a store made with another model
+ * is refused (EmbeddingModelMismatchError). Without a model (maintenance tools), the store opens
+ * with the vectors it holds.
+ */
+export async function createMemoryStore(runtime: Runtime, model?: EmbeddingModel): Promise<MemoryStore> {
   const { config } = runtime;
-  if (config.store === "neo4j")
-    return createNeo4jMemoryStore(runtime.neo4j!, config.neo4j!.database, dimensions, runtime.encryption);
-  return createSqliteMemoryStore(config.dataDir, dimensions, runtime.encryption);
+  if (config.store === "neo4j") {
+    const dimensions =
+      model?.dimensions ?? (await storedNeo4jDimensions(runtime.neo4j!, config.neo4j!.database));
+    return createNeo4jMemoryStore(
+      runtime.neo4j!,
+      config.neo4j!.database,
+      dimensions,
+      runtime.encryption,
+      model,
+    );
+  }
+  return createSqliteMemoryStore(config.dataDir, model?.dimensions ?? 0, runtime.encryption, model);
 }
 
 export interface MemoryComponents {
@@ -50,7 +63,7 @@ export async function createMemoryComponents(
   let store: MemoryStore;
   try {
     configured = await createEmbedder(runtime.config.embeddings, pool);
-    store = await createMemoryStore(runtime, configured.dimensions);
+    store = await createMemoryStore(runtime, { id: configured.modelId, dimensions: configured.dimensions });
   } catch (error) {
     await pool.release();
     throw error;

@@ -32,6 +32,9 @@ function load(spec) {
         intraOpNumThreads: spec.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: "all",
+        // Idle onnxruntime threads would spin for work, taking CPU from entity extraction and
+        // the event loop on a small machine; they sleep instead.
+        extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
       });
       return { tokenizer, session, typeIds: session.inputNames.includes("token_type_ids") };
     })();

@@ -43,15 +43,19 @@ import type {
 } from "../domain/model.js";
 import { agentToken } from "./agent-token.js";
 import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
+import { Neo4jEmbeddingModel } from "./neo4j-embedding-model.js";
 import {
   type AccessUpdate,
   type Candidate,
   type ConsolidationMerge,
   DimensionMismatchError,
+  type EmbeddingModel,
   type ForgetRules,
   type MemoryLink,
   type MemoryStore,
+  type MemoryToEmbed,
   type Page,
+  type ReembedStatus,
   type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
@@ -101,6 +105,7 @@ export const MEMORY_CYPHER = {
   textIndex: `CREATE FULLTEXT INDEX ${TEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.searchText, m.agentToken]
 OPTIONS {indexConfig: {\`fulltext.analyzer\`: 'english'}}`,
   awaitIndexes: "CALL db.awaitIndexes(300)",
+  readDimensions: "MATCH (s:MemoryStoreMeta {name: 'memory'}) RETURN s.dimensions AS dimensions",
   recordDimensions: `MERGE (s:MemoryStoreMeta {name: 'memory'})
 ON CREATE SET s.dimensions = $dimensions
 RETURN s.dimensions AS dimensions`,
@@ -408,11 +413,23 @@ async function deleteMemoryTx(tx: ManagedTransaction, agentId: string, id: strin
   return deleted.records.map((row) => row.get("id") as string);
 }
 
+/** The vector size a Neo4j memory store holds (for maintenance tools that open it as it is). */
+export async function storedNeo4jDimensions(driver: Driver, database: string): Promise<number> {
+  const result = await runRead(driver, database, (tx) => tx.run(MEMORY_CYPHER.readDimensions));
+  const dimensions = result.records[0]?.get("dimensions");
+  if (dimensions === undefined || dimensions === null) {
+    throw new Error("this memory store has no vectors yet: there is nothing to open");
+  }
+  return toNumber(dimensions);
+}
+
+/** With `model`, the store records it on first start and refuses another model afterwards. */
 export async function createNeo4jMemoryStore(
   driver: Driver,
   database: string,
   dimensions: number,
   encryption: Encryptor = plaintextStorage,
+  model?: EmbeddingModel,
 ): Promise<MemoryStore> {
   const schema = [
     MEMORY_CYPHER.memoryIdConstraint,
@@ -437,16 +454,48 @@ export async function createNeo4jMemoryStore(
   );
   const stored = toNumber(recorded.records[0]!.get("dimensions"));
   if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
+  if (model) await new Neo4jEmbeddingModel(driver, database).check(model);
   return new Neo4jMemoryStore(driver, database, dimensions, encryption);
 }
 
 export class Neo4jMemoryStore implements MemoryStore {
+  private readonly model: Neo4jEmbeddingModel;
+
   constructor(
     private readonly driver: Driver,
     private readonly database: string,
-    readonly dimensions: number,
+    /** Changes only when a re-embedding swaps the vectors. */
+    public dimensions: number,
     private readonly encryption: Encryptor = plaintextStorage,
-  ) {}
+  ) {
+    this.model = new Neo4jEmbeddingModel(driver, database);
+  }
+
+  embeddingModel(): Promise<EmbeddingModel | null> {
+    return this.model.current();
+  }
+
+  reembedStatus(): Promise<ReembedStatus> {
+    return this.model.status();
+  }
+
+  startReembed(target: EmbeddingModel): Promise<ReembedStatus> {
+    return this.model.start(target);
+  }
+
+  memoriesToReembed(limit: number): Promise<MemoryToEmbed[]> {
+    return this.model.next(limit, this.encryption);
+  }
+
+  saveReembedded(vectors: readonly { id: string; vector: Float32Array }[]): Promise<void> {
+    return this.model.save(vectors);
+  }
+
+  async finishReembed(): Promise<{ switched: boolean; remaining: number }> {
+    const { switched, remaining } = await this.model.finish(memoryVectorIndexCypher);
+    if (switched) this.dimensions = switched.dimensions;
+    return { switched: switched !== null, remaining };
+  }
 
   private readTx<T>(work: (tx: ManagedTransaction) => Promise<T>) {
     return runRead(this.driver, this.database, work);

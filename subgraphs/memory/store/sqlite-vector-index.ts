@@ -68,10 +68,7 @@ export class SqliteVectorIndex {
   private readonly agents: LRUCache<string, AgentCodes>;
   private readonly s;
 
-  constructor(
-    db: SqliteDatabase,
-    dimensions: number,
-  ) {
+  constructor(db: SqliteDatabase, dimensions: number) {
     this.words = Math.ceil(dimensions / 32);
     this.agents = new LRUCache<string, AgentCodes>({
       maxSize: CACHE_BYTES,

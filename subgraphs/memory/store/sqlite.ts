@@ -33,11 +33,14 @@ import {
   type Candidate,
   type ConsolidationMerge,
   DimensionMismatchError,
+  type EmbeddingModel,
   type ForgetRules,
   type MemoryLink,
   type MemoryStore,
+  type MemoryToEmbed,
   type NewMemory,
   type Page,
+  type ReembedStatus,
   type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
@@ -45,6 +48,7 @@ import {
   type WriteOutcome,
   type WriteResult,
 } from "./port.js";
+import { SqliteEmbeddingModel, vectorTableSql } from "./sqlite-embedding-model.js";
 import { APPROXIMATE_FROM, MEMORY_CODES_MIGRATION, SqliteVectorIndex } from "./sqlite-vector-index.js";
 
 const MIGRATIONS = [
@@ -129,6 +133,11 @@ const MIGRATIONS = [
    );`,
   // Binary codes of every vector, for the approximate first pass at scale (sqlite-vector-index.ts).
   MEMORY_CODES_MIGRATION,
+  // A re-embedding's vectors, filled beside the ones in use (sqlite-embedding-model.ts).
+  `CREATE TABLE memory_embeddings_next (
+     seq INTEGER PRIMARY KEY REFERENCES memories (seq) ON DELETE CASCADE,
+     embedding BLOB NOT NULL
+   );`,
 ];
 
 /** vec0 refuses k above this. */
@@ -235,32 +244,43 @@ const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.b
 const blobVector = (blob: Buffer) =>
   new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
+/**
+ * `dimensions` 0 opens the store with the size it holds (maintenance tools such as re-embedding);
+ * with `model`, the store records it on first start and refuses another model afterwards.
+ */
 export function createSqliteMemoryStore(
   dataDir: string,
   dimensions: number,
   encryption: Encryptor = plaintextStorage,
+  model?: EmbeddingModel,
 ): SqliteMemoryStore {
   return new SqliteMemoryStore(
     openSqlite(path.join(dataDir, "memory.db"), { vectors: true }),
     dimensions,
     encryption,
+    model,
   );
 }
 
 export class SqliteMemoryStore implements MemoryStore {
-  readonly dimensions: number;
+  /** Changes only when a re-embedding swaps the vectors. */
+  dimensions: number;
   private readonly s;
   private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
-  private readonly index: SqliteVectorIndex;
+  private index: SqliteVectorIndex;
+  private readonly model: SqliteEmbeddingModel;
 
   constructor(
     readonly db: SqliteDatabase,
     dimensions: number,
     private readonly encryption: Encryptor = plaintextStorage,
+    model?: EmbeddingModel,
   ) {
     migrate(db, MIGRATIONS);
     this.dimensions = ensureVectorTable(db, dimensions);
     copyEmbeddingsOnce(db);
+    this.model = new SqliteEmbeddingModel(db, encryption);
+    if (model) this.model.check(model);
     this.index = new SqliteVectorIndex(db, this.dimensions);
     const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
     this.s = {
@@ -1064,6 +1084,33 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
+  async embeddingModel(): Promise<EmbeddingModel | null> {
+    return this.model.current();
+  }
+
+  async reembedStatus(): Promise<ReembedStatus> {
+    return this.model.status();
+  }
+
+  async startReembed(target: EmbeddingModel): Promise<ReembedStatus> {
+    return this.model.start(target);
+  }
+
+  async memoriesToReembed(limit: number): Promise<MemoryToEmbed[]> {
+    return this.model.next(limit);
+  }
+
+  async saveReembedded(vectors: readonly { id: string; vector: Float32Array }[]): Promise<void> {
+    this.model.save(vectors);
+  }
+
+  async finishReembed(): Promise<{ switched: boolean; remaining: number }> {
+    return this.model.finish((target) => {
+      this.dimensions = target.dimensions;
+      this.index = new SqliteVectorIndex(this.db, target.dimensions);
+    });
+  }
+
   async ping(): Promise<void> {
     this.db.prepare("SELECT 1").get();
   }
@@ -1097,19 +1144,12 @@ function ensureVectorTable(db: SqliteDatabase, dimensions: number): number {
     | undefined;
   if (row) {
     const stored = Number(row.value);
-    if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
+    if (dimensions !== 0 && stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
     return stored;
   }
-  if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 8192) {
-    throw new Error(`embedding dimensions must be an integer from 1 to 8192 (got ${dimensions})`);
-  }
+  if (dimensions === 0) throw new Error("this memory store has no vectors yet: there is nothing to open");
   db.transaction(() => {
-    db.exec(
-      `CREATE VIRTUAL TABLE memory_vectors USING vec0(
-         agent_id TEXT PARTITION KEY,
-         embedding float[${dimensions}] distance_metric=cosine
-       )`,
-    );
+    db.exec(vectorTableSql(dimensions));
     db.prepare("INSERT INTO memory_meta (key, value) VALUES ('dimensions', ?)").run(String(dimensions));
   })();
   return dimensions;
