@@ -182,11 +182,18 @@ async function startBenchStack(dataDir: string, embedder: EmbedderName, workers:
   });
   const gateway = stack.services.gateway!.url;
   const token = await issueToken(config.auth, { sub: "bench", role: "admin", agents: ["*"] });
-  const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
-    const response = await fetch(gateway, {
+  const post = (query: string, variables: Record<string, unknown>) =>
+    fetch(gateway, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify({ query, variables }),
+    });
+  const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    // A keep-alive connection left idle through a long direct fill may have been closed by the
+    // server just as it is reused: that request never reached it, so it is sent again.
+    const response = await post(query, variables).catch((error: { cause?: { code?: string } }) => {
+      if (error.cause?.code === "ECONNRESET") return post(query, variables);
+      throw error;
     });
     const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
     if (body.errors) throw new Error(body.errors.map((e) => e.message).join("; "));

@@ -456,7 +456,10 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       const newVector = (text: string) => {
         const axis = { alpha: 5, beta: 6, gamma: 4 }[text];
         if (axis !== undefined) return axisVector(axis);
-        let seed = [...text].reduce((hash, char) => Math.imul(hash ^ char.charCodeAt(0), 16777619), 2166136261);
+        let seed = [...text].reduce(
+          (hash, char) => Math.imul(hash ^ char.charCodeAt(0), 16777619),
+          2166136261,
+        );
         const spread = Float32Array.from({ length: CONTRACT_DIMENSIONS }, () => {
           seed = Math.imul(seed ^ (seed >>> 15), 2246822507);
           return ((seed >>> 0) / 2 ** 32) * 2 - 1;

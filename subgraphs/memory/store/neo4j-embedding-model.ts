@@ -59,15 +59,19 @@ export class Neo4jEmbeddingModel {
     return parse(result.records[0]?.get("model"));
   }
 
-  /** Records `configured` in a store without a model; refuses another model. */
-  async check(configured: EmbeddingModel): Promise<void> {
-    const result = await runWrite(this.driver, this.database, (tx) =>
-      tx.run(EMBEDDING_MODEL_CYPHER.recordModel, { model: JSON.stringify(configured) }),
-    );
-    const stored = parse(result.records[0]?.get("model"));
+  /** At start: refuses a configured model other than the one the store's vectors belong to. */
+  async refuseOther(configured: EmbeddingModel): Promise<void> {
+    const stored = await this.current();
     if (stored && (stored.id !== configured.id || stored.dimensions !== configured.dimensions)) {
       throw new EmbeddingModelMismatchError(stored, configured);
     }
+  }
+
+  /** Records the model of a store that has none yet (new, or made before models were recorded). */
+  async record(configured: EmbeddingModel): Promise<void> {
+    await runWrite(this.driver, this.database, (tx) =>
+      tx.run(EMBEDDING_MODEL_CYPHER.recordModel, { model: JSON.stringify(configured) }),
+    );
   }
 
   async status(): Promise<ReembedStatus> {

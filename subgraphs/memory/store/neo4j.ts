@@ -453,8 +453,11 @@ export async function createNeo4jMemoryStore(
     tx.run(MEMORY_CYPHER.recordDimensions, { dimensions: neo4j.int(dimensions) }),
   );
   const stored = toNumber(recorded.records[0]!.get("dimensions"));
+  const models = new Neo4jEmbeddingModel(driver, database);
+  // Another model is named before another size: it says more about what to do.
+  if (model) await models.refuseOther(model);
   if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
-  if (model) await new Neo4jEmbeddingModel(driver, database).check(model);
+  if (model) await models.record(model);
   return new Neo4jMemoryStore(driver, database, dimensions, encryption);
 }
 

@@ -63,16 +63,20 @@ export class SqliteEmbeddingModel {
     return this.read(MODEL_KEY);
   }
 
-  /**
-   * At start: records `configured` in a store that has no model yet (a new store, or one made
-   * before models were recorded whose vectors have the same size), refuses another one.
-   */
-  check(configured: EmbeddingModel): void {
+  /** At start: refuses a configured model other than the one the store's vectors belong to. */
+  refuseOther(configured: EmbeddingModel): void {
     const stored = this.current();
-    if (stored === null) this.s.putMeta.run(MODEL_KEY, JSON.stringify(configured));
-    else if (stored.id !== configured.id || stored.dimensions !== configured.dimensions) {
+    if (stored && (stored.id !== configured.id || stored.dimensions !== configured.dimensions)) {
       throw new EmbeddingModelMismatchError(stored, configured);
     }
+  }
+
+  /**
+   * Records the model of a store that has none yet: a new store, or one made before models were
+   * recorded (its vectors have the configured size, checked before this).
+   */
+  record(configured: EmbeddingModel): void {
+    if (this.current() === null) this.s.putMeta.run(MODEL_KEY, JSON.stringify(configured));
   }
 
   status(): ReembedStatus {

@@ -13,7 +13,8 @@
  * kept in memory, with a counting selection that is linear in the rows.
  *
  * The codes live in `memory_codes` (kept by triggers on `memory_embeddings`, so every write path
- * fills it without knowing about it), and each agent's codes are cached in memory, refreshed
+ * fills it without knowing about it; sizes that are not a multiple of 8 get no codes, and are
+ * always searched exactly), and each agent's codes are cached in memory, refreshed
  * when the agent's memory revision moves: new rows are appended; rows that were deleted stay
  * in the cache (their exact vector is gone, so the re-rank drops them) until they are more than
  * a tenth of it, then the agent's codes are read again.
@@ -37,16 +38,18 @@ export const MEMORY_CODES_MIGRATION = `CREATE TABLE memory_codes (
      code BLOB NOT NULL
    );
    CREATE INDEX memory_codes_agent ON memory_codes (agent_id, seq);
-   CREATE TRIGGER memory_codes_insert AFTER INSERT ON memory_embeddings BEGIN
+   CREATE TRIGGER memory_codes_insert AFTER INSERT ON memory_embeddings
+   WHEN length(NEW.embedding) % 32 = 0 BEGIN
      INSERT OR REPLACE INTO memory_codes (seq, agent_id, code)
      SELECT NEW.seq, m.agent_id, vec_quantize_binary(vec_f32(NEW.embedding)) FROM memories m WHERE m.seq = NEW.seq;
    END;
-   CREATE TRIGGER memory_codes_update AFTER UPDATE OF embedding ON memory_embeddings BEGIN
+   CREATE TRIGGER memory_codes_update AFTER UPDATE OF embedding ON memory_embeddings
+   WHEN length(NEW.embedding) % 32 = 0 BEGIN
      UPDATE memory_codes SET code = vec_quantize_binary(vec_f32(NEW.embedding)) WHERE seq = NEW.seq;
    END;
    INSERT INTO memory_codes (seq, agent_id, code)
      SELECT e.seq, m.agent_id, vec_quantize_binary(vec_f32(e.embedding))
-     FROM memory_embeddings e JOIN memories m ON m.seq = e.seq;`;
+     FROM memory_embeddings e JOIN memories m ON m.seq = e.seq WHERE length(e.embedding) % 32 = 0;`;
 
 interface AgentCodes {
   revision: number;

@@ -277,10 +277,12 @@ export class SqliteMemoryStore implements MemoryStore {
     model?: EmbeddingModel,
   ) {
     migrate(db, MIGRATIONS);
+    this.model = new SqliteEmbeddingModel(db, encryption);
+    // Another model is named before another size: it says more about what to do.
+    if (model) this.model.refuseOther(model);
     this.dimensions = ensureVectorTable(db, dimensions);
     copyEmbeddingsOnce(db);
-    this.model = new SqliteEmbeddingModel(db, encryption);
-    if (model) this.model.check(model);
+    if (model) this.model.record(model);
     this.index = new SqliteVectorIndex(db, this.dimensions);
     const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
     this.s = {
