@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   }
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig({ LOG_LEVEL: "warn", ...process.env }, { services: ["memory"] });
+    config = loadConfig({ LOG_LEVEL: "warn", ...process.env });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

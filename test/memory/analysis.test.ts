@@ -3,8 +3,11 @@
  * HTTP endpoint (a real local HTTP server speaking that protocol), client-vector checks, and a
  * stack started with each provider.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../core/config.js";
 import { checkVector, createEmbedder, HttpEmbedder } from "../../subgraphs/memory/analysis/embedder.js";
@@ -58,6 +61,62 @@ describe("the offline embedder and extractor (worker pool)", () => {
         { name: "computing", type: "TOPIC" },
       ]),
     );
+  });
+});
+
+describe("the ONNX sentence embedder (the model placed by `npm run models`)", () => {
+  let pool: AnalysisPool;
+  beforeAll(() => {
+    pool = acquireAnalysisPool(1);
+  });
+  afterAll(async () => {
+    await pool.release();
+  });
+
+  it("embeds in batches into unit vectors of the model's size, in order, paraphrases closer than unrelated text", async () => {
+    const embedder = await createEmbedder(loadConfig({ EMBEDDINGS_PROVIDER: "onnx" }).embeddings, pool);
+    expect(embedder.modelId).toBe("onnx:sentence-transformers/all-MiniLM-L6-v2 (int8)");
+    expect(embedder.dimensions).toBe(384);
+    const texts = Array.from({ length: 150 }, (_, i) => `sentence number ${i} ${"word ".repeat(i % 40)}`);
+    const [cat, kitten, stocks, empty, long, ...rest] = await embedder.embed([
+      "My cat is sick",
+      "The kitten is not feeling well",
+      "Stocks rose sharply on Tuesday",
+      "",
+      "a very long text ".repeat(400),
+      ...texts,
+    ]);
+    expect(rest).toHaveLength(150); // several worker tasks, reassembled in order
+    for (const vector of [cat!, kitten!, stocks!, empty!, long!, rest[149]!]) {
+      expect(vector).toHaveLength(384);
+      expect(Math.hypot(...vector)).toBeCloseTo(1, 4);
+    }
+    expect(cosineSimilarity(cat!, kitten!)).toBeGreaterThan(cosineSimilarity(cat!, stocks!) + 0.3);
+    // The same text gives the same vector alone or in a batch padded to longer texts.
+    const [again] = await embedder.embed([texts[7]!]);
+    expect(cosineSimilarity(again!, rest[7]!)).toBeCloseTo(1, 4);
+  });
+
+  it("says how to place a model when the model directory is incomplete or Hugging Face cannot be reached", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-model-"));
+    try {
+      writeFileSync(path.join(dir, "model.onnx"), "");
+      const config = loadConfig({ EMBEDDINGS_PROVIDER: "onnx", EMBEDDINGS_MODEL_PATH: dir }).embeddings;
+      await expect(createEmbedder(config, pool)).rejects.toThrow(
+        /lacks tokenizer\.json, tokenizer_config\.json\. Run `npm run models`/,
+      );
+      // No network to Hugging Face here: a clear error, not a hang or a stack trace.
+      const fromHub = loadConfig({
+        EMBEDDINGS_PROVIDER: "onnx",
+        EMBEDDINGS_MODEL: "mnemo-test/no-such-model",
+        EMBEDDINGS_CACHE_DIR: dir,
+      }).embeddings;
+      await expect(createEmbedder(fromHub, pool)).rejects.toThrow(
+        /Could not download mnemo-test\/no-such-model from Hugging Face .*EMBEDDINGS_MODEL_PATH|has none of onnx\/model\.onnx/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
