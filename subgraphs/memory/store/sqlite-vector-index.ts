@@ -25,7 +25,7 @@ import type { SqliteDatabase } from "../../../core/store/sqlite.js";
 /** Below this many memories, the exact scan is as fast and loses nothing. */
 export const APPROXIMATE_FROM = 2_000;
 /** Codes re-ranked exactly per result wanted, and at least this many. */
-const RERANK = { perResult: 8, minimum: 400 };
+const RERANK = { perResult: 4, minimum: 400 };
 /** Cached code bytes across agents (the LRU evicts whole agents past this). */
 const CACHE_BYTES = 256 * 1024 * 1024;
 /** A cache with more deleted rows than this share of its live rows is read again. */

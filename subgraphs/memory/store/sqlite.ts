@@ -140,6 +140,8 @@ const MIGRATIONS = [
    );`,
 ];
 
+/** Below this many indexed rows, every query term is searched (the OR query is cheap anyway). */
+const PRUNE_TERMS_FROM = 4096;
 /** vec0 refuses k above this. */
 const MAX_KNN = 4096;
 
@@ -268,6 +270,9 @@ export class SqliteMemoryStore implements MemoryStore {
   private readonly s;
   private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
   private index: SqliteVectorIndex;
+  /** Terms found in more than half of the full-text index (see informativeTerms). */
+  private readonly commonTerms = new LRUCache<string, boolean>({ max: 10_000, ttl: 60_000 });
+  private rowCount = { at: 0, n: 0 };
   private readonly model: SqliteEmbeddingModel;
 
   constructor(
@@ -470,6 +475,7 @@ export class SqliteMemoryStore implements MemoryStore {
          WHERE m.agent_id = @agentId AND FILTER
          ORDER BY hits.rank ASC LIMIT @limit`,
       ),
+      countAll: db.prepare("SELECT count(*) AS n FROM memories"),
       textMatches: db.prepare(
         "SELECT count(*) AS n FROM (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
       ),
@@ -998,6 +1004,7 @@ export class SqliteMemoryStore implements MemoryStore {
     filter: MemoryFilter,
     now: string,
   ): Promise<ScoredId[]> {
+    terms = this.informativeTerms(terms);
     if (terms.length === 0) return [];
     // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
     const match = `agent : "${agentToken(agentId)}" AND text : (${terms.map((t) => `"${t}"`).join(" OR ")})`;
@@ -1009,6 +1016,36 @@ export class SqliteMemoryStore implements MemoryStore {
       const { n } = this.s.textMatches.get(match, fetch) as { n: number };
       if (n < fetch) return rows;
     }
+  }
+
+  /**
+   * The query terms that can change a BM25 order. FTS5 floors the inverse document frequency of a
+   * term found in more than half of the indexed rows at ~0 (bm25's idf turns negative there), so
+   * such a term adds nothing to any score, yet its long list of rows is what an OR query spends
+   * most of its time on (in a large store, most of a recall). Leaving it out changes no score;
+   * rows that matched only it (score ~0) are no longer returned. Checked only in large stores;
+   * the counts are bounded (half the rows plus one) and cached for a minute.
+   */
+  private informativeTerms(terms: readonly string[]): string[] {
+    const total = this.indexedRows();
+    if (total < PRUNE_TERMS_FROM) return [...terms];
+    const half = Math.floor(total / 2) + 1;
+    return terms.filter((term) => {
+      let common = this.commonTerms.get(term);
+      if (common === undefined) {
+        common = (this.s.textMatches.get(`text : "${term}"`, half) as { n: number }).n >= half;
+        this.commonTerms.set(term, common);
+      }
+      return !common;
+    });
+  }
+
+  /** Rows in the full-text index (one per memory, every agent), re-counted at most every few seconds. */
+  private indexedRows(): number {
+    const now = Date.now();
+    if (now - this.rowCount.at > 5_000)
+      this.rowCount = { at: now, n: (this.s.countAll.get() as { n: number }).n };
+    return this.rowCount.n;
   }
 
   async entityMentionCounts(
