@@ -222,7 +222,7 @@ describe("the OpenAI-compatible HTTP embedder", () => {
       );
       expect(hits.data!.recall[0]!.memory.content).toBe("aaaa bbbb");
       expect(hits.data!.recall[0]!.components.semantic).toBeCloseTo(1, 4);
-      // A client vector of the model's size is accepted; the local model's 512 is not.
+      // A client vector of the model's size is accepted; another size (the local model's 512) is not.
       const wrong = await mnemo.query(
         `mutation ($e: [Float!]) { remember(agentId: "http-1", input: { content: "v", embedding: $e }) { outcome } }`,
         { e: new Array(512).fill(0.1) },

@@ -12,6 +12,7 @@ import type { Principal } from "../../core/auth/principal.js";
 import { issueToken } from "../../core/auth/tokens.js";
 import { type Config, loadConfig, SERVICE_NAMES, type ServiceName } from "../../core/config.js";
 import { createRuntime } from "../../core/runtime.js";
+import { readModelDirectory } from "../../subgraphs/memory/analysis/onnx-model.js";
 import { type GraphQLResponse, postGraphQL } from "./graphql-client.js";
 import { neo4jTestEnvironment, type TestStore } from "./neo4j.js";
 import { RedisServer } from "./redis-server.js";
@@ -149,4 +150,15 @@ export function useRedisStack(options: Omit<TestStackOptions, "redisUrl"> = {}):
     await handle.redis?.close();
   });
   return handle;
+}
+
+/**
+ * The vector size of the default embedder (the ONNX model when `npm run models` placed it, else
+ * USE lite): what client-supplied vectors must have in a default test stack.
+ */
+export function defaultEmbeddingDimensions(): number {
+  const { embeddings } = loadConfig({});
+  return embeddings.provider === "onnx"
+    ? readModelDirectory(embeddings.modelPath).dimensions
+    : embeddings.dimensions;
 }
