@@ -12,9 +12,9 @@ import { acquireAnalysisPool } from "./analysis/pool.js";
 import { ForgettingRunner } from "./domain/forgetting.js";
 import { MemoryMaintenance } from "./domain/maintenance.js";
 import { MemoryService } from "./domain/memory-service.js";
+import type { EmbeddingModel, MemoryStore } from "./domain/store-port.js";
 import { createMemoryResolvers, type MemoryContext } from "./resolvers.js";
 import { createNeo4jMemoryStore, storedNeo4jDimensions } from "./store/neo4j.js";
-import type { EmbeddingModel, MemoryStore } from "./store/port.js";
 import { createSqliteMemoryStore } from "./store/sqlite.js";
 
 /**

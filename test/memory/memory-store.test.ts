@@ -5,8 +5,11 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEncryptor, plaintextStorage } from "../../core/crypto/encryption.js";
 import { cosineSimilarity } from "../../subgraphs/memory/domain/scoring.js";
+import {
+  DimensionMismatchError,
+  EmbeddingModelMismatchError,
+} from "../../subgraphs/memory/domain/store-port.js";
 import { createNeo4jMemoryStore } from "../../subgraphs/memory/store/neo4j.js";
-import { DimensionMismatchError, EmbeddingModelMismatchError } from "../../subgraphs/memory/store/port.js";
 import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js";
 import { APPROXIMATE_FROM } from "../../subgraphs/memory/store/sqlite-vector-index.js";
 import {
@@ -16,6 +19,7 @@ import {
   describeMemoryStoreContract,
   freshAgent,
   item,
+  write,
 } from "../contract/memory-store.contract.js";
 import { neo4jTestDriver } from "../support/neo4j.js";
 
@@ -58,7 +62,7 @@ describe("SQLite memory store", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-dims-"));
     const agent = freshAgent();
     const store = createSqliteMemoryStore(dir, CONTRACT_DIMENSIONS);
-    await store.write(batch(agent, [item(agent, "kept", { embedding: axisVector(0) })]));
+    await write(store, batch(agent, [item(agent, "kept", { embedding: axisVector(0) })]));
     await store.close();
 
     expect(() => createSqliteMemoryStore(dir, 16)).toThrow(DimensionMismatchError);
@@ -99,7 +103,7 @@ describe("SQLite memory store at scale", () => {
             kind: (start + i) % 2 === 0 ? "EPISODIC" : "SEMANTIC",
           });
         });
-        await store.write(batch(agent, items, { dedupThreshold: 1 }));
+        await write(store, batch(agent, items, { dedupThreshold: 1 }));
       }
       const ids = (await store.listMemories(agent, 100, undefined, {}, new Date().toISOString())).totalCount;
       expect(ids).toBe(total);
@@ -190,7 +194,8 @@ describe("SQLite memory store and its embedding model", () => {
     const plain = plaintextStorage;
     const agent = freshAgent();
     const store = createSqliteMemoryStore(dir, CONTRACT_DIMENSIONS, plain, { id: "model-a", dimensions: 8 });
-    await store.write(
+    await write(
+      store,
       batch(agent, [
         item(agent, "first", { embedding: axisVector(0) }),
         item(agent, "second", { embedding: axisVector(1) }),
@@ -212,7 +217,7 @@ describe("SQLite memory store and its embedding model", () => {
     const now = new Date().toISOString();
     const [hit] = await store.vectorSearch(agent, small(3), 1, {}, now);
     expect((await store.getMemories([hit!.id]))[0]!.value!.content).toBe("second");
-    await store.write(batch(agent, [item(agent, "third", { embedding: small(0) })]));
+    await write(store, batch(agent, [item(agent, "third", { embedding: small(0) })]));
     expect((await store.vectorSearch(agent, small(0), 1, {}, now)).length).toBe(1);
     await store.close();
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import type { Embedder } from "../../subgraphs/memory/analysis/embedder.js";
 import { type ReembedProgress, reembedStore } from "../../subgraphs/memory/domain/reembedding.js";
 import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js";
-import { batch, freshAgent, item } from "../contract/memory-store.contract.js";
+import { batch, freshAgent, item, write } from "../contract/memory-store.contract.js";
 import { startTestStack } from "../support/stack.js";
 
 const run = promisify(execFile);
@@ -46,7 +46,8 @@ describe("reembedStore", () => {
     try {
       const agent = freshAgent();
       const old = Float32Array.from([1, 0, 0, 0, 0, 0, 0, 0]);
-      await store.write(
+      await write(
+        store,
         batch(
           agent,
           Array.from({ length: 10 }, (_, i) => item(agent, `memory number ${i}`, { embedding: old })),
@@ -70,7 +71,7 @@ describe("reembedStore", () => {
       expect(await store.embeddingModel()).toEqual({ id: "old-model", dimensions: 8 });
 
       // Written while the re-embedding is under way: embedded before the switch.
-      await store.write(batch(agent, [item(agent, "written meanwhile", { embedding: old })]));
+      await write(store, batch(agent, [item(agent, "written meanwhile", { embedding: old })]));
       const finished = await reembedStore(store, embedder, { batchSize: 3 });
       expect(finished.state).toBe("switched");
       expect(finished.status).toMatchObject({ model: { id: "new-model", dimensions: 8 }, target: null });

@@ -9,8 +9,8 @@
  * from the old model would not be comparable with the rest.
  */
 import type { Embedder } from "../analysis/embedder.js";
-import type { MemoryStore, ReembedStatus } from "../store/port.js";
 import { searchTextOf } from "./dedup.js";
+import type { MemoryStore, ReembedStatus } from "./store-port.js";
 
 /** Memories embedded per round trip: large enough for the embedder's batches, small enough to stop soon. */
 export const REEMBED_BATCH = 256;

@@ -10,13 +10,13 @@
  * ranks by its other signals.
  */
 import { type Driver, neo4j, runRead, runWrite, toNumber } from "../../../core/store/neo4j.js";
-import { openMemoryFields } from "./field-cipher.js";
 import {
   type EmbeddingModel,
   EmbeddingModelMismatchError,
   type MemoryToEmbed,
   type ReembedStatus,
-} from "./port.js";
+} from "../domain/store-port.js";
+import { openMemoryFields } from "./field-cipher.js";
 
 /** Every statement of this file; linted with the adapter's in `npm test`. */
 export const EMBEDDING_MODEL_CYPHER = {
@@ -113,6 +113,7 @@ export class Neo4jEmbeddingModel {
         content: row.get("content") as string,
         caption: (row.get("caption") as string | null) ?? null,
         metadata: null,
+        variants: null,
       });
       return { id, content, caption };
     });

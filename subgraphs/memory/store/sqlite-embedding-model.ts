@@ -11,13 +11,13 @@
  */
 import type { Encryptor } from "../../../core/crypto/encryption.js";
 import type { SqliteDatabase } from "../../../core/store/sqlite.js";
-import { openMemoryFields } from "./field-cipher.js";
 import {
   type EmbeddingModel,
   EmbeddingModelMismatchError,
   type MemoryToEmbed,
   type ReembedStatus,
-} from "./port.js";
+} from "../domain/store-port.js";
+import { openMemoryFields } from "./field-cipher.js";
 
 const MODEL_KEY = "embedding_model";
 const TARGET_KEY = "reembed_target";
@@ -109,7 +109,11 @@ export class SqliteEmbeddingModel {
   next(limit: number): MemoryToEmbed[] {
     const rows = this.s.missing.all(limit) as { id: string; content: string; caption: string | null }[];
     return rows.map((row) => {
-      const { content, caption } = openMemoryFields(this.encryption, row.id, { ...row, metadata: null });
+      const { content, caption } = openMemoryFields(this.encryption, row.id, {
+        ...row,
+        metadata: null,
+        variants: null,
+      });
       return { id: row.id, content, caption };
     });
   }
