@@ -77,7 +77,10 @@ describe("SQLite memory store", () => {
 });
 
 describe("SQLite memory store at scale", () => {
-  it("finds the exact nearest neighbours through the binary first pass, with exact scores, filters and deletions", async () => {
+  // 2,500 memories through the write algorithm: slow on a shared machine, hence the timeout.
+  it("finds the exact nearest neighbours through the binary first pass, with exact scores, filters and deletions", {
+    timeout: 180_000,
+  }, async () => {
     const dimensions = 64;
     const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-ann-"));
     const store = createSqliteMemoryStore(dir, dimensions);
