@@ -29,17 +29,20 @@ import { startStack } from "../bin/stack.js";
 import { issueToken } from "../core/auth/tokens.js";
 import { loadConfig } from "../core/config.js";
 import { createRuntime } from "../core/runtime.js";
+import { createNeo4jDriver } from "../core/store/neo4j.js";
 import { createEmbedder } from "../subgraphs/memory/analysis/embedder.js";
 import { acquireAnalysisPool } from "../subgraphs/memory/analysis/pool.js";
 import { newMemoryId } from "../subgraphs/memory/domain/ids.js";
 import { DEFAULT_MEMORY_CONFIG } from "../subgraphs/memory/domain/model.js";
 import { recallMemories } from "../subgraphs/memory/domain/recall.js";
 import { analyzeStatement } from "../subgraphs/memory/domain/statements.js";
-import type { NewMemory } from "../subgraphs/memory/domain/store-port.js";
+import type { MemoryStore, NewMemory } from "../subgraphs/memory/domain/store-port.js";
 import { contentHash, normalizeName } from "../subgraphs/memory/domain/text.js";
 import { planWrite, type WriteRequest, writeQuery } from "../subgraphs/memory/domain/write-plan.js";
+import { createNeo4jMemoryStore } from "../subgraphs/memory/store/neo4j.js";
 import { createSqliteMemoryStore } from "../subgraphs/memory/store/sqlite.js";
 import { APPROXIMATE_FROM } from "../subgraphs/memory/store/sqlite-vector-index.js";
+import { startBenchNeo4j } from "./support/neo4j.js";
 import { type LatencySummary, printTable, summarize, writeResults } from "./support/report.js";
 
 const K = 10;
@@ -155,6 +158,70 @@ async function time(
 }
 
 // ---- main -------------------------------------------------------------------------------
+
+/**
+ * Fills an agent with `level` memories straight through the store and the domain's write
+ * algorithm (no GraphQL), in chunks of 1,000: synthetic text, one person entity each, and
+ * vectors drawn around real embeddings. Returns the ids and vectors written.
+ */
+async function fillDirect(
+  store: MemoryStore,
+  agentId: string,
+  level: number,
+): Promise<{ id: string; vector: Float32Array }[]> {
+  const written: { id: string; vector: Float32Array }[] = [];
+  const chunk = 1000;
+  for (let i = 0; i < level; i += chunk) {
+    const now = new Date().toISOString();
+    const items: NewMemory[] = Array.from({ length: Math.min(chunk, level - i) }, (_, j) => {
+      const content = `${sentence(10)} (${i + j})`;
+      const name = pick(NAMES);
+      const vector = Float32Array.from(randomVector());
+      const id = newMemoryId(agentId);
+      written.push({ id, vector });
+      return {
+        record: {
+          id,
+          agentId,
+          content,
+          kind: "EPISODIC",
+          tags: [],
+          importance: 0.5,
+          createdAt: now,
+          occurredAt: now,
+          metadata: null,
+          modality: "TEXT",
+          mediaUri: null,
+          caption: null,
+          validFrom: null,
+          validUntil: null,
+          sessionId: `s${Math.floor((i + j) / 20)}`,
+          pinned: false,
+          consolidation: null,
+          variants: [],
+        },
+        contentHash: contentHash(content),
+        statementKey: analyzeStatement(content).canonical,
+        frameKey: null,
+        searchText: content,
+        embedding: vector,
+        entities: [{ name, normalizedName: normalizeName(name), type: "PERSON" }],
+        relations: [],
+        derivedFrom: [],
+      };
+    });
+    const request: WriteRequest = {
+      agentId,
+      items,
+      dedupThreshold: 1,
+      capacity: null,
+      contradictionPolicy: "KEEP_BOTH",
+      now,
+    };
+    await store.write(writeQuery(request), (snapshot) => planWrite(request, snapshot));
+  }
+  return written;
+}
 
 type EmbedderName = "onnx" | "local";
 
@@ -362,53 +429,7 @@ async function main() {
           agentId,
         },
       );
-      const chunk = 1000;
-      for (let i = 0; i < level; i += chunk) {
-        const now = new Date().toISOString();
-        const items: NewMemory[] = Array.from({ length: Math.min(chunk, level - i) }, (_, j) => {
-          const content = `${sentence(10)} (${i + j})`;
-          const name = pick(NAMES);
-          return {
-            record: {
-              id: newMemoryId(agentId),
-              agentId,
-              content,
-              kind: "EPISODIC",
-              tags: [],
-              importance: 0.5,
-              createdAt: now,
-              occurredAt: now,
-              metadata: null,
-              modality: "TEXT",
-              mediaUri: null,
-              caption: null,
-              validFrom: null,
-              validUntil: null,
-              sessionId: `s${Math.floor((i + j) / 20)}`,
-              pinned: false,
-              consolidation: null,
-              variants: [],
-            },
-            contentHash: contentHash(content),
-            statementKey: analyzeStatement(content).canonical,
-            frameKey: null,
-            searchText: content,
-            embedding: Float32Array.from(randomVector()),
-            entities: [{ name, normalizedName: normalizeName(name), type: "PERSON" }],
-            relations: [],
-            derivedFrom: [],
-          };
-        });
-        const request: WriteRequest = {
-          agentId,
-          items,
-          dedupThreshold: 1,
-          capacity: null,
-          contradictionPolicy: "KEEP_BOTH",
-          now,
-        };
-        await store.write(writeQuery(request), (snapshot) => planWrite(request, snapshot));
-      }
+      await fillDirect(store, agentId, level);
       const seconds = (performance.now() - started) / 1000;
       ingest.directStoreFill = {
         memories: level,
@@ -466,7 +487,7 @@ async function main() {
     );
   }
 
-  const approximation: { memories: number; overlapAt10: number; queries: number }[] = [];
+  const approximation: { memories: number; overlapAt10: number; queries: number; store: string }[] = [];
   for (const level of LEVELS) {
     const agentId = agentFor(level);
     const { queries, vectors } = levelData[level]!;
@@ -540,6 +561,7 @@ async function main() {
         memories: level,
         overlapAt10: round(overlap / queries.length),
         queries: queries.length,
+        store: "sqlite (binary first pass + exact re-rank)",
       });
     }
     const ids = (
@@ -569,6 +591,89 @@ async function main() {
       "floor: exact brute-force scan in memory (JS)",
       await time(runs, (i) => bruteForce(matrix, blobs.length, dimensions, Float32Array.from(v(i)), K)),
     );
+  }
+
+  // Neo4j beside SQLite: the same kind of data, filled straight through the store, searched
+  // through its HNSW vector index (BENCH_NEO4J_LEVELS, default "10000,100000"; empty skips).
+  const neo4jLevels = (process.env.BENCH_NEO4J_LEVELS ?? "10000,100000")
+    .split(",")
+    .filter(Boolean)
+    .map(Number);
+  if (neo4jLevels.length > 0) {
+    const server = await startBenchNeo4j();
+    const driver = createNeo4jDriver({
+      uri: server.env.NEO4J_URI!,
+      user: server.env.NEO4J_USER!,
+      password: server.env.NEO4J_PASSWORD!,
+      database: server.env.NEO4J_DATABASE!,
+    });
+    try {
+      const neo = await createNeo4jMemoryStore(driver, server.env.NEO4J_DATABASE!, dimensions);
+      for (const level of neo4jLevels) {
+        const agentId = `neo4j-${level}`;
+        const started = performance.now();
+        cpuAtStart = process.cpuUsage();
+        const written = await fillDirect(neo, agentId, level);
+        const seconds = (performance.now() - started) / 1000;
+        ingest[`neo4j directStoreFill ${level}`] = {
+          memories: level,
+          seconds: round(seconds),
+          perSecond: round(level / seconds),
+          cpuSeconds: round(cpuSince()),
+          perCpuSecond: round(level / cpuSince()),
+          note: "Neo4j: direct store.write x1000, client vectors, exact-only dedup (CPU: this process only, not the server)",
+        };
+        console.log(`filled ${agentId} on Neo4j (${seconds.toFixed(1)} s)`);
+        const queries = Array.from({ length: QUERIES }, () => `${pick(NAMES)} ${sentence(4)}`);
+        const vectors = queries.map(() => Float32Array.from(randomVector()));
+        const runs = level >= 100_000 ? Math.min(QUERIES, 25) : QUERIES;
+        const at = (i: number) => Math.max(0, i) % queries.length;
+        record(
+          level,
+          "neo4j: direct recall (store + scoring), query vector given",
+          await time(runs, (i) =>
+            recallMemories(neo, {
+              agentId,
+              query: queries[at(i)]!,
+              vector: vectors[at(i)]!,
+              k: K,
+              filter: {},
+              weights: DEFAULT_MEMORY_CONFIG.weights,
+              config: DEFAULT_MEMORY_CONFIG,
+              now: new Date().toISOString(),
+            }),
+          ),
+        );
+        record(
+          level,
+          "neo4j: store vector search alone (k=100)",
+          await time(runs, (i) =>
+            neo.vectorSearch(agentId, vectors[at(i)]!, 100, {}, new Date().toISOString()),
+          ),
+        );
+        // HNSW is approximate too: the exact 10 nearest (computed here) against what it returns.
+        let overlap = 0;
+        for (const vector of vectors) {
+          const exact = written
+            .map((memory) => ({ id: memory.id, score: dotProduct(memory.vector, vector) }))
+            .sort((a, b) => b.score - a.score)
+            .slice(0, K);
+          const found = new Set(
+            (await neo.vectorSearch(agentId, vector, K, {}, new Date().toISOString())).map((hit) => hit.id),
+          );
+          overlap += exact.filter((hit) => found.has(hit.id)).length / K;
+        }
+        approximation.push({
+          memories: level,
+          overlapAt10: round(overlap / vectors.length),
+          queries: vectors.length,
+          store: "neo4j (HNSW)",
+        });
+      }
+    } finally {
+      await driver.close();
+      await server.stop();
+    }
   }
 
   await pool.release();
@@ -616,6 +721,12 @@ async function main() {
     approximation,
     notes,
   });
+}
+
+function dotProduct(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
 }
 
 function bruteForce(
