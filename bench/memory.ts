@@ -19,7 +19,8 @@
  * far, and the approximate search look worse than it is). Embedding 100k texts would take ~10
  * minutes on two cores. The 100k level is filled directly through the store with exact-only
  * dedup. Environment: BENCH_LEVELS (default "1000,10000,100000"), BENCH_QUERIES (default 40),
- * BENCH_EMBEDDERS (default "onnx,local", those present), LOCOMO_PATH.
+ * BENCH_EMBEDDERS (default "onnx,local", those present), BENCH_NEO4J_LEVELS (default
+ * "10000,100000"; empty skips Neo4j), BENCH_RESULTS_DIR, LOCOMO_PATH.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -704,23 +705,27 @@ async function main() {
     );
   }
   for (const note of notes) console.log(`note: ${note}`);
-  writeResults("memory", {
-    settings: {
-      levels: LEVELS,
-      queries: QUERIES,
-      k: K,
-      batch: BATCH,
-      embedderWorkers: workers,
-      embedders,
-      dimensions,
-      store: "sqlite",
-      loadAverage: os.loadavg(),
+  writeResults(
+    "memory",
+    {
+      settings: {
+        levels: LEVELS,
+        queries: QUERIES,
+        k: K,
+        batch: BATCH,
+        embedderWorkers: workers,
+        embedders,
+        dimensions,
+        store: "sqlite",
+        loadAverage: os.loadavg(),
+      },
+      ingest,
+      recall: rows,
+      approximation,
+      notes,
     },
-    ingest,
-    recall: rows,
-    approximation,
-    notes,
-  });
+    process.env.BENCH_RESULTS_DIR,
+  );
 }
 
 function dotProduct(a: Float32Array, b: Float32Array): number {
