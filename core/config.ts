@@ -72,6 +72,8 @@ export interface Config {
     internalSecret: string;
     issuer?: string;
     audience?: string;
+    /** Accept client tokens without `exp` (AUTH_ALLOW_NO_EXP); refused by default in every environment. */
+    allowNoExp: boolean;
   };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   introspection: boolean;
@@ -326,6 +328,9 @@ export function loadConfig(
       internalSecret,
       issuer: read.raw("AUTH_ISSUER"),
       audience: read.raw("AUTH_AUDIENCE"),
+      // The same default in development as in production: a token issuer that works against a
+      // development server then works against a production one.
+      allowNoExp: read.bool("AUTH_ALLOW_NO_EXP", false),
     },
     logLevel: read.oneOf(
       "LOG_LEVEL",

@@ -289,11 +289,18 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
       expect(await probe.subscribers(stateChannel(agentId))).toBe(0);
   });
 
-  it("refuses a connection without a valid token with 4403 Forbidden", async () => {
+  it("refuses a connection without a valid token with 4403, saying whether the token is missing or invalid", async () => {
     const expired = await mnemo.token(ADMIN, { expiresIn: -120 });
     const forged =
       "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.c2lnbmF0dXJlLXRoYXQtZG9lcy1ub3QtbWF0Y2g";
-    for (const authorization of [null, "Token abc", `Bearer ${forged}`, `Bearer ${expired}`]) {
+    const cases: [string | null, unknown][] = [
+      [null, expect.stringMatching(/^Missing token: send \{ "authorization": "Bearer <JWT>" \}/)],
+      ["Token abc", 'Malformed Authorization header: expected "Bearer <JWT>"'],
+      [`Bearer ${forged}`, "Invalid token: signature verification failed"],
+      [`Bearer ${expired}`, "Invalid token: it has expired"],
+      ["Bearer not-a-jwt", "Invalid token: malformed JWT"],
+    ];
+    for (const [authorization, reason] of cases) {
       const client = gatewayClient(mnemo.url("gateway"), authorization);
       clients.push(client);
       const watch = new Recorder(
@@ -302,7 +309,7 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
       );
       await watch.waitForEnd();
       expect(watch.events).toEqual([]);
-      expect(watch.error).toMatchObject({ code: 4403, reason: "Forbidden" });
+      expect(watch.error).toMatchObject({ code: 4403, reason });
     }
     expect(await gatewayMetric("mnemo_websocket_connections")).toBe(0);
   });
