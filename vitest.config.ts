@@ -10,6 +10,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // Runs the suites in a temporary directory of their own and fails if they leave anything in it.
+    globalSetup: ["test/support/temp-dir-check.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Native addons (better-sqlite3) and real servers: separate processes isolate them best.

@@ -110,6 +110,11 @@ export interface Config {
   };
   /** Serve the gateway over TLS (https/wss) with these PEM files. */
   tls: { certFile: string; keyFile: string } | null;
+  /** MCP over HTTP on the gateway (/mcp). */
+  mcp: {
+    /** A session with no request and no open event stream for this long is closed (MCP_SESSION_IDLE_MS). */
+    sessionIdleMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -369,6 +374,9 @@ export function loadConfig(
       trustProxyHops: read.int("TRUST_PROXY_HOPS", 0, 0, 10),
     },
     tls: readTls(read),
+    mcp: {
+      sessionIdleMs: read.int("MCP_SESSION_IDLE_MS", 30 * 60_000, 1000, 7 * 24 * 3_600_000),
+    },
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

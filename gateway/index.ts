@@ -5,6 +5,7 @@
  */
 import { ApolloGateway } from "@apollo/gateway";
 import { type ApolloServerPlugin, HeaderMap } from "@apollo/server";
+import type { Request } from "express";
 import {
   type DocumentNode,
   GraphQLError,
@@ -20,9 +21,11 @@ import { ServiceMetrics } from "../core/metrics.js";
 import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import { createMcpEndpoint } from "../mcp/index.js";
 import { createDataSources } from "./data-sources.js";
 import { createArmor } from "./protection.js";
 import { createRateLimiter } from "./rate-limit.js";
+import { createSelfCallMark, SELF_CALL_HEADER } from "./self-calls.js";
 import { createSubgraphFetcher } from "./subgraph-fetcher.js";
 import { createSubscriptions } from "./subscriptions/index.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
@@ -48,6 +51,21 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const verifyToken = createTokenVerifier(config.auth);
   const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute);
   const armor = createArmor(config);
+  const selfCalls = createSelfCallMark();
+
+  /**
+   * The caller of an HTTP request (/graphql and /mcp alike), after spending one operation of its
+   * rate limit. Counted before any parsing or planning, so refused floods cost as little as
+   * possible; the MCP endpoint's own calls to /graphql were counted as the MCP request they answer.
+   */
+  const authenticate = async (req: Request) => {
+    const token = bearerToken(req.header("authorization"));
+    const principal = token ? await verifyToken(token) : null;
+    if (!selfCalls.isMarked(req.header(SELF_CALL_HEADER))) {
+      await rateLimiter?.consume(principal ? `sub:${principal.sub}` : `ip:${req.ip}`);
+    }
+    return { token, principal };
+  };
 
   const supergraphSdl = readSupergraph();
   // One data source per subgraph, shared by Apollo Gateway and the subscription executor.
@@ -111,11 +129,22 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     attachWebSocket,
     trustProxyHops: config.protection.trustProxyHops,
     onClose: () => subgraphFetcher.close(),
+    routes: [
+      createMcpEndpoint({
+        async authenticate(req) {
+          const { token, principal } = await authenticate(req);
+          return token && principal ? { token, principal } : null;
+        },
+        selfCallHeaders: selfCalls.headers,
+        tls: config.tls !== null,
+        requestBodyBytes: config.limits.requestBodyBytes,
+        maxSessionsPerPrincipal: config.protection.maxConnectionsPerPrincipal,
+        sessionIdleMs: config.mcp.sessionIdleMs,
+        logger: logger.child({ component: "mcp" }),
+      }),
+    ],
     async context(req) {
-      const token = bearerToken(req.header("authorization"));
-      const principal = token ? await verifyToken(token) : null;
-      // Counted before any parsing or planning, so refused floods cost as little as possible.
-      await rateLimiter?.consume(principal ? `sub:${principal.sub}` : `ip:${req.ip}`);
+      const { principal } = await authenticate(req);
       return { principal };
     },
   });

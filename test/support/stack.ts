@@ -78,8 +78,17 @@ export function testConfig(options: TestStackOptions & { dataDir: string }): Con
   return loadConfig(testEnvironment(options), { services: options.services ?? SERVICE_NAMES });
 }
 
+/**
+ * Temporary data directories that a stack kept when it closed (`close({ keepData: true })`), so
+ * that a later stack can reopen them (a restart). The stack that reopens one removes it in turn,
+ * so a restart test leaves nothing behind.
+ */
+const keptDataDirs = new Set<string>();
+
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "mnemo-test-"));
+  // A directory the caller made is the caller's to remove; one this harness made is ours.
+  const ownsDataDir = options.dataDir === undefined || keptDataDirs.delete(dataDir);
   const config = testConfig({ ...options, dataDir });
   const runtime = await createRuntime(config);
   const stack = await startStack(config, {
@@ -117,7 +126,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     async close({ keepData = false } = {}) {
       await stack.close();
       await runtime.close();
-      if (!keepData && !options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!ownsDataDir) return;
+      if (keepData) keptDataDirs.add(dataDir);
+      else rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
