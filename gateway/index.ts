@@ -23,6 +23,7 @@ import { type RunningService, startService } from "../core/service/http-service.
 import type { ReadinessChecks } from "../core/service/readiness.js";
 import { createMcpEndpoint } from "../mcp/index.js";
 import { createDataSources } from "./data-sources.js";
+import { createGraphiqlRoutes } from "./graphiql/index.js";
 import { createArmor } from "./protection.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { createSelfCallMark, SELF_CALL_HEADER } from "./self-calls.js";
@@ -120,6 +121,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     readiness,
     plugins: [
       requireAuthentication(config.introspection),
+      operationMustResolve,
       subscriptionsNeedWebSocket,
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
     ],
@@ -142,6 +144,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
         sessionIdleMs: config.mcp.sessionIdleMs,
         logger: logger.child({ component: "mcp" }),
       }),
+      ...(config.introspection ? [createGraphiqlRoutes()] : []),
     ],
     async context(req) {
       const { principal } = await authenticate(req);
@@ -167,6 +170,31 @@ function requireAuthentication(allowAnonymousIntrospection: boolean): ApolloServ
     },
   };
 }
+
+/**
+ * An operationName the document does not define: a client error, said as such. (Apollo Gateway
+ * would throw it from its executor, which reaches the client as INTERNAL_SERVER_ERROR.)
+ */
+const operationMustResolve: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, request }) {
+        if (operation) return;
+        throw new GraphQLError(
+          request.operationName
+            ? `Unknown operation named "${request.operationName}": the document does not define it`
+            : "The document has several operations: send operationName to say which one to run",
+          {
+            extensions: {
+              code: "OPERATION_RESOLUTION_FAILURE",
+              http: { status: 400, headers: new HeaderMap() },
+            },
+          },
+        );
+      },
+    };
+  },
+};
 
 /** Over HTTP a subscription cannot stream; say where it works instead of failing inside the gateway. */
 const subscriptionsNeedWebSocket: ApolloServerPlugin<GatewayContext> = {

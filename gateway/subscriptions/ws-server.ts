@@ -107,7 +107,10 @@ export function attachSubscriptionServer(
       onConnect: async (ctx) => {
         try {
           const { socket } = ctx.extra;
-          const header = ctx.connectionParams?.authorization;
+          // Key names are not case-sensitive as HTTP header names are not: GraphiQL sends the
+          // headers of its editor, often spelled "Authorization".
+          const params = ctx.connectionParams ?? {};
+          const header = params.authorization ?? params.Authorization;
           const token = bearerToken(typeof header === "string" ? header : undefined);
           if (!token) {
             socket.close(CloseCode.Forbidden, MISSING_TOKEN_REASON);

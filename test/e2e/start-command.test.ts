@@ -51,6 +51,10 @@ describe("the start command", () => {
     expect(output).toContain("in-process cache and pub/sub");
     const gatewayUrl = /Mnemo gateway ready: (\S+)/.exec(output)![1]!;
     expect(output).toContain(`Apollo Sandbox:       open ${gatewayUrl}`);
+    const graphiqlUrl = /GraphiQL \(offline\): {3}open (\S+)/.exec(output)![1]!;
+    expect(graphiqlUrl).toBe(new URL("/graphiql", gatewayUrl).toString());
+    expect((await fetch(graphiqlUrl)).status).toBe(200);
+    expect(output).toContain(`MCP over HTTP:        ${new URL("/mcp", gatewayUrl)}`);
     const token = /Authorization: Bearer (\S+)/.exec(output)![1]!;
 
     const write = await postGraphQL(
