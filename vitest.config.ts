@@ -10,8 +10,10 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    // Runs the suites in a temporary directory of their own and fails if they leave anything in it.
-    globalSetup: ["test/support/temp-dir-check.ts"],
+    // First: the run gets a temporary directory of its own (TMPDIR), and fails if the suites
+    // leave anything in it; its teardown runs last. Then one real Neo4j per worker for the
+    // store suites (test/support/neo4j-server.ts), its data directories inside that one.
+    globalSetup: ["test/support/temp-dir-check.ts", "test/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Native addons (better-sqlite3) and real servers: separate processes isolate them best.
