@@ -15,7 +15,8 @@ export default defineConfig({
     // store suites (test/support/neo4j-server.ts), its data directories inside that one.
     globalSetup: ["test/support/temp-dir-check.ts", "test/global-setup.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // A file's first hook may wait for its worker's Neo4j to finish starting (test/global-setup.ts).
+    hookTimeout: 120_000,
     // Native addons (better-sqlite3) and real servers: separate processes isolate them best.
     pool: "forks",
     maxWorkers: 2,
