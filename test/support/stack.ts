@@ -97,14 +97,24 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "mnemo-test-"));
   // A directory the caller made is the caller's to remove; one this harness made is ours.
   const ownsDataDir = options.dataDir === undefined || keptDataDirs.delete(dataDir);
-  const env = { ...(await storeEnvironment(options.store)), ...options.env };
-  const config = testConfig({ ...options, env, dataDir });
-  const runtime = await createRuntime(config);
-  const stack = await startStack(config, {
-    services: options.services ?? SERVICE_NAMES,
-    runtime,
-    subgraphUrls: options.subgraphUrls,
-  });
+  let config: Config;
+  let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;
+  let stack: Stack;
+  try {
+    const env = { ...(await storeEnvironment(options.store)), ...options.env };
+    config = testConfig({ ...options, env, dataDir });
+    runtime = await createRuntime(config);
+    stack = await startStack(config, {
+      services: options.services ?? SERVICE_NAMES,
+      runtime,
+      subgraphUrls: options.subgraphUrls,
+    });
+  } catch (error) {
+    // Nobody gets a stack to close: release what was made so far, the data directory included.
+    await runtime?.close().catch(() => {});
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const tokens = new Map<string, Promise<string>>();
   const token = (principal: Principal, tokenOptions?: { expiresIn?: string | number }) => {
     if (tokenOptions) return issueToken(config.auth, principal, tokenOptions);
