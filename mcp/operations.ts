@@ -45,7 +45,12 @@ export const STATE_HISTORY = `query McpStateHistory($agentId: ID!, $first: Int, 
 }`;
 
 export const REMEMBER = `mutation McpRemember($agentId: ID!, $input: MemoryInput!) {
-  remember(agentId: $agentId, input: $input) { outcome memory { ${MEMORY_FIELDS} } }
+  remember(agentId: $agentId, input: $input) {
+    outcome
+    memory { ${MEMORY_FIELDS} }
+    contradicts { id content }
+    superseded { id content validUntil }
+  }
 }`;
 
 export const RECALL = `query McpRecall($agentId: ID!, $query: String!, $k: Int, $filter: MemoryFilter) {

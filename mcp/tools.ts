@@ -231,9 +231,11 @@ export function registerTools(server: McpServer, caller: RequestCaller): void {
         "Stores something worth recalling later as one of an agent's long-term memories: a fact, an " +
         'event, a preference, a how-to. Write one self-contained statement per memory ("Ada prefers ' +
         'green tea", not "she likes it"). People, places and topics are extracted from the text. ' +
-        "Returns {outcome, memory}: outcome MERGED means a near-duplicate already existed and was " +
-        "returned instead of a copy. To replace a fact that changed, pass the old memory's id as " +
-        "`supersedes`.",
+        "Returns {outcome, memory, contradicts, superseded}. outcome CREATED: stored; MERGED: the " +
+        "same statement already existed and is returned instead of a copy; SUPERSEDED: stored, and " +
+        "the memory named by `supersedes` (returned as superseded) stops being recalled as true. " +
+        "contradicts lists valid memories that say otherwise about the same thing: if the new fact " +
+        "replaces one of them, call remember with `supersedes` set to its id, or forget it.",
       inputSchema: {
         agentId,
         content: z.string().describe("The memory, as one self-contained statement"),

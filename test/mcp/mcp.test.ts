@@ -194,10 +194,27 @@ describe.each(TRANSPORTS)("MCP over %s, against the real stack", (transport) => 
     const memory = remembered.memory as { id: string; content: string; kind: string; tags: string[] };
     expect(memory).toMatchObject({ content: "Ada prefers green tea in the afternoon", kind: "SEMANTIC" });
     expect(memory.id.startsWith(`${A}/`)).toBe(true);
-    await mcp.call("remember", { agentId: A, content: "The release is due in May" });
+    const may = toolResult(await mcp.call("remember", { agentId: A, content: "The release is due in May" }));
+    const june = toolResult(
+      await mcp.call("remember", {
+        agentId: A,
+        content: "The release is due in June",
+        supersedes: (may.memory as { id: string }).id,
+      }),
+    );
+    expect(june).toMatchObject({
+      outcome: "SUPERSEDED",
+      superseded: { id: (may.memory as { id: string }).id },
+    });
+    expect((june.superseded as { validUntil: string | null }).validUntil).not.toBeNull();
 
     const again = toolResult(
-      await mcp.call("remember", { agentId: A, content: "Ada prefers green tea in the afternoon" }),
+      await mcp.call("remember", {
+        agentId: A,
+        content: "Ada prefers green tea in the afternoon",
+        kind: "SEMANTIC",
+        tags: ["preferences"],
+      }),
     );
     expect(again.outcome).toBe("MERGED");
 
