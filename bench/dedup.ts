@@ -56,7 +56,8 @@ function parseStores(): StoreName[] {
 function tally(pairs: readonly StatementPair[], merged: readonly boolean[]): Record<string, Tally> {
   const byCategory: Record<string, Tally> = {};
   pairs.forEach((pair, i) => {
-    const entry = (byCategory[pair.category] ??= { pairs: 0, merged: 0 });
+    byCategory[pair.category] ??= { pairs: 0, merged: 0 };
+    const entry = byCategory[pair.category]!;
     entry.pairs++;
     if (merged[i]) entry.merged++;
   });
