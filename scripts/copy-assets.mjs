@@ -7,3 +7,6 @@ console.log("copied schema/ to dist/schema/");
 cpSync("subgraphs/memory/analysis/worker.mjs", "dist/subgraphs/memory/analysis/worker.mjs");
 cpSync("subgraphs/memory/analysis/onnx-model.mjs", "dist/subgraphs/memory/analysis/onnx-model.mjs");
 console.log("copied the memory analysis worker to dist/");
+// The GraphiQL page's start script is served as a file (gateway/graphiql/index.ts).
+cpSync("gateway/graphiql/browser.js", "dist/gateway/graphiql/browser.js");
+console.log("copied the GraphiQL start script to dist/");
