@@ -73,7 +73,10 @@ describe("the ONNX sentence embedder (the model placed by `npm run models`)", ()
     await pool.release();
   });
 
-  it("embeds in batches into unit vectors of the model's size, in order, paraphrases closer than unrelated text", async () => {
+  // 155 texts of up to 400 words through one worker: slow on a shared machine, hence the timeout.
+  it("embeds in batches into unit vectors of the model's size, in order, paraphrases closer than unrelated text", {
+    timeout: 120_000,
+  }, async () => {
     const embedder = await createEmbedder(loadConfig({ EMBEDDINGS_PROVIDER: "onnx" }).embeddings, pool);
     expect(embedder.modelId).toBe("onnx:sentence-transformers/all-MiniLM-L6-v2 (int8)");
     expect(embedder.dimensions).toBe(384);

@@ -452,7 +452,7 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
     );
     expect(configured.errors).toBeUndefined();
     expect(configured.data!.configureMemory).toEqual({
-      weights: { semantic: 2, lexical: 1, graph: 0.5, recency: 0.1, importance: 0.05 },
+      weights: { semantic: 2, lexical: 1, graph: 1, recency: 0.1, importance: 0.05 },
       recencyHalfLifeHours: 12,
       dedupThreshold: 0.97,
       capacity: 2,

@@ -93,15 +93,16 @@ describe("reembedStore", () => {
 describe("npm run reembed", () => {
   it("switches a store made with USE lite to the ONNX model, after which the server starts and recalls by meaning", async () => {
     const local = { EMBEDDINGS_PROVIDER: "local" };
-    const first = await startTestStack({ env: local });
-    const dataDir = first.dataDir;
+    // Made here, so the stacks leave it alone (a refused start would remove a directory it made).
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-reembed-cli-"));
+    const first = await startTestStack({ env: local, dataDir });
     try {
       const written = await first.query(
         `mutation { rememberMany(agentId: "re-1", inputs: [{content: "Ada prefers green tea in the morning"}, {content: "The deploy pipeline failed on Tuesday"}]) { outcome } }`,
       );
       expect(written.errors).toBeUndefined();
     } finally {
-      await first.close({ keepData: true });
+      await first.close();
     }
     const onnx = { EMBEDDINGS_PROVIDER: "onnx" };
     await expect(startTestStack({ dataDir, env: onnx })).rejects.toThrow(

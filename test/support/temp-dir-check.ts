@@ -12,8 +12,12 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-/** Caches kept on purpose by tools, not by our harnesses (tsx's compile cache). */
-const TOOL_CACHES = [/^tsx-\d+$/];
+/**
+ * Files kept on purpose by tools, not by our harnesses: tsx's compile cache, and the two files
+ * onnxruntime's native library writes into TMPDIR when a process first loads it (an empty
+ * `mat-debug-<pid>.log` and a `.ses` session marker), which it does not remove.
+ */
+const TOOL_CACHES = [/^tsx-\d+$/, /^mat-debug-\d+\.log$/, /^\.ses$/];
 
 export default function setup(): () => void {
   const runDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-run-"));
