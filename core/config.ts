@@ -83,6 +83,8 @@ export interface Config {
   };
   /** How often agents' forgetting policies are applied, ms (0 = only on demand with runForgetting). */
   memoryForgetIntervalMs: number;
+  /** How often each process sends its usage counts to Redis, ms. */
+  usageFlushMs: number;
   /** Live subscriptions through the gateway. */
   subscriptions: {
     /** Events waiting to be sent to one WebSocket client before it is closed as too slow. */
@@ -228,7 +230,8 @@ export function loadConfig(
 
   const neo4jUri = read.url("NEO4J_URI", ["neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"]);
   let neo4j: Neo4jConfig | null = null;
-  const usesStore = options.services.some((s) => s === "state" || s === "memory");
+  // cache-admin writes audit entries (cache.*), which belong in the shared store too.
+  const usesStore = options.services.some((s) => s !== "gateway");
   if (store === "neo4j" && usesStore) {
     const password = read.raw("NEO4J_PASSWORD");
     if (!neo4jUri) read.problems.push("STORE=neo4j needs NEO4J_URI (e.g. neo4j://localhost:7687)");
@@ -340,6 +343,7 @@ export function loadConfig(
       requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
     memoryForgetIntervalMs: read.int("MEMORY_FORGET_INTERVAL_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
+    usageFlushMs: read.int("USAGE_FLUSH_MS", 5000, 100, 600_000),
     subscriptions: {
       queueLimit: read.int("SUBSCRIPTION_QUEUE_LIMIT", 256, 1, 1_000_000),
       upstreamRetryAttempts: read.int("SUBSCRIPTION_RETRY_ATTEMPTS", 8, 0, 1000),

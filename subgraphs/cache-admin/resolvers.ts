@@ -17,6 +17,8 @@ import type { EventBus } from "../../core/events.js";
 import { pageSize } from "../../core/graphql/pagination.js";
 import { KEY_PREFIX } from "../../core/redis.js";
 import type { SubgraphContext } from "../../core/service/subgraph.js";
+import { isUsageWindow } from "../../core/usage/buckets.js";
+import type { UsageRecorder } from "../../core/usage/recorder.js";
 
 /** Longest prefix or key accepted (cache keys are far shorter; this only stops abuse). */
 export const MAX_KEY_LENGTH = 1024;
@@ -73,6 +75,7 @@ export function createCacheAdminResolvers(
   cache: CacheLayer,
   events: EventBus,
   audit: AuditLog,
+  usage: UsageRecorder,
 ): GraphQLResolverMap<SubgraphContext> {
   return {
     DateTime: DateTimeResolver,
@@ -87,6 +90,32 @@ export function createCacheAdminResolvers(
         const hits = byType.reduce((sum, t) => sum + t.hits, 0);
         const misses = byType.reduce((sum, t) => sum + t.misses, 0);
         return { ...snapshot, hits, misses, hitRatio: ratio(hits, misses), byType };
+      },
+      usage: async (
+        _: unknown,
+        args: {
+          window?: string | null;
+          agentId?: string | null;
+          principal?: string | null;
+          first?: number | null;
+        },
+        context: SubgraphContext,
+      ) => {
+        authorizeAdmin(context.principal);
+        const window = args.window ?? "LAST_DAY";
+        if (!isUsageWindow(window)) throw badUserInput(`Unknown usage window ${JSON.stringify(window)}`);
+        if (args.agentId != null && args.principal != null) {
+          throw badUserInput("Give at most one of agentId and principal", { argument: "principal" });
+        }
+        const agentId = args.agentId == null ? null : assertAgentId(args.agentId);
+        if (args.principal != null && (args.principal === "" || args.principal.length > 256)) {
+          throw badUserInput("principal must be a token `sub` of 1 to 256 characters", {
+            argument: "principal",
+          });
+        }
+        return againstRedis("usage", () =>
+          usage.report({ window, agentId, principal: args.principal ?? null, first: pageSize(args.first) }),
+        );
       },
       cachePolicies: (_: unknown, _args: unknown, context: SubgraphContext) => {
         authorizeAdmin(context.principal);
