@@ -19,6 +19,8 @@ import type { UsageRecorder } from "./recorder.js";
 export type UsageOfResult = Record<string, (result: unknown) => StoredUsage>;
 
 const ROOT_TYPES = new Set(["Query", "Mutation"]);
+/** Root fields whose `id` argument is an agent id (elsewhere `id` names a memory or an entity). */
+const AGENT_ID_FIELDS = new Set(["agent", "deleteAgent"]);
 
 export function usagePlugin<TContext extends { principal: Principal }>(options: {
   recorder: UsageRecorder;
@@ -42,7 +44,7 @@ export function usagePlugin<TContext extends { principal: Principal }>(options: 
                 const storedUsage = !error && result != null ? stored[info.fieldName]?.(result) : undefined;
                 recorder.record({
                   kind: info.fieldName,
-                  agentId: agentOf(args, result),
+                  agentId: agentOf(info.fieldName, args, result),
                   principal: contextValue.principal?.sub ?? "anonymous",
                   ok: !error,
                   durationMs,
@@ -58,8 +60,9 @@ export function usagePlugin<TContext extends { principal: Principal }>(options: 
 }
 
 /** The agent an operation was about: its agentId argument, or the agent of what it returned. */
-function agentOf(args: Record<string, unknown>, result: unknown): string | null {
+function agentOf(field: string, args: Record<string, unknown>, result: unknown): string | null {
   if (typeof args.agentId === "string") return args.agentId;
+  if (AGENT_ID_FIELDS.has(field) && typeof args.id === "string") return args.id;
   if (result && typeof result === "object") {
     const value = result as { agentId?: unknown; memory?: { agentId?: unknown } };
     if (typeof value.agentId === "string") return value.agentId;
