@@ -15,7 +15,7 @@ import {
   freshAgent,
   item,
 } from "../contract/memory-store.contract.js";
-import { NEO4J_SKIP_REASON, neo4jTestDriver } from "../support/neo4j.js";
+import { neo4jTestDriver } from "../support/neo4j.js";
 
 describeMemoryStoreContract("sqlite", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-store-"));
@@ -45,15 +45,11 @@ describeMemoryStoreContract("sqlite, encrypted at rest", async () => {
   };
 });
 
-describeMemoryStoreContract(
-  "neo4j",
-  async () => {
-    const { driver, database } = neo4jTestDriver();
-    const store = await createNeo4jMemoryStore(driver, database, CONTRACT_DIMENSIONS);
-    return { store, close: () => driver.close() };
-  },
-  NEO4J_SKIP_REASON,
-);
+describeMemoryStoreContract("neo4j", async () => {
+  const { driver, database } = await neo4jTestDriver();
+  const store = await createNeo4jMemoryStore(driver, database, CONTRACT_DIMENSIONS);
+  return { store, close: () => driver.close() };
+});
 
 describe("SQLite memory store", () => {
   it("records its vector size and refuses to open with another one, keeping the data", async () => {
