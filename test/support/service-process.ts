@@ -46,8 +46,20 @@ export class ServiceProcess {
     this.child.kill("SIGCONT");
   }
 
+  /** Kills the process without warning (SIGKILL): no drain, no flush, sockets cut. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.kill("SIGKILL");
+    await exited;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.resume();
     await new Promise<void>((resolve) => {
       this.child.once("exit", () => resolve());
