@@ -7,11 +7,17 @@ import { DateTimeResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
 import { type AuditLog, SYSTEM_AUDIT_SCOPE } from "../../core/audit/audit-log.js";
 import { authorizeAdmin } from "../../core/auth/authorize.js";
+import type { CacheAutoTuner, Decision } from "../../core/cache/auto-tune.js";
 import { InvalidCursorError, type KeyDetails } from "../../core/cache/backend.js";
 import type { CacheLayer } from "../../core/cache/cache.js";
 import { CACHE_EVENTS_TOPIC, type CacheEvent } from "../../core/cache/cache-events.js";
 import { parseCacheKey } from "../../core/cache/keys.js";
-import { type CacheDataType, type CachePolicyPatch, isCacheDataType } from "../../core/cache/policy.js";
+import {
+  CACHE_DATA_TYPES,
+  type CacheDataType,
+  type CachePolicyPatch,
+  isCacheDataType,
+} from "../../core/cache/policy.js";
 import { badUserInput, MnemoError, unavailable } from "../../core/errors.js";
 import type { EventBus } from "../../core/events.js";
 import { pageSize } from "../../core/graphql/pagination.js";
@@ -76,7 +82,9 @@ export function createCacheAdminResolvers(
   events: EventBus,
   audit: AuditLog,
   usage: UsageRecorder,
+  autoTune: CacheAutoTuner,
 ): GraphQLResolverMap<SubgraphContext> {
+  const decisionNode = (decision: Decision) => ({ ...decision, verdict: decision.verdict.toUpperCase() });
   return {
     DateTime: DateTimeResolver,
     Query: {
@@ -116,6 +124,18 @@ export function createCacheAdminResolvers(
         return againstRedis("usage", () =>
           usage.report({ window, agentId, principal: args.principal ?? null, first: pageSize(args.first) }),
         );
+      },
+      cacheAutoTune: (_: unknown, _args: unknown, context: SubgraphContext) => {
+        authorizeAdmin(context.principal);
+        const { settings } = autoTune;
+        return {
+          enabled: settings.enabled,
+          intervalSeconds: settings.intervalMs / 1000,
+          targetHitRatio: settings.targetHitRatio,
+          bounds: CACHE_DATA_TYPES.map((type) => ({ type, ...settings.bounds[type] })),
+          lastRunAt: autoTune.lastRunAt,
+          decisions: autoTune.lastDecisions().map(decisionNode),
+        };
       },
       cachePolicies: (_: unknown, _args: unknown, context: SubgraphContext) => {
         authorizeAdmin(context.principal);
@@ -209,6 +229,16 @@ export function createCacheAdminResolvers(
           details: { ...args.policy },
         });
         return result;
+      },
+      runCacheAutoTune: async (_: unknown, _args: unknown, context: SubgraphContext) => {
+        authorizeAdmin(context.principal);
+        if (!autoTune.settings.enabled) {
+          throw unavailable(
+            "Cache TTL auto-tuning is off (set CACHE_AUTOTUNE=true on cache-admin to turn it on)",
+          );
+        }
+        const decisions = await againstRedis("runCacheAutoTune", () => autoTune.runOnce());
+        return decisions.map(decisionNode);
       },
       warmAgent: async (_: unknown, args: { agentId: string }, context: SubgraphContext) => {
         const admin = authorizeAdmin(context.principal);
