@@ -169,7 +169,10 @@ async function main(): Promise<void> {
     console.log("acknowledged writes missing from the store:", missing.length);
     console.log("failed attempts by cause:", killed.stats.failures);
     console.log("subscriptions on the surviving gateway:", subscriptions);
-    console.log("acknowledged operations per second:", Array.from(killed.stats.perSecond, (n) => n ?? 0).join(" "));
+    console.log(
+      "acknowledged operations per second:",
+      Array.from(killed.stats.perSecond, (n) => n ?? 0).join(" "),
+    );
     results.table = rows;
     writeResults("replicas", results);
   } finally {

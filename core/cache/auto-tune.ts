@@ -10,7 +10,9 @@
  *
  * Hysteresis, so it does not flap: a change needs the same verdict in `confirmations`
  * consecutive intervals; between `target` and `target + band` nothing changes; it grows fast
- * (×2) and shrinks slowly (×0.75); intervals with fewer than `minReads` reads decide nothing.
+ * (×2) and shrinks slowly (×0.75); after a change it waits 1.5 times the previous TTL (until
+ * the entries cached under it are gone) before judging again; intervals with fewer than `minReads` reads decide nothing.
+ * A TTL outside the bounds (the operator just changed them) is brought inside at once.
  *
  * It reads the counters every replica shares (cacheStats) and writes through the same path as an
  * admin's setCachePolicy (persisted in Redis, broadcast to every replica), as `auto-tune`, with
@@ -69,6 +71,13 @@ export const TUNING = {
   writeBoundShare: 0.5,
   /** Redis used ÷ max memory at or above which TTLs shrink. */
   memoryPressure: 0.9,
+  /**
+   * After a change, counters are judged again only once this many of the previous TTL have
+   * passed: until the entries cached under it have expired, the hit ratio still shows it
+   * (judging sooner made the bench's tuner overshoot and oscillate). After a growth that is
+   * short, after a shrink long.
+   */
+  settleTtls: 1.5,
 } as const;
 
 export type Verdict = "grow" | "shrink" | "hold";
@@ -158,6 +167,8 @@ export class CacheAutoTuner {
   private previous: { snapshot: CacheStatsSnapshot; takenAt: number } | null = null;
   private readonly streaks = new Map<CacheDataType, { verdict: Verdict; count: number }>();
   private readonly decisions = new Map<CacheDataType, Decision>();
+  /** The TTL before each change this process made, by the change's updatedAt. */
+  private readonly changedFrom = new Map<CacheDataType, { updatedAt: string; ttlSeconds: number }>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<Decision[]> | null = null;
   lastRunAt: string | null = null;
@@ -240,9 +251,29 @@ export class CacheAutoTuner {
       this.streaks.delete(type);
       return null;
     }
-    // Counters from before the last change (here or on another replica) describe another TTL.
-    // (>=: a change made in the round that read `previous` can carry the same millisecond.)
-    if (record.updatedAt && Date.parse(record.updatedAt) >= previous.takenAt) {
+    const bounds = this.settings.bounds[type];
+    const inBounds = nextTtl(record.ttlSeconds, "hold", bounds);
+    if (inBounds !== record.ttlSeconds) {
+      const verdict: Verdict = inBounds > record.ttlSeconds ? "grow" : "shrink";
+      const reason = `outside the bounds ${bounds.minTtlSeconds}-${bounds.maxTtlSeconds} s`;
+      // Not a measured step: tuning restarts from the new bounds (settling on the new TTL).
+      return this.apply(type, record, inBounds, false, {
+        verdict,
+        reason,
+        reads: 0,
+        hitRatio: null,
+        writeShare: null,
+      });
+    }
+    // Counters from before the cache turned over under the last change (here or on another
+    // replica) still describe the previous TTL: judge only intervals that start after it did.
+    // A change made by another replica: its previous TTL is unknown here, the current one stands in.
+    const known = this.changedFrom.get(type);
+    const previousTtl = known?.updatedAt === record.updatedAt ? known.ttlSeconds : record.ttlSeconds;
+    const settledAt = record.updatedAt
+      ? Date.parse(record.updatedAt) + previousTtl * 1000 * TUNING.settleTtls
+      : 0;
+    if (record.updatedAt && previous.takenAt <= settledAt) {
       this.streaks.delete(type);
       return null;
     }
@@ -258,43 +289,60 @@ export class CacheAutoTuner {
     const streak = this.streaks.get(type);
     const count = verdict !== "hold" && streak?.verdict === verdict ? streak.count + 1 : 1;
     this.streaks.set(type, { verdict, count });
+    const hitRatio = reads > 0 ? counts.hits / reads : null;
+    const writeShare = reads > 0 ? counts.writes / reads : null;
+    const target = nextTtl(record.ttlSeconds, verdict, bounds);
+    if (verdict !== "hold" && count >= TUNING.confirmations && target !== record.ttlSeconds) {
+      return this.apply(type, record, target, true, { verdict, reason, reads, hitRatio, writeShare });
+    }
     const decision: Decision = {
       type,
       at: new Date().toISOString(),
       verdict,
       reason,
       reads,
-      hitRatio: reads > 0 ? counts.hits / reads : null,
-      writeShare: reads > 0 ? counts.writes / reads : null,
+      hitRatio,
+      writeShare,
       ttlSeconds: record.ttlSeconds,
       previousTtlSeconds: null,
     };
-    const target = nextTtl(record.ttlSeconds, verdict, this.settings.bounds[type]);
-    if (verdict !== "hold" && count >= TUNING.confirmations && target !== record.ttlSeconds) {
-      const updated = await this.options.cache.updatePolicy(type, { ttlSeconds: target }, AUTO_TUNE_ACTOR);
-      if (!Array.isArray(updated)) {
-        decision.previousTtlSeconds = record.ttlSeconds;
-        decision.ttlSeconds = target;
-        this.streaks.delete(type);
-        await this.options.audit?.record(AUTO_TUNE_PRINCIPAL, {
-          agentId: SYSTEM_AUDIT_SCOPE,
-          action: "cache.autoTune",
-          target: type,
-          details: {
-            ttlSeconds: target,
-            previousTtlSeconds: record.ttlSeconds,
-            verdict,
-            reason,
-            reads,
-            hitRatio: decision.hitRatio,
-            writeShare: decision.writeShare,
-          },
-        });
-        this.options.logger?.info(
-          { type, from: record.ttlSeconds, to: target, reason },
-          "cache TTL auto-tuned",
-        );
+    this.decisions.set(type, decision);
+    return decision;
+  }
+
+  /** Changes the TTL for every replica (persisted, broadcast) and records why. */
+  private async apply(
+    type: CacheDataType,
+    record: PolicyRecord,
+    ttlSeconds: number,
+    settleOnPrevious: boolean,
+    why: Pick<Decision, "verdict" | "reason" | "reads" | "hitRatio" | "writeShare">,
+  ): Promise<Decision> {
+    const decision: Decision = {
+      type,
+      at: new Date().toISOString(),
+      ...why,
+      ttlSeconds: record.ttlSeconds,
+      previousTtlSeconds: null,
+    };
+    const updated = await this.options.cache.updatePolicy(type, { ttlSeconds }, AUTO_TUNE_ACTOR);
+    if (!Array.isArray(updated)) {
+      if (settleOnPrevious && updated.updatedAt) {
+        this.changedFrom.set(type, { updatedAt: updated.updatedAt, ttlSeconds: record.ttlSeconds });
       }
+      decision.previousTtlSeconds = record.ttlSeconds;
+      decision.ttlSeconds = ttlSeconds;
+      this.streaks.delete(type);
+      await this.options.audit?.record(AUTO_TUNE_PRINCIPAL, {
+        agentId: SYSTEM_AUDIT_SCOPE,
+        action: "cache.autoTune",
+        target: type,
+        details: { ttlSeconds, previousTtlSeconds: record.ttlSeconds, ...why },
+      });
+      this.options.logger?.info(
+        { type, from: record.ttlSeconds, to: ttlSeconds, reason: why.reason },
+        "cache TTL auto-tuned",
+      );
     }
     this.decisions.set(type, decision);
     return decision;
