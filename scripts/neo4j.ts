@@ -13,8 +13,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
-  Neo4jLauncherError,
   NEO4J_VERSION_LINE,
+  Neo4jLauncherError,
   startEmbeddedNeo4j,
 } from "../tools/neo4j-embedded/launcher.js";
 

@@ -26,6 +26,7 @@ import type { Principal } from "../../core/auth/principal.js";
 import { loadSubgraphSdl } from "../../core/service/subgraph.js";
 import { readSupergraph } from "../../gateway/supergraph.js";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
+import { STORES } from "../support/neo4j.js";
 import {
   ADMIN,
   agentPrincipal,
@@ -128,7 +129,7 @@ function rootFields(schema: GraphQLSchema) {
   );
 }
 
-describe("isolation between principals, for every operation in the supergraph", () => {
+describe.each(STORES)("isolation between principals, for every operation in the supergraph (%s)", (store) => {
   let mnemo: TestStack;
   let fixtures: Fixtures;
   let victimBefore: string;
@@ -144,7 +145,7 @@ describe("isolation between principals, for every operation in the supergraph", 
   };
 
   beforeAll(async () => {
-    mnemo = await startTestStack();
+    mnemo = await startTestStack({ store });
     await mnemo.query(
       `mutation { putState(agentId: "${VICTIM}", data: {secret: "victim-state"}) { version } }`,
     );

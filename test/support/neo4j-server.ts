@@ -2,12 +2,12 @@
  * Real Neo4j servers for the test run, started the way redis-server is: the embedded Neo4j 5.26
  * of tools/neo4j-embedded, Bolt on a free loopback port, a temporary data directory each.
  *
- * vitest's global setup (test/global-setup.ts) starts one server per test worker, without
- * waiting: each server writes `<rendezvous>/<worker>.json` once it is ready (or the error that
- * stopped it), and a test file that needs Neo4j waits for its worker's file. Files that need no
- * Neo4j run meanwhile, so start-up overlaps with the first test files.
+ * vitest's global setup (test/global-setup.ts) owns one server per test worker, started on
+ * demand: the first test file of worker N that needs Neo4j writes `<rendezvous>/want-N`, the
+ * global setup starts the server and writes `<rendezvous>/N.json` once it is ready (or the error
+ * that stopped it), and the file waits for that. A run of files that need no Neo4j starts none.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type RunningNeo4j, startEmbeddedNeo4j } from "../../tools/neo4j-embedded/launcher.js";
 
@@ -26,6 +26,22 @@ export interface Neo4jEndpoint {
 type Rendezvous = { ok: true; endpoint: Neo4jEndpoint } | { ok: false; error: string };
 
 const fileFor = (dir: string, worker: number) => path.join(dir, `${worker}.json`);
+const requestFor = (dir: string, worker: number) => path.join(dir, `want-${worker}`);
+
+/** Workers that asked for their server since the last call (global setup side). */
+export function requestedWorkers(rendezvousDir: string, seen: Set<number>): number[] {
+  const wanted: number[] = [];
+  for (const name of readdirSync(rendezvousDir)) {
+    const match = /^want-(\d+)$/.exec(name);
+    if (!match) continue;
+    const worker = Number(match[1]);
+    if (!seen.has(worker)) {
+      seen.add(worker);
+      wanted.push(worker);
+    }
+  }
+  return wanted;
+}
 
 /** Starts a test server and records how to reach it (or why it failed) for worker `worker`. */
 export async function startTestNeo4j(
@@ -71,6 +87,7 @@ export async function waitForTestNeo4j(
   timeoutMs = 180_000,
 ): Promise<Neo4jEndpoint> {
   const file = fileFor(rendezvousDir, worker);
+  if (!existsSync(file)) writeFileSync(requestFor(rendezvousDir, worker), "");
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(file)) {
     if (Date.now() > deadline)

@@ -46,16 +46,12 @@ export class ServiceProcess {
     this.child.kill("SIGCONT");
   }
 
-  /** Kills the process without warning (SIGKILL): no drain, no flush, sockets cut. */
+  /** SIGKILL, as a crash or an OOM kill would: no shutdown hooks, nothing flushed. */
   async kill(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
     this.child.kill("SIGKILL");
     await exited;
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
   }
 
   async stop(): Promise<void> {

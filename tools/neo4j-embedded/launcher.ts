@@ -53,6 +53,8 @@ export interface RunningNeo4j {
   readonly pid: number;
   /** Clean shutdown (SIGTERM: checkpoint, then exit); SIGKILL if it takes longer than `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL, as a crash would: no checkpoint, recovery from the transaction log at the next start. */
+  kill(): Promise<void>;
   /** Resolves when the process exits, for whatever reason. */
   readonly exited: Promise<number | null>;
 }
@@ -230,6 +232,10 @@ export async function startEmbeddedNeo4j(options: EmbeddedNeo4jOptions): Promise
     pid: child.pid!,
     exited,
     stop: (graceMs = 30_000) => stopProcess(child, exited, graceMs),
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
   };
 }
 

@@ -74,6 +74,8 @@ const VECTOR_INDEX = "memory_embedding";
 const TEXT_INDEX = "memory_text";
 /** Largest over-fetch of the vector index before giving up on finding k of this agent's memories. */
 const MAX_VECTOR_FETCH = 10_000;
+/** Largest over-fetch of the full-text index when a filter discards most of an agent's matches. */
+const MAX_TEXT_FETCH = 10_000;
 
 /** The vector index's size is fixed at creation; `dimensions` is a validated integer from configuration. */
 export function memoryVectorIndexCypher(dimensions: number): string {
@@ -289,20 +291,31 @@ UNION
 UNWIND $ids AS id
 MATCH (f:Memory)-[l:FOLLOWS|DERIVED_FROM]->(t:Memory {id: id})
 RETURN f.id AS fromId, t.id AS toId, type(l) AS type`,
+  // Both searches return one row: how many hits the index gave (`fetched`, to know whether
+  // widening can find more) and those of this agent that pass the filter, best first.
   vectorSearch: `CALL db.index.vector.queryNodes('${VECTOR_INDEX}', $fetch, $vector) YIELD node, score
-WITH collect({node: node, score: score}) AS hits
-UNWIND hits AS hit
-WITH size(hits) AS fetched, hit.node AS m, hit.score AS score
-WHERE m.agentId = $agentId AND ${FILTER}
-RETURN m.id AS id, score, fetched
-ORDER BY score DESC
-LIMIT $limit`,
+WITH collect(node) AS hits
+CALL (hits) {
+  UNWIND hits AS m
+  WITH m
+  WHERE m.agentId = $agentId AND ${FILTER}
+  // The index's own score is approximate (off by up to ~3e-4 in cosine): rank and report the exact one.
+  WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+  ORDER BY score DESC, m.seq DESC
+  RETURN collect({id: m.id, score: score})[..$limit] AS matches
+}
+RETURN size(hits) AS fetched, matches`,
   textSearch: `CALL db.index.fulltext.queryNodes('${TEXT_INDEX}', $query, {limit: $fetch}) YIELD node, score
-WITH node AS m, score
-WHERE m.agentId = $agentId AND ${FILTER}
-RETURN m.id AS id, score
-ORDER BY score DESC
-LIMIT $limit`,
+WITH collect({node: node, score: score}) AS hits
+CALL (hits) {
+  UNWIND hits AS hit
+  WITH hit.node AS m, hit.score AS score
+  WHERE m.agentId = $agentId AND ${FILTER}
+  WITH m, score
+  ORDER BY score DESC, m.seq DESC
+  RETURN collect({id: m.id, score: score})[..$limit] AS matches
+}
+RETURN size(hits) AS fetched, matches`,
   entityMentionCounts: `UNWIND range(0, size($ids) - 1) AS position
 MATCH (e:Entity {id: $ids[position], agentId: $agentId})
 RETURN position, COUNT { (e)<-[:MENTIONS]-(:Memory) } AS mentions`,
@@ -857,6 +870,27 @@ export class Neo4jMemoryStore implements MemoryStore {
     });
   }
 
+  /**
+   * Runs an index search with growing over-fetch until `limit` matches survive the post-filter,
+   * the index has nothing more (it returned fewer hits than asked), or `maxFetch` is reached.
+   */
+  private async widening(
+    cypher: string,
+    params: Record<string, unknown>,
+    limit: number,
+    maxFetch: number,
+  ): Promise<ScoredId[]> {
+    let fetch = Math.min(maxFetch, limit * 4 + 32);
+    for (;;) {
+      const row = (await this.readTx((tx) => tx.run(cypher, { ...params, fetch: neo4j.int(fetch) })))
+        .records[0]!;
+      const matches = row.get("matches") as ScoredId[];
+      const exhausted = toNumber(row.get("fetched")) < fetch;
+      if (matches.length >= limit || exhausted || fetch >= maxFetch) return matches;
+      fetch = Math.min(maxFetch, fetch * 4);
+    }
+  }
+
   async vectorSearch(
     agentId: string,
     vector: Float32Array,
@@ -866,21 +900,8 @@ export class Neo4jMemoryStore implements MemoryStore {
   ): Promise<ScoredId[]> {
     const params = { ...filterParams(filter, now), agentId, vector: [...vector], limit: neo4j.int(limit) };
     // The index spans every agent: over-fetch, post-filter, and widen until `limit` survive.
-    let fetch = Math.min(MAX_VECTOR_FETCH, limit * 4 + 32);
-    for (;;) {
-      const result = await this.readTx((tx) =>
-        tx.run(MEMORY_CYPHER.vectorSearch, { ...params, fetch: neo4j.int(fetch) }),
-      );
-      const rows = result.records;
-      const exhausted = rows.length > 0 && toNumber(rows[0]!.get("fetched")) < fetch;
-      if (rows.length >= limit || exhausted || fetch >= MAX_VECTOR_FETCH) {
-        return rows.map((row) => ({
-          id: row.get("id") as string,
-          score: scoreToCosine(row.get("score") as number),
-        }));
-      }
-      fetch = Math.min(MAX_VECTOR_FETCH, fetch * 4);
-    }
+    const matches = await this.widening(MEMORY_CYPHER.vectorSearch, params, limit, MAX_VECTOR_FETCH);
+    return matches.map((match) => ({ id: match.id, score: scoreToCosine(match.score) }));
   }
 
   async textSearch(
@@ -893,16 +914,10 @@ export class Neo4jMemoryStore implements MemoryStore {
     if (terms.length === 0) return [];
     // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
     const query = `agentToken:"${agentToken(agentId)}" AND searchText:(${terms.map((t) => `"${t}"`).join(" OR ")})`;
-    const result = await this.readTx((tx) =>
-      tx.run(MEMORY_CYPHER.textSearch, {
-        ...filterParams(filter, now),
-        agentId,
-        query,
-        fetch: neo4j.int(limit * 4),
-        limit: neo4j.int(limit),
-      }),
-    );
-    return result.records.map((row) => ({ id: row.get("id") as string, score: row.get("score") as number }));
+    const params = { ...filterParams(filter, now), agentId, query, limit: neo4j.int(limit) };
+    // The index holds this agent's memories only (the token clause), but the filter is applied
+    // after it: over-fetch, and widen until `limit` survive or the index has no more.
+    return this.widening(MEMORY_CYPHER.textSearch, params, limit, MAX_TEXT_FETCH);
   }
 
   async entityMentionCounts(

@@ -38,6 +38,9 @@ import org.neo4j.kernel.internal.GraphDatabaseAPI;
 public final class EmbeddedNeo4j {
     private EmbeddedNeo4j() {}
 
+    /** Set once built; the shutdown hook may run before that (stdin closed during start-up). */
+    private static volatile DatabaseManagementService dbms;
+
     public static void main(String[] args) throws Exception {
         long started = System.nanoTime();
         Map<String, String> options = parse(args);
@@ -45,10 +48,27 @@ public final class EmbeddedNeo4j {
         if (password == null || password.length() < 8) {
             fail("NEO4J_PASSWORD must be set to at least 8 characters (Neo4j's minimum)");
         }
+        if (options.containsKey("exit-on-stdin-close")) {
+            // Watch from the first moment: a parent that dies while the databases are still
+            // starting must not leave a server behind either.
+            Thread watcher = new Thread(() -> {
+                drain(System.in);
+                System.exit(0); // runs the shutdown hook
+            }, "mnemo-neo4j-stdin");
+            watcher.setDaemon(true);
+            watcher.start();
+        }
         String host = required(options, "host");
         int port = Integer.parseInt(required(options, "port"));
 
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(Path.of(required(options, "home")))
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            DatabaseManagementService running = dbms;
+            if (running != null) running.shutdown();
+            stopped.countDown();
+        }, "mnemo-neo4j-shutdown"));
+
+        dbms = new DatabaseManagementServiceBuilder(Path.of(required(options, "home")))
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
                 .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
@@ -62,12 +82,6 @@ public final class EmbeddedNeo4j {
                 .setConfig(GraphDatabaseSettings.keep_logical_logs, "1 files")
                 .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
                 .build();
-
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            dbms.shutdown();
-            stopped.countDown();
-        }, "mnemo-neo4j-shutdown"));
 
         // The initial user neo4j/neo4j must change its password before it may do anything; set
         // ours directly instead, as `neo4j-admin dbms set-initial-password` would.
@@ -83,14 +97,6 @@ public final class EmbeddedNeo4j {
         System.out.println("NEO4J_READY_MS=" + (System.nanoTime() - started) / 1_000_000);
         System.out.flush();
 
-        if (options.containsKey("exit-on-stdin-close")) {
-            Thread watcher = new Thread(() -> {
-                drain(System.in);
-                System.exit(0); // runs the shutdown hook
-            }, "mnemo-neo4j-stdin");
-            watcher.setDaemon(true);
-            watcher.start();
-        }
         stopped.await();
     }
 
