@@ -61,7 +61,11 @@ expect_refusal "set secrets.internalSecret" --set redis.url=redis://r:6379 --set
   --set secrets.authJwtSecret=0123456789abcdef0123456789abcdef
 expect_refusal "set only one of" --set redis.url=redis://r:6379 --set 'redis.cluster.nodes={a:6379}' \
   --set neo4j.uri=bolt://n:7687
-echo "deploy-check: the chart refuses incomplete values"
+# values.schema.json: a misspelt key or a URL of the wrong kind is refused, not ignored.
+expect_refusal "additional properties 'urll' not allowed" --set redis.urll=redis://r:6379 \
+  --set neo4j.uri=bolt://n:7687
+expect_refusal "does not match pattern" --set redis.url=redis://r:6379 --set neo4j.uri=http://n:7474
+echo "deploy-check: the chart refuses incomplete and misspelt values"
 
 echo "deploy-check: promtool check rules"
 "$PROMTOOL" check rules deploy/prometheus/alerts.yml

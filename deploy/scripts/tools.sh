@@ -18,15 +18,20 @@ KUBERNETES_VERSIONS="1.29.0 1.37.0"
 
 DEPLOY_TOOLS_DIR="${DEPLOY_TOOLS_DIR:-$HOME/.cache/mnemo-deploy-tools}"
 mkdir -p "$DEPLOY_TOOLS_DIR"
-GOBIN_DIR="$(go env GOPATH)/bin"
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# The Go toolchain of this machine image lives in /usr/local/go when it is not on PATH.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
 if ! command -v go >/dev/null 2>&1; then
-  echo "deploy-tools: the Go toolchain is needed to build helm and kubeconform" >&2
+  echo "deploy-tools: the Go toolchain is needed to build helm and kubeconform (go install)" >&2
   exit 1
 fi
+
+GOBIN_DIR="$(go env GOPATH)/bin"
 
 # The module version a Go binary was built from (go install sets no version string of its own).
 built_from() { go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3 }'; }
