@@ -8,8 +8,8 @@
  * by writes (a tombstone is a miss no TTL can prevent), and shrinks it while the hit ratio is
  * comfortably above the target, or at once when Redis is close to its memory limit.
  *
- * Hysteresis, so it does not flap: a change needs the same verdict in `confirmations`
- * consecutive intervals; between `target` and `target + band` nothing changes; it grows fast
+ * Hysteresis, so it does not flap: a change needs the same verdict in consecutive intervals
+ * (two to grow, three to shrink: a shrink only saves memory, a wrong one costs misses); between `target` and `target + band` nothing changes; it grows fast
  * (×2) and shrinks slowly (×0.75); after a change it waits 1.5 times the previous TTL (until
  * the entries cached under it are gone) before judging again; intervals with fewer than `minReads` reads decide nothing.
  * A TTL outside the bounds (the operator just changed them) is brought inside at once.
@@ -64,7 +64,8 @@ export interface AutoTuneSettings {
 export const TUNING = {
   band: 0.05,
   minReads: 50,
-  confirmations: 2,
+  /** Consecutive intervals with the same verdict before a change. */
+  confirmations: { grow: 2, shrink: 3 },
   growFactor: 2,
   shrinkFactor: 0.75,
   /** Misses per read caused by writes at or above which a longer TTL would not help. */
@@ -292,7 +293,8 @@ export class CacheAutoTuner {
     const hitRatio = reads > 0 ? counts.hits / reads : null;
     const writeShare = reads > 0 ? counts.writes / reads : null;
     const target = nextTtl(record.ttlSeconds, verdict, bounds);
-    if (verdict !== "hold" && count >= TUNING.confirmations && target !== record.ttlSeconds) {
+    const confirmed = verdict !== "hold" && count >= TUNING.confirmations[verdict];
+    if (confirmed && target !== record.ttlSeconds) {
       return this.apply(type, record, target, true, { verdict, reason, reads, hitRatio, writeShare });
     }
     const decision: Decision = {
