@@ -9,9 +9,9 @@ import { startSubgraph } from "../../core/service/subgraph.js";
 import { instrumentStore } from "../../core/store/instrument.js";
 import type { UsageOfResult } from "../../core/usage/usage-plugin.js";
 import { StateService } from "./domain/state-service.js";
+import type { StateStore } from "./domain/store-port.js";
 import { createStateResolvers, type StateContext } from "./resolvers.js";
 import { createNeo4jStateStore } from "./store/neo4j.js";
-import type { StateStore } from "./store/port.js";
 import { createSqliteStateStore } from "./store/sqlite.js";
 
 export async function createStateStore(runtime: Runtime): Promise<StateStore> {

@@ -10,7 +10,7 @@ import {
   type StateStore,
   type StateVersionRecord,
   VersionConflictError,
-} from "../../subgraphs/state/store/port.js";
+} from "../../subgraphs/state/domain/store-port.js";
 
 export interface StoreHarness {
   store: StateStore;

@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEncryptor } from "../../core/crypto/encryption.js";
+import { DimensionMismatchError } from "../../subgraphs/memory/domain/store-port.js";
 import { createNeo4jMemoryStore } from "../../subgraphs/memory/store/neo4j.js";
-import { DimensionMismatchError } from "../../subgraphs/memory/store/port.js";
 import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js";
 import {
   axisVector,
@@ -14,6 +14,7 @@ import {
   describeMemoryStoreContract,
   freshAgent,
   item,
+  write,
 } from "../contract/memory-store.contract.js";
 import { neo4jTestDriver } from "../support/neo4j.js";
 
@@ -56,7 +57,7 @@ describe("SQLite memory store", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-dims-"));
     const agent = freshAgent();
     const store = createSqliteMemoryStore(dir, CONTRACT_DIMENSIONS);
-    await store.write(batch(agent, [item(agent, "kept", { embedding: axisVector(0) })]));
+    await write(store, batch(agent, [item(agent, "kept", { embedding: axisVector(0) })]));
     await store.close();
 
     expect(() => createSqliteMemoryStore(dir, 16)).toThrow(DimensionMismatchError);
