@@ -1,20 +1,23 @@
 /**
- * bench:replicas — Mnemo with one and with two replicas of each service, each its own process,
- * on one Redis and one Neo4j (see test/support/replica-cluster.ts), then the same load while
- * one replica of each kind is killed.
+ * bench:replicas — Mnemo with two and with one replica of each service, each its own process,
+ * on one Redis and one Neo4j (see test/support/replica-cluster.ts), and the same load while one
+ * replica of each kind is killed.
  *
- *   1. one gateway, one state, one memory, one cache-admin: throughput and latency
- *   2. a second gateway, state and memory joined: the same load again
- *   3. the same load while a state, a memory and a gateway replica are SIGKILLed at 25%, 40%
+ *   1. two gateways, two state, two memory, one cache-admin, after a warm-up: throughput, latency
+ *   2. the same load while a state, a memory and a gateway replica are SIGKILLed at 25%, 40%
  *      and 55% of the run: acknowledged writes, failed attempts, stale reads (must be 0), writes
  *      missing from the store (must be 0), subscriptions on the surviving gateway
+ *   3. the same load on the survivors, one replica of each: throughput, latency
+ *
+ * One replica is measured last, on warm processes: measured first, it paid for the services'
+ * warm-up (JIT, query plans, Neo4j's caches) and looked several times slower than it is.
  *
  * Each writer owns an agent: putState, then read it back through the other gateway, and every
  * BENCH_MEMORY_EVERY writes a remember and a read of it. Everything (the load generator too)
  * shares this machine's cores, so two replicas add throughput only where one replica is not
  * already using them: read the figures with the load average printed beside them.
  *
- *   BENCH_WRITERS (8)  BENCH_SECONDS (15)  BENCH_MEMORY_EVERY (4)
+ *   BENCH_WRITERS (8)  BENCH_SECONDS (15)  BENCH_MEMORY_EVERY (4)  BENCH_WARMUP_SECONDS (40, before the first measured phase)
  *   NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD: use this Neo4j (else the embedded one is started)
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -36,7 +39,7 @@ import { printTable, summarize, writeResults } from "./support/report.js";
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const MEMORY_EVERY = Number(process.env.BENCH_MEMORY_EVERY ?? 4);
-const WARMUP_SECONDS = 3;
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 40);
 
 const load = () => os.loadavg()[0]!.toFixed(1);
 
@@ -78,17 +81,17 @@ async function main(): Promise<void> {
     stopNeo4j = () => neo4j.stop();
   }
   const env = { EMBEDDINGS_PROVIDER: "none", EMBEDDINGS_DIMENSIONS: "4", RATE_LIMIT_PER_MINUTE: "0" };
-  console.log(`starting one replica of each service (load ${load()})`);
+  console.log(`starting two replicas of each service (load ${load()})`);
   const cluster = await ReplicaCluster.start({
     redisUrl: redis.url,
     neo4jEnv,
-    replicas: { gateway: 1, state: 1, memory: 1 },
+    replicas: { gateway: 2, state: 2, memory: 2 },
     env,
   });
   const agentIds = (prefix: string) => Array.from({ length: WRITERS }, (_, i) => `${prefix}-${i}`);
   const token = await issueToken(
     { jwtSecret: TEST_JWT_SECRET },
-    agentPrincipal(...["one", "two", "kill", "warm1", "warm2"].flatMap(agentIds)),
+    agentPrincipal(...["one", "two", "kill", "warm"].flatMap(agentIds)),
   );
   const workload = (prefix: string, seconds: number) =>
     runWorkload({
@@ -103,15 +106,7 @@ async function main(): Promise<void> {
   const rows: ReturnType<typeof phaseRow>[] = [];
   const results: Record<string, unknown> = { writers: WRITERS, seconds: SECONDS, memoryEvery: MEMORY_EVERY };
   try {
-    await workload("warm1", WARMUP_SECONDS);
-    const one = await workload("one", SECONDS);
-    rows.push(phaseRow("1 replica each", one.stats, SECONDS, load()));
-    results.oneReplica = { ...one.stats, latenciesMs: summarize(one.stats.latenciesMs) };
-
-    console.log(`adding a second gateway, state and memory (load ${load()})`);
-    await Promise.all([cluster.startReplica("state"), cluster.startReplica("memory")]);
-    await cluster.startReplica("gateway");
-    await workload("warm2", WARMUP_SECONDS);
+    await workload("warm", WARMUP_SECONDS);
     const two = await workload("two", SECONDS);
     rows.push(phaseRow("2 replicas each", two.stats, SECONDS, load()));
     results.twoReplicas = { ...two.stats, latenciesMs: summarize(two.stats.latenciesMs) };
@@ -161,6 +156,12 @@ async function main(): Promise<void> {
       missingAcknowledgedWrites: missing,
       subscriptions,
     };
+
+    console.log(`measuring the survivors, one replica of each (load ${load()})`);
+    const one = await workload("one", SECONDS);
+    rows.push(phaseRow("1 replica each (the survivors)", one.stats, SECONDS, load()));
+    results.oneReplica = { ...one.stats, latenciesMs: summarize(one.stats.latenciesMs) };
+
     printTable(
       `bench:replicas — ${WRITERS} writers, ${SECONDS} s per phase, Neo4j + Redis, every service its own process`,
       rows,
