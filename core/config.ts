@@ -76,6 +76,8 @@ export interface Config {
     internalSecret: string;
     issuer?: string;
     audience?: string;
+    /** Accept client tokens without `exp` (AUTH_ALLOW_NO_EXP); refused by default in every environment. */
+    allowNoExp: boolean;
   };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   introspection: boolean;
@@ -114,6 +116,11 @@ export interface Config {
   };
   /** Serve the gateway over TLS (https/wss) with these PEM files. */
   tls: { certFile: string; keyFile: string } | null;
+  /** MCP over HTTP on the gateway (/mcp). */
+  mcp: {
+    /** A session with no request and no open event stream for this long is closed (MCP_SESSION_IDLE_MS). */
+    sessionIdleMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -350,6 +357,9 @@ export function loadConfig(
       internalSecret,
       issuer: read.raw("AUTH_ISSUER"),
       audience: read.raw("AUTH_AUDIENCE"),
+      // The same default in development as in production: a token issuer that works against a
+      // development server then works against a production one.
+      allowNoExp: read.bool("AUTH_ALLOW_NO_EXP", false),
     },
     logLevel: read.oneOf(
       "LOG_LEVEL",
@@ -389,6 +399,9 @@ export function loadConfig(
       trustProxyHops: read.int("TRUST_PROXY_HOPS", 0, 0, 10),
     },
     tls: readTls(read),
+    mcp: {
+      sessionIdleMs: read.int("MCP_SESSION_IDLE_MS", 30 * 60_000, 1000, 7 * 24 * 3_600_000),
+    },
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -35,6 +35,16 @@ describe("configuration", () => {
     expect(found.some((p) => p.startsWith("REDIS_URL must"))).toBe(true);
   });
 
+  it("refuses tokens without exp by default, in every environment, unless AUTH_ALLOW_NO_EXP=true", () => {
+    expect(loadConfig({}).auth.allowNoExp).toBe(false);
+    const secrets = { AUTH_JWT_SECRET: "x".repeat(32), INTERNAL_SECRET: "y".repeat(32) };
+    expect(loadConfig({ NODE_ENV: "production", ...secrets }).auth.allowNoExp).toBe(false);
+    expect(loadConfig({ AUTH_ALLOW_NO_EXP: "true" }).auth.allowNoExp).toBe(true);
+    expect(problems({ AUTH_ALLOW_NO_EXP: "sometimes" })).toEqual([
+      'AUTH_ALLOW_NO_EXP must be true or false (got "sometimes")',
+    ]);
+  });
+
   it("names what STORE=neo4j is missing", () => {
     expect(problems({ STORE: "neo4j" })).toEqual([
       "STORE=neo4j needs NEO4J_URI (e.g. neo4j://localhost:7687)",
