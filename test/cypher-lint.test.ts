@@ -90,6 +90,28 @@ const MEMORY_PARAMETERS = {
   variants: "[]",
   items: [{ id: "a1/x", validUntil: "2026-01-01T00:00:00.000Z" }],
   pairs: [{ fromId: "a1/x", toId: "a1/y" }],
+  merges: [
+    {
+      id: "a1/x",
+      tags: [],
+      importance: 0.5,
+      occurredAt: "2026-01-01T00:00:00.000Z",
+      metadata: null,
+      variants: null,
+    },
+  ],
+  entities: [
+    {
+      key: "a1#ada",
+      position: 0,
+      entityId: "a1/entity/x",
+      name: "Ada",
+      normalizedName: "ada",
+      type: "PERSON",
+    },
+  ],
+  mentions: [{ memoryId: "a1/x", key: "a1#ada" }],
+  relations: [{ fromKey: "a1#ada", toKey: "a1#bob", type: "KNOWS" }],
 };
 
 const GROUPS: { name: string; statements: Record<string, string>; parameters: Record<string, unknown> }[] = [
