@@ -7,6 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { type AutoTuneSettings, DEFAULT_TTL_BOUNDS, validateBounds } from "./cache/auto-tune.js";
+import { isCacheDataType } from "./cache/policy.js";
 import { type EncryptionKey, parseEncryptionKeys } from "./crypto/encryption.js";
 
 export type ServiceName = "gateway" | "state" | "memory" | "cache-admin";
@@ -65,6 +67,8 @@ export interface CacheConfig {
   prefetch: boolean;
   prefetchLimit: number;
   statsFlushMs: number;
+  /** TTL auto-tuning (core/cache/auto-tune.ts), run by cache-admin. */
+  autoTune: AutoTuneSettings;
 }
 
 export interface Config {
@@ -102,6 +106,8 @@ export interface Config {
   };
   /** How often agents' forgetting policies are applied, ms (0 = only on demand with runForgetting). */
   memoryForgetIntervalMs: number;
+  /** How often each process sends its usage counts to Redis, ms. */
+  usageFlushMs: number;
   /** Live subscriptions through the gateway. */
   subscriptions: {
     /** Events waiting to be sent to one WebSocket client before it is closed as too slow. */
@@ -171,6 +177,17 @@ class EnvReader {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
       this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+      this.problems.push(`${name} must be a number from ${min} to ${max} (got "${value}")`);
       return fallback;
     }
     return parsed;
@@ -252,7 +269,8 @@ export function loadConfig(
 
   const neo4jUri = read.url("NEO4J_URI", ["neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"]);
   let neo4j: Neo4jConfig | null = null;
-  const usesStore = options.services.some((s) => s === "state" || s === "memory");
+  // cache-admin writes audit entries (cache.*), which belong in the shared store too.
+  const usesStore = options.services.some((s) => s !== "gateway");
   if (store === "neo4j" && usesStore) {
     const password = read.raw("NEO4J_PASSWORD");
     if (!neo4jUri) read.problems.push("STORE=neo4j needs NEO4J_URI (e.g. neo4j://localhost:7687)");
@@ -379,6 +397,12 @@ export function loadConfig(
       prefetch: read.bool("CACHE_PREFETCH", false),
       prefetchLimit: read.int("CACHE_PREFETCH_LIMIT", 3, 1, 32),
       statsFlushMs: read.int("CACHE_STATS_FLUSH_MS", 5000, 100, 600_000),
+      autoTune: {
+        enabled: read.bool("CACHE_AUTOTUNE", false),
+        intervalMs: read.int("CACHE_AUTOTUNE_INTERVAL_MS", 60_000, 1000, 24 * 3_600_000),
+        targetHitRatio: read.number("CACHE_AUTOTUNE_TARGET_HIT_RATIO", 0.9, 0.05, 0.99),
+        bounds: readTtlBounds(read),
+      },
     },
     neo4j,
     auth: {
@@ -406,6 +430,7 @@ export function loadConfig(
       requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
     memoryForgetIntervalMs: read.int("MEMORY_FORGET_INTERVAL_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
+    usageFlushMs: read.int("USAGE_FLUSH_MS", 5000, 100, 600_000),
     subscriptions: {
       queueLimit: read.int("SUBSCRIPTION_QUEUE_LIMIT", 256, 1, 1_000_000),
       upstreamRetryAttempts: read.int("SUBSCRIPTION_RETRY_ATTEMPTS", 8, 0, 1000),
@@ -466,6 +491,27 @@ function readRedisConfig(read: EnvReader): RedisConfig | null {
   if (clusterNodes) return { mode: "cluster", nodes: clusterNodes, password, tls };
   if (url) return { mode: "single", url };
   return null;
+}
+
+/** CACHE_AUTOTUNE_BOUNDS: `TYPE:min-max` pairs, e.g. `RECALL:10-300,MEMORY:60-3600`; the rest keep their defaults. */
+function readTtlBounds(read: EnvReader): AutoTuneSettings["bounds"] {
+  const bounds = { ...DEFAULT_TTL_BOUNDS };
+  const value = read.raw("CACHE_AUTOTUNE_BOUNDS");
+  if (value === undefined) return bounds;
+  for (const entry of value.split(",").map((part) => part.trim())) {
+    const match = /^([A-Z_]+):(\d+)-(\d+)$/.exec(entry);
+    if (!match || !isCacheDataType(match[1])) {
+      read.problems.push(
+        `CACHE_AUTOTUNE_BOUNDS entries must look like RECALL:10-300 with a cache data type (bad entry "${entry}")`,
+      );
+      continue;
+    }
+    const entryBounds = { minTtlSeconds: Number(match[2]), maxTtlSeconds: Number(match[3]) };
+    const problem = validateBounds(entryBounds);
+    if (problem) read.problems.push(`CACHE_AUTOTUNE_BOUNDS ${match[1]}: ${problem}`);
+    else bounds[match[1]] = entryBounds;
+  }
+  return bounds;
 }
 
 function readTls(read: EnvReader): Config["tls"] {

@@ -12,6 +12,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
+import { Counter } from "prom-client";
 import { createPrincipalSigner } from "../core/auth/internal.js";
 import type { Principal } from "../core/auth/principal.js";
 import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
@@ -50,7 +51,14 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const sign = createPrincipalSigner(config.auth.internalSecret);
   const subgraphFetcher = createSubgraphFetcher();
   const verifyToken = createTokenVerifier(config.auth);
-  const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute);
+  const rateLimited = new Counter({
+    name: "mnemo_rate_limited_total",
+    help: "Operations and connections refused with RATE_LIMITED (over HTTP or WebSocket)",
+    registers: [metrics.registry],
+  });
+  const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute, () =>
+    rateLimited.inc(),
+  );
   const armor = createArmor(config);
   const selfCalls = createSelfCallMark();
 

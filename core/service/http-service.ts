@@ -85,6 +85,7 @@ export async function startService<TContext extends BaseContext>(
   options: ServiceOptions<TContext>,
 ): Promise<RunningService> {
   const { config, logger, metrics } = options;
+  metrics.watchReadiness(options.readiness);
   const app = express();
   app.disable("x-powered-by");
   if (options.trustProxyHops) app.set("trust proxy", options.trustProxyHops);

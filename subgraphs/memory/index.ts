@@ -4,9 +4,12 @@
  */
 
 import { createLockManager } from "../../core/locks/lock.js";
+import { ServiceMetrics } from "../../core/metrics.js";
 import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
+import { instrumentStore } from "../../core/store/instrument.js";
+import type { UsageOfResult } from "../../core/usage/usage-plugin.js";
 import { createEmbedder, type Embedder } from "./analysis/embedder.js";
 import { acquireAnalysisPool } from "./analysis/pool.js";
 import { ForgettingRunner } from "./domain/forgetting.js";
@@ -55,7 +58,7 @@ export interface MemoryComponents {
  */
 export async function createMemoryComponents(
   runtime: Runtime,
-  options: { embedder?: (configured: Embedder) => Embedder } = {},
+  options: { embedder?: (configured: Embedder) => Embedder; metrics?: ServiceMetrics } = {},
 ): Promise<MemoryComponents> {
   const pool = acquireAnalysisPool(runtime.config.embeddings.workers);
   const logger = runtime.logger.child({ service: "memory" });
@@ -63,7 +66,8 @@ export async function createMemoryComponents(
   let store: MemoryStore;
   try {
     configured = await createEmbedder(runtime.config.embeddings, pool);
-    store = await createMemoryStore(runtime, { id: configured.modelId, dimensions: configured.dimensions });
+    const created = await createMemoryStore(runtime, { id: configured.modelId, dimensions: configured.dimensions });
+    store = options.metrics ? instrumentStore(created, runtime.config.store, options.metrics) : created;
   } catch (error) {
     await pool.release();
     throw error;
@@ -125,7 +129,8 @@ export async function startMemorySubgraph(
   runtime: Runtime,
   options: { port: number },
 ): Promise<RunningService> {
-  const memory = await createMemoryComponents(runtime);
+  const metrics = new ServiceMetrics("memory");
+  const memory = await createMemoryComponents(runtime, { metrics });
   const { service, store, maintenance } = memory;
   memory.forgetting.start(runtime.config.memoryForgetIntervalMs);
   try {
@@ -137,9 +142,33 @@ export async function startMemorySubgraph(
       createContext: (principal) => ({ principal, loaders: service.createLoaders() }),
       readiness: { store: () => store.ping() },
       onClose: () => memory.close(),
+      metrics,
+      usage: MEMORY_USAGE,
     });
   } catch (error) {
     await memory.close();
     throw error;
   }
 }
+
+/** What a memory write stored, for usage analytics: new memories (not merges) and their text. */
+interface RememberResultShape {
+  outcome?: string;
+  memory?: { content?: string; caption?: string | null; metadata?: unknown };
+}
+function remembered(results: RememberResultShape[]) {
+  let memories = 0;
+  let bytes = 0;
+  for (const { outcome, memory } of results) {
+    if (outcome !== "CREATED" || !memory) continue;
+    memories++;
+    bytes += Buffer.byteLength(memory.content ?? "");
+    if (memory.caption) bytes += Buffer.byteLength(memory.caption);
+    if (memory.metadata != null) bytes += Buffer.byteLength(JSON.stringify(memory.metadata));
+  }
+  return { memories, bytes };
+}
+const MEMORY_USAGE: UsageOfResult = {
+  remember: (result) => remembered([result as RememberResultShape]),
+  rememberMany: (result) => remembered(result as RememberResultShape[]),
+};
