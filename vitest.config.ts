@@ -22,8 +22,10 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts", "clients/typescript/test/**/*.test.ts"],
-    // One real Neo4j per worker for the store suites (test/support/neo4j-server.ts).
-    globalSetup: ["test/global-setup.ts"],
+    // First: the run gets a temporary directory of its own (TMPDIR), and fails if the suites
+    // leave anything in it; its teardown runs last. Then one real Neo4j per worker for the
+    // store suites (test/support/neo4j-server.ts), its data directories inside that one.
+    globalSetup: ["test/support/temp-dir-check.ts", "test/global-setup.ts"],
     testTimeout: 30_000,
     // A file's first hook may wait for its worker's Neo4j to finish starting (test/global-setup.ts).
     hookTimeout: 120_000,

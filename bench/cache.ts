@@ -14,6 +14,9 @@
  * purpose): sessions of agents that come back less often start cold, which is where prefetch can
  * help; a cache smaller than the working set behaves the same way.
  *
+ * Then TTL auto-tuning against fixed TTLs on a workload whose hot set shifts halfway
+ * (bench/cache-autotune.ts; BENCH_ONLY=autotune runs only that part).
+ *
  * Environment: BENCH_REQUESTS (measured requests per run, default 20000), BENCH_WARMUP (5000),
  * BENCH_CONCURRENCY (16), BENCH_TTL_SECONDS (1), BENCH_STORE_RTT_MS (2), BENCH_THINK_MS (5:
  * between the requests of a session, the client's own round trip and work; prefetch can only
@@ -36,6 +39,7 @@ import { StateService } from "../subgraphs/state/domain/state-service.js";
 import type { StateStore } from "../subgraphs/state/domain/store-port.js";
 import { createSqliteStateStore } from "../subgraphs/state/store/sqlite.js";
 import { RedisServer } from "../test/support/redis-server.js";
+import { runAutoTuneComparison } from "./cache-autotune.js";
 import { printTable, summarize, writeResults } from "./support/report.js";
 
 const AGENTS = 10_000;
@@ -274,6 +278,10 @@ async function runOnce(redisUrl: string, dataDir: string, config: RunConfig) {
 }
 
 async function main() {
+  if (process.env.BENCH_ONLY === "autotune") {
+    writeResults("cache-autotune", await runAutoTuneComparison());
+    return;
+  }
   const redis = await RedisServer.start();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-cache-"));
   try {
@@ -341,6 +349,8 @@ async function main() {
       runs: results,
       ratios,
     });
+    // TTL auto-tuning against fixed TTLs, on its own workload (bench/cache-autotune.ts).
+    writeResults("cache-autotune", await runAutoTuneComparison());
   } finally {
     await redis.close();
     rmSync(dataDir, { recursive: true, force: true });

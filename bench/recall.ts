@@ -4,20 +4,24 @@
  * Retrieval quality on LoCoMo (bench/support/locomo.ts): every conversation is a fresh agent,
  * every turn one memory (the speaker's name in the content, the session's date as `occurredAt`,
  * the image caption as `caption`, the session as `sessionId`), ingested through the real memory
- * service and SQLite store with the offline embedder. Every category 1-4 question is recalled
- * with the question as the query by three systems in the same run:
+ * service and SQLite store, once per embedder (`--embedders`, default both: the Universal
+ * Sentence Encoder lite and the ONNX model of EMBEDDINGS_MODEL_PATH / `npm run models`). Every
+ * category 1-4 question is recalled with the question as the query by these systems:
  *
- *  - `hybrid`: Mnemo's recall as shipped (MemoryService.recall, default configuration);
- *  - `bm25`:   the store's full-text search alone (the same terms recall sends it);
- *  - `vector`: the store's nearest neighbours to the query vector alone.
+ *  - `hybrid`:    Mnemo's recall as shipped (default configuration and weights);
+ *  - `hybrid-cv`: the same candidates fused with weights chosen by leave-one-conversation-out
+ *                 cross-validation (bench/support/fusion.ts): each conversation is ranked with the
+ *                 weights that did best on the other conversations, never on itself;
+ *  - `bm25`:      the store's full-text search alone (the same terms recall sends it);
+ *  - `vector`:    the store's nearest neighbours to the query vector alone.
  *
  * It prints recall@k per category and overall, writes bench/results/recall.json (or into
- * --results-dir) and, with --out, the bare `{questions, systems}` JSON.
+ * --results-dir) and, with --out, the bare `{questions, systems}` JSON of the first embedder.
  *
  * Options: --cache keeps embeddings in bench/.cache (git-ignored) across runs;
  * --conversations conv-26,conv-30 restricts the run to some samples.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -26,9 +30,12 @@ import type { Principal } from "../core/auth/principal.js";
 import { loadConfig } from "../core/config.js";
 import { createRuntime } from "../core/runtime.js";
 import { LIMITS, type MemoryInput } from "../subgraphs/memory/domain/input.js";
+import { DEFAULT_MEMORY_CONFIG, SIGNALS } from "../subgraphs/memory/domain/model.js";
+import { rank, scoreCandidates } from "../subgraphs/memory/domain/scoring.js";
 import { searchTerms } from "../subgraphs/memory/domain/text.js";
 import { createMemoryComponents } from "../subgraphs/memory/index.js";
 import { cachingEmbedder } from "./support/embedding-cache.js";
+import { crossValidate, type QuestionCandidates, type Weights, weightGrid } from "./support/fusion.js";
 import {
   CATEGORY_NAMES,
   type Conversation,
@@ -41,15 +48,19 @@ import {
 } from "./support/locomo.js";
 import { printTable, writeResults } from "./support/report.js";
 
-const SYSTEMS = ["hybrid", "bm25", "vector"] as const;
+const SYSTEMS = ["hybrid", "hybrid-cv", "bm25", "vector"] as const;
 type SystemName = (typeof SYSTEMS)[number];
+
+/** The embedders a run compares: `local` (USE lite) and `onnx` (the model directory in use). */
+const EMBEDDERS = ["onnx", "local"] as const;
+type EmbedderName = (typeof EMBEDDERS)[number];
 
 /** Who the benchmark's writes are recorded as in the audit log of its temporary store. */
 const BENCH_PRINCIPAL: Principal = { sub: "bench:recall", role: "admin", agents: ["*"] };
 
 const USAGE =
   "usage: npm run bench:recall -- --data ../shared/data/locomo/locomo-dev.json [--out FILE] [--k 5,10,25] " +
-  "[--cache] [--conversations conv-26,...] [--results-dir DIR]";
+  "[--cache] [--conversations conv-26,...] [--embedders onnx,local] [--results-dir DIR]";
 
 function options() {
   const { values } = parseArgs({
@@ -59,6 +70,8 @@ function options() {
       k: { type: "string", default: "5,10,25" },
       cache: { type: "boolean", default: false },
       conversations: { type: "string" },
+      embedders: { type: "string" },
+      "reuse-candidates": { type: "boolean", default: false },
       "results-dir": { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -74,7 +87,23 @@ function options() {
       `--k takes whole numbers from 1 to ${LIMITS.maxK}, comma-separated (got "${values.k}")`,
     );
   }
+  const modelInstalled = loadConfig(process.env).embeddings.provider === "onnx";
+  const embedders = (values.embedders ?? (modelInstalled ? "onnx,local" : "local"))
+    .split(",")
+    .map((name) => name.trim());
+  for (const name of embedders) {
+    if (!(EMBEDDERS as readonly string[]).includes(name)) {
+      throw new DatasetError(`--embedders takes ${EMBEDDERS.join(", ")} (got "${name}")`);
+    }
+  }
+  if (embedders.includes("onnx") && !modelInstalled) {
+    throw new DatasetError(
+      "--embedders onnx needs a model: run `npm run models` (or set EMBEDDINGS_MODEL_PATH)",
+    );
+  }
   return {
+    embedders: embedders as EmbedderName[],
+    reuseCandidates: values["reuse-candidates"],
     data: values.data,
     out: values.out,
     ks: [...new Set(ks)].sort((a, b) => a - b),
@@ -106,16 +135,25 @@ const progress = (line: string) => {
   else process.stderr.write(`${line}\n`);
 };
 
-async function main() {
-  const args = options();
-  let conversations: Conversation[] = loadLocomo(args.data);
-  if (args.conversations) {
-    const wanted = new Set(args.conversations);
-    conversations = conversations.filter((conversation) => wanted.has(conversation.sampleId));
-    if (conversations.length === 0)
-      throw new DatasetError(`--conversations matched no sample_id in ${args.data}`);
-  }
-  const started = performance.now();
+/** What one embedder's run produced: the ranked turns per system, and candidates for fusion. */
+interface EmbedderRun {
+  name: EmbedderName;
+  modelId: string;
+  bm25: RecallAccumulator;
+  vector: RecallAccumulator;
+  shipped: RecallAccumulator;
+  questions: QuestionCandidates[];
+  /** Per question, the turns each fixed system returned (kept to re-score saved runs). */
+  ranked: { bm25: string[]; vector: string[]; shipped: string[] }[];
+  shippedWeights: Weights;
+  seconds: { ingest: number; recall: number };
+}
+
+async function runEmbedder(
+  name: EmbedderName,
+  conversations: readonly Conversation[],
+  args: ReturnType<typeof options>,
+): Promise<EmbedderRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-recall-"));
   const config = loadConfig(
     {
@@ -125,6 +163,10 @@ async function main() {
       AUTH_JWT_SECRET: "bench-jwt-secret-that-is-at-least-32-bytes",
       INTERNAL_SECRET: "bench-internal-secret-at-least-32-bytes-long",
       EMBEDDINGS_WORKERS: process.env.EMBEDDINGS_WORKERS ?? "1",
+      EMBEDDINGS_PROVIDER: name,
+      ...(name === "onnx" && process.env.EMBEDDINGS_MODEL_PATH
+        ? { EMBEDDINGS_MODEL_PATH: process.env.EMBEDDINGS_MODEL_PATH }
+        : {}),
     },
     { services: ["gateway", "state", "memory", "cache-admin"] },
   );
@@ -133,27 +175,27 @@ async function main() {
   const memory = await createMemoryComponents(runtime, {
     embedder: (configured) => {
       if (!args.cache) return configured;
-      cache = cachingEmbedder(
-        configured,
-        new URL("./.cache/", import.meta.url).pathname,
-        `${config.embeddings.provider}:${config.embeddings.model ?? "use-lite"}`,
-      );
+      cache = cachingEmbedder(configured, new URL("./.cache/", import.meta.url).pathname);
       return cache;
     },
   });
   const { service, store } = memory;
-
-  const accumulators = Object.fromEntries(
-    SYSTEMS.map((system) => [system, new RecallAccumulator(args.ks)]),
-  ) as Record<SystemName, RecallAccumulator>;
   const maxK = args.ks.at(-1)!;
+  const run: EmbedderRun = {
+    name,
+    modelId: "",
+    bm25: new RecallAccumulator(args.ks),
+    vector: new RecallAccumulator(args.ks),
+    shipped: new RecallAccumulator(args.ks),
+    questions: [],
+    ranked: [],
+    shippedWeights: { ...DEFAULT_MEMORY_CONFIG.weights },
+    seconds: { ingest: 0, recall: 0 },
+  };
   const totalTurns = conversations.reduce((sum, c) => sum + c.turns.length, 0);
   const totalQuestions = conversations.reduce((sum, c) => sum + c.questions.length, 0);
-  let ingestSeconds = 0;
-  let recallSeconds = 0;
   let turnsDone = 0;
   let questionsDone = 0;
-
   try {
     for (const conversation of conversations) {
       const agentId = `locomo-${conversation.sampleId}`.replace(/[^A-Za-z0-9._:-]/g, "-");
@@ -167,9 +209,9 @@ async function main() {
           memoryOfTurn.set(turns[j]!.diaId, result.memory.id);
         });
         turnsDone += turns.length;
-        progress(`ingest ${conversation.sampleId}: ${turnsDone}/${totalTurns} turns`);
+        progress(`${name}: ingest ${conversation.sampleId}: ${turnsDone}/${totalTurns} turns`);
       }
-      ingestSeconds += (performance.now() - ingestStart) / 1000;
+      run.seconds.ingest += (performance.now() - ingestStart) / 1000;
 
       // Recall: the same question through each system; ranks are mapped back to turn ids.
       const recallStart = performance.now();
@@ -179,26 +221,41 @@ async function main() {
       const now = new Date().toISOString();
       for (const question of conversation.questions) {
         const vector = await service.embedQuery(question.question);
-        const [hybrid, bm25, nearest] = await Promise.all([
-          service.recall({ agentId, query: question.question, k: maxK }),
+        const [gathered, bm25, nearest] = await Promise.all([
+          service.recallCandidates({ agentId, query: question.question, k: maxK }),
           store.textSearch(agentId, searchTerms(question.question), maxK, {}, now),
           store.vectorSearch(agentId, vector, maxK, {}, now),
         ]);
-        const ranked: Record<SystemName, string[]> = {
-          hybrid: toTurns(hybrid.map((hit) => hit.record.id)),
+        run.shippedWeights = gathered.weights as Weights;
+        const candidates = scoreCandidates(gathered.candidates, gathered.weights, gathered.context);
+        const shipped = rank([...candidates]).slice(0, maxK);
+        const ranked = {
+          shipped: toTurns(shipped.map((hit) => hit.record.id)),
           bm25: toTurns(bm25.map((hit) => hit.id)),
           vector: toTurns(nearest.map((hit) => hit.id)),
         };
-        for (const system of SYSTEMS) {
-          accumulators[system].add(question.category, ranked[system], question.evidence);
-        }
+        run.ranked.push(ranked);
+        run.shipped.add(question.category, ranked.shipped, question.evidence);
+        run.bm25.add(question.category, ranked.bm25, question.evidence);
+        run.vector.add(question.category, ranked.vector, question.evidence);
+        run.questions.push({
+          conversation: conversation.sampleId,
+          category: question.category,
+          evidence: question.evidence,
+          // In rank()'s tie-break order, so a re-weighted ranking breaks ties the same way.
+          candidates: rank(candidates.map((candidate) => ({ ...candidate, score: 0 }))).map((candidate) => ({
+            turns: turnOfMemory.get(candidate.record.id) ?? [],
+            components: SIGNALS.map((signal) => candidate.components[signal]),
+          })),
+        });
         questionsDone++;
         if (questionsDone % 10 === 0 || questionsDone === totalQuestions) {
-          progress(`recall ${conversation.sampleId}: ${questionsDone}/${totalQuestions} questions`);
+          progress(`${name}: recall ${conversation.sampleId}: ${questionsDone}/${totalQuestions} questions`);
         }
       }
-      recallSeconds += (performance.now() - recallStart) / 1000;
+      run.seconds.recall += (performance.now() - recallStart) / 1000;
     }
+    run.modelId = service.embedderModelId;
   } finally {
     if (process.stderr.isTTY) process.stderr.write("\n");
     await memory.close();
@@ -206,45 +263,119 @@ async function main() {
     await runtime.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+  return run;
+}
 
-  const systems = Object.fromEntries(
-    SYSTEMS.map((system) => [system, accumulators[system].result()]),
-  ) as Record<SystemName, SystemResult>;
-  const questions = accumulators.hybrid.count();
-  const seconds = {
-    ingest: Math.round(ingestSeconds * 10) / 10,
-    recall: Math.round(recallSeconds * 10) / 10,
-    total: Math.round(((performance.now() - started) / 1000) * 10) / 10,
+type SavedRun = Omit<EmbedderRun, "bm25" | "vector" | "shipped"> & {
+  ranked: { bm25: string[]; vector: string[]; shipped: string[] }[];
+};
+
+/** The per-question rankings are kept next to the candidates; accumulators are rebuilt from them. */
+function saveRun(run: EmbedderRun): SavedRun {
+  const { bm25: _b, vector: _v, shipped: _s, ...rest } = run;
+  return { ...rest, ranked: run.ranked };
+}
+
+function reviveRun(saved: SavedRun, ks: readonly number[]): EmbedderRun {
+  const run: EmbedderRun = {
+    ...saved,
+    bm25: new RecallAccumulator(ks),
+    vector: new RecallAccumulator(ks),
+    shipped: new RecallAccumulator(ks),
   };
+  saved.questions.forEach((question, i) => {
+    const ranked = saved.ranked[i]!;
+    run.bm25.add(question.category, ranked.bm25, question.evidence);
+    run.vector.add(question.category, ranked.vector, question.evidence);
+    run.shipped.add(question.category, ranked.shipped, question.evidence);
+  });
+  return run;
+}
+
+async function main() {
+  const args = options();
+  let conversations: Conversation[] = loadLocomo(args.data);
+  if (args.conversations) {
+    const wanted = new Set(args.conversations);
+    conversations = conversations.filter((conversation) => wanted.has(conversation.sampleId));
+    if (conversations.length === 0)
+      throw new DatasetError(`--conversations matched no sample_id in ${args.data}`);
+  }
+  const started = performance.now();
+  const runs: EmbedderRun[] = [];
+  for (const name of args.embedders) {
+    // --cache also keeps each embedder's gathered candidates, so fusion can be re-examined
+    // (--reuse-candidates) without ingesting again.
+    const saved = new URL(`./.cache/candidates-${name}.json`, import.meta.url);
+    if (args.reuseCandidates && existsSync(saved)) {
+      runs.push(reviveRun(JSON.parse(readFileSync(saved, "utf8")) as SavedRun, args.ks));
+      continue;
+    }
+    const run = await runEmbedder(name, conversations, args);
+    if (args.cache) writeFileSync(saved, JSON.stringify(saveRun(run)));
+    runs.push(run);
+  }
+
+  const fusionStart = performance.now();
+  const results = runs.map((run) => {
+    const grid = weightGrid(run.shippedWeights);
+    const cv = crossValidate(run.questions, grid, args.ks);
+    const systems: Record<SystemName, SystemResult> = {
+      hybrid: run.shipped.result(),
+      "hybrid-cv": cv.heldOut,
+      bm25: run.bm25.result(),
+      vector: run.vector.result(),
+    };
+    return { run, cv, systems };
+  });
+  const fusionSeconds = (performance.now() - fusionStart) / 1000;
+  const totalTurns = conversations.reduce((sum, c) => sum + c.turns.length, 0);
+  const questions = runs[0]!.shipped.count();
+  const label = (run: EmbedderRun) => (run.name === "local" ? "use-lite" : "onnx");
 
   for (const k of args.ks) {
     printTable(
       `recall@${k} (${questions} questions, ${conversations.length} conversations, ${totalTurns} turns)`,
-      [...RECALL_CATEGORIES.filter((c) => accumulators.hybrid.count(c) > 0), "overall" as const].map(
+      [...RECALL_CATEGORIES.filter((c) => runs[0]!.shipped.count(c) > 0), "overall" as const].map(
         (category) => {
-          const label = category === "overall" ? "overall" : `${category} ${CATEGORY_NAMES[category]}`;
           const row: Record<string, string | number> = {
-            category: label,
-            questions: accumulators.hybrid.count(category === "overall" ? undefined : category),
+            category: category === "overall" ? "overall" : `${category} ${CATEGORY_NAMES[category]}`,
+            questions: runs[0]!.shipped.count(category === "overall" ? undefined : category),
           };
-          for (const system of SYSTEMS) {
-            const table =
-              category === "overall" ? systems[system].overall : systems[system].byCategory[category]!;
-            row[system] = table[`recall@${k}`] ?? 0;
+          const value = (result: SystemResult) =>
+            (category === "overall" ? result.overall : result.byCategory[category]!)[`recall@${k}`] ?? 0;
+          row.bm25 = value(results[0]!.systems.bm25);
+          for (const { run, systems } of results) {
+            for (const system of ["vector", "hybrid", "hybrid-cv"] as const) {
+              row[`${system} ${label(run)}`] = value(systems[system]);
+            }
           }
           return row;
         },
       ),
     );
   }
-  console.log(
-    `\ningest ${seconds.ingest} s (${totalTurns} turns${args.cache ? ", embedding cache on" : ""}), ` +
-      `recall ${seconds.recall} s (${questions} questions x ${SYSTEMS.length} systems), total ${seconds.total} s`,
-  );
+  for (const { run, cv } of results) {
+    const show = (w: Weights) =>
+      `semantic ${w.semantic}, lexical ${w.lexical}, graph ${w.graph}, temporal ${w.temporal}`;
+    console.log(`\n${label(run)} (${run.modelId}): shipped weights ${show(run.shippedWeights)}`);
+    for (const fold of cv.folds) console.log(`  fold without ${fold.heldOut}: ${show(fold.weights)}`);
+    console.log(
+      `  fitted on all: ${show(cv.fitted.weights)} (in-sample recall@${args.ks.join("/")} ` +
+        `${args.ks.map((k) => cv.fitted.result.overall[`recall@${k}`]).join(" / ")})`,
+    );
+    console.log(
+      `  ingest ${run.seconds.ingest.toFixed(1)} s (${totalTurns} turns${args.cache ? ", embedding cache on" : ""}), ` +
+        `recall ${run.seconds.recall.toFixed(1)} s (${questions} questions)`,
+    );
+  }
+  const total = Math.round(((performance.now() - started) / 1000) * 10) / 10;
+  console.log(`\ncross-validation ${fusionSeconds.toFixed(1)} s, total ${total} s`);
 
-  const result = { questions, systems };
+  const first = results[0]!;
   if (args.out) {
-    writeFileSync(path.resolve(args.out), `${JSON.stringify(result, null, 2)}\n`);
+    const { "hybrid-cv": _cv, ...shape } = first.systems;
+    writeFileSync(path.resolve(args.out), `${JSON.stringify({ questions, systems: shape }, null, 2)}\n`);
     console.log(`wrote ${path.resolve(args.out)}`);
   }
   writeResults(
@@ -254,10 +385,25 @@ async function main() {
       conversations: conversations.map((conversation) => conversation.sampleId),
       turns: totalTurns,
       ks: args.ks,
-      embedder: config.embeddings.provider,
       embeddingCache: args.cache,
-      seconds,
-      ...result,
+      questions,
+      systems: first.systems,
+      embedders: Object.fromEntries(
+        results.map(({ run, cv, systems }) => [
+          label(run),
+          {
+            model: run.modelId,
+            seconds: {
+              ingest: Math.round(run.seconds.ingest * 10) / 10,
+              recall: Math.round(run.seconds.recall * 10) / 10,
+            },
+            shippedWeights: run.shippedWeights,
+            crossValidation: { folds: cv.folds, fitted: cv.fitted },
+            systems,
+          },
+        ]),
+      ),
+      seconds: { fusion: Math.round(fusionSeconds * 10) / 10, total },
     },
     args.resultsDir,
   );

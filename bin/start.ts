@@ -49,7 +49,13 @@ async function main(): Promise<void> {
   const lines: string[] = [""];
   if (gateway) {
     lines.push(`  Mnemo gateway ready: ${gateway.url}`);
-    if (config.introspection) lines.push(`  Apollo Sandbox:       open ${gateway.url} in a browser`);
+    if (config.introspection) {
+      lines.push(
+        `  Apollo Sandbox:       open ${gateway.url} in a browser (loads from Apollo's CDN)`,
+        `  GraphiQL (offline):   open ${new URL("/graphiql", gateway.url)} in a browser`,
+      );
+    }
+    lines.push(`  MCP over HTTP:        ${new URL("/mcp", gateway.url)} (stdio: npm run mcp)`);
   }
   for (const name of ["state", "memory", "cache-admin"] as const) {
     const service = stack.services[name];

@@ -7,6 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { type AutoTuneSettings, DEFAULT_TTL_BOUNDS, validateBounds } from "./cache/auto-tune.js";
+import { isCacheDataType } from "./cache/policy.js";
 import { type EncryptionKey, parseEncryptionKeys } from "./crypto/encryption.js";
 
 export type ServiceName = "gateway" | "state" | "memory" | "cache-admin";
@@ -31,16 +33,33 @@ export interface Neo4jConfig {
 }
 
 export interface EmbeddingsConfig {
-  /** `local`: the offline Universal Sentence Encoder; `http`: an OpenAI-compatible endpoint; `none`: client vectors only. */
-  provider: "local" | "http" | "none";
+  /**
+   * `onnx`: a sentence model in ONNX (EMBEDDINGS_MODEL_PATH, or EMBEDDINGS_MODEL from Hugging
+   * Face); `local`: the offline Universal Sentence Encoder lite; `http`: an OpenAI-compatible
+   * endpoint; `none`: client vectors only. EMBEDDINGS_PROVIDER=auto (the default) resolves to
+   * `onnx` when a model directory is at EMBEDDINGS_MODEL_PATH and to `local` otherwise.
+   */
+  provider: "onnx" | "local" | "http" | "none";
+  /** What was asked for: `auto` when the provider was chosen by what is installed. */
+  requested: "auto" | "onnx" | "local" | "http" | "none";
   url?: string;
+  /** For `http`: the model name sent to the endpoint; for `onnx`: a Hugging Face model id. */
   model?: string;
   apiKey?: string;
-  /** Required for `http` and `none`; the local model is always 512. */
+  /** Required for `http` and `none`; `local` is always 512; `onnx` reads it from the model (0 here). */
   dimensions: number;
-  /** Worker threads used by the local embedder. */
+  /** Worker threads used by the local and ONNX embedders and entity extraction. */
   workers: number;
+  /** For `onnx`: a model directory (model.onnx, tokenizer.json, tokenizer_config.json). */
+  modelPath: string;
+  /** For `onnx` with EMBEDDINGS_MODEL and no EMBEDDINGS_MODEL_PATH: the Hugging Face model id to download. */
+  hubModel?: string;
+  /** Where models named by EMBEDDINGS_MODEL are downloaded to. */
+  cacheDir: string;
 }
+
+/** Where `npm run models` puts the default model, relative to the working directory. */
+export const DEFAULT_MODEL_PATH = "models/all-minilm-l6-v2";
 
 /** Cache layer settings (see core/cache/cache.ts CacheSettings and docs/cache.md). */
 export interface CacheConfig {
@@ -48,6 +67,8 @@ export interface CacheConfig {
   prefetch: boolean;
   prefetchLimit: number;
   statsFlushMs: number;
+  /** TTL auto-tuning (core/cache/auto-tune.ts), run by cache-admin. */
+  autoTune: AutoTuneSettings;
 }
 
 export interface Config {
@@ -72,6 +93,8 @@ export interface Config {
     internalSecret: string;
     issuer?: string;
     audience?: string;
+    /** Accept client tokens without `exp` (AUTH_ALLOW_NO_EXP); refused by default in every environment. */
+    allowNoExp: boolean;
   };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   introspection: boolean;
@@ -83,6 +106,8 @@ export interface Config {
   };
   /** How often agents' forgetting policies are applied, ms (0 = only on demand with runForgetting). */
   memoryForgetIntervalMs: number;
+  /** How often each process sends its usage counts to Redis, ms. */
+  usageFlushMs: number;
   /** Live subscriptions through the gateway. */
   subscriptions: {
     /** Events waiting to be sent to one WebSocket client before it is closed as too slow. */
@@ -108,6 +133,11 @@ export interface Config {
   };
   /** Serve the gateway over TLS (https/wss) with these PEM files. */
   tls: { certFile: string; keyFile: string } | null;
+  /** MCP over HTTP on the gateway (/mcp). */
+  mcp: {
+    /** A session with no request and no open event stream for this long is closed (MCP_SESSION_IDLE_MS). */
+    sessionIdleMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -147,6 +177,17 @@ class EnvReader {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
       this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+      this.problems.push(`${name} must be a number from ${min} to ${max} (got "${value}")`);
       return fallback;
     }
     return parsed;
@@ -228,7 +269,8 @@ export function loadConfig(
 
   const neo4jUri = read.url("NEO4J_URI", ["neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"]);
   let neo4j: Neo4jConfig | null = null;
-  const usesStore = options.services.some((s) => s === "state" || s === "memory");
+  // cache-admin writes audit entries (cache.*), which belong in the shared store too.
+  const usesStore = options.services.some((s) => s !== "gateway");
   if (store === "neo4j" && usesStore) {
     const password = read.raw("NEO4J_PASSWORD");
     if (!neo4jUri) read.problems.push("STORE=neo4j needs NEO4J_URI (e.g. neo4j://localhost:7687)");
@@ -282,17 +324,56 @@ export function loadConfig(
     read.problems.push("INTERNAL_SECRET must be at least 32 bytes long");
   }
 
-  const embeddingsProvider = read.oneOf("EMBEDDINGS_PROVIDER", ["local", "http", "none"] as const, "local");
+  const requestedProvider = read.oneOf(
+    "EMBEDDINGS_PROVIDER",
+    ["auto", "onnx", "local", "http", "none"] as const,
+    "auto",
+  );
+  const modelPathSet = read.raw("EMBEDDINGS_MODEL_PATH") !== undefined;
+  const modelPath = path.resolve(read.string("EMBEDDINGS_MODEL_PATH", DEFAULT_MODEL_PATH));
+  const modelPresent = existsSync(path.join(modelPath, "model.onnx"));
+  const embeddingsProvider =
+    requestedProvider === "auto" ? (modelPresent ? "onnx" : "local") : requestedProvider;
+  if (modelPathSet && !modelPresent && (requestedProvider === "onnx" || requestedProvider === "auto")) {
+    read.problems.push(
+      `EMBEDDINGS_MODEL_PATH points to ${modelPath}, which has no model.onnx ` +
+        "(run `npm run models`, or point it at a directory with model.onnx, tokenizer.json and tokenizer_config.json)",
+    );
+  }
+  if (
+    requestedProvider === "onnx" &&
+    !modelPathSet &&
+    !modelPresent &&
+    read.raw("EMBEDDINGS_MODEL") === undefined
+  ) {
+    read.problems.push(
+      `EMBEDDINGS_PROVIDER=onnx found no model at ${modelPath}: run \`npm run models\`, ` +
+        "or set EMBEDDINGS_MODEL_PATH to a model directory, or EMBEDDINGS_MODEL to a Hugging Face model id",
+    );
+  }
   const embeddingsUrl = read.url("EMBEDDINGS_URL", ["http", "https"]);
   if (embeddingsProvider === "http" && !embeddingsUrl) {
     read.problems.push("EMBEDDINGS_PROVIDER=http needs EMBEDDINGS_URL (an OpenAI-compatible /v1 base URL)");
   }
   const defaultDimensions = embeddingsProvider === "local" ? 512 : 0;
-  const dimensions = read.int("EMBEDDINGS_DIMENSIONS", defaultDimensions, 1, 8192);
+  const dimensions = read.int(
+    "EMBEDDINGS_DIMENSIONS",
+    defaultDimensions,
+    embeddingsProvider === "onnx" ? 0 : 1,
+    8192,
+  );
   if (embeddingsProvider === "local" && dimensions !== 512) {
     read.problems.push("EMBEDDINGS_DIMENSIONS must be 512 with the local embedder (or leave it unset)");
   }
-  if (embeddingsProvider !== "local" && read.raw("EMBEDDINGS_DIMENSIONS") === undefined) {
+  if (embeddingsProvider === "onnx" && read.raw("EMBEDDINGS_DIMENSIONS") !== undefined) {
+    read.problems.push(
+      "EMBEDDINGS_DIMENSIONS is read from the model with EMBEDDINGS_PROVIDER=onnx: leave it unset",
+    );
+  }
+  if (
+    (embeddingsProvider === "http" || embeddingsProvider === "none") &&
+    read.raw("EMBEDDINGS_DIMENSIONS") === undefined
+  ) {
     read.problems.push(`EMBEDDINGS_PROVIDER=${embeddingsProvider} needs EMBEDDINGS_DIMENSIONS`);
   }
 
@@ -316,6 +397,12 @@ export function loadConfig(
       prefetch: read.bool("CACHE_PREFETCH", false),
       prefetchLimit: read.int("CACHE_PREFETCH_LIMIT", 3, 1, 32),
       statsFlushMs: read.int("CACHE_STATS_FLUSH_MS", 5000, 100, 600_000),
+      autoTune: {
+        enabled: read.bool("CACHE_AUTOTUNE", false),
+        intervalMs: read.int("CACHE_AUTOTUNE_INTERVAL_MS", 60_000, 1000, 24 * 3_600_000),
+        targetHitRatio: read.number("CACHE_AUTOTUNE_TARGET_HIT_RATIO", 0.9, 0.05, 0.99),
+        bounds: readTtlBounds(read),
+      },
     },
     neo4j,
     auth: {
@@ -326,6 +413,9 @@ export function loadConfig(
       internalSecret,
       issuer: read.raw("AUTH_ISSUER"),
       audience: read.raw("AUTH_AUDIENCE"),
+      // The same default in development as in production: a token issuer that works against a
+      // development server then works against a production one.
+      allowNoExp: read.bool("AUTH_ALLOW_NO_EXP", false),
     },
     logLevel: read.oneOf(
       "LOG_LEVEL",
@@ -340,6 +430,7 @@ export function loadConfig(
       requestBodyBytes: read.int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
     memoryForgetIntervalMs: read.int("MEMORY_FORGET_INTERVAL_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
+    usageFlushMs: read.int("USAGE_FLUSH_MS", 5000, 100, 600_000),
     subscriptions: {
       queueLimit: read.int("SUBSCRIPTION_QUEUE_LIMIT", 256, 1, 1_000_000),
       upstreamRetryAttempts: read.int("SUBSCRIPTION_RETRY_ATTEMPTS", 8, 0, 1000),
@@ -351,6 +442,10 @@ export function loadConfig(
       apiKey: read.raw("EMBEDDINGS_API_KEY"),
       dimensions,
       workers: read.int("EMBEDDINGS_WORKERS", 1, 1, 64),
+      requested: requestedProvider,
+      modelPath,
+      hubModel: embeddingsProvider === "onnx" && !modelPathSet ? read.raw("EMBEDDINGS_MODEL") : undefined,
+      cacheDir: path.resolve(read.string("EMBEDDINGS_CACHE_DIR", "models/hf")),
     },
     encryptionKeys: encryption.keys,
     protection: {
@@ -364,6 +459,9 @@ export function loadConfig(
       trustProxyHops: read.int("TRUST_PROXY_HOPS", 0, 0, 10),
     },
     tls: readTls(read),
+    mcp: {
+      sessionIdleMs: read.int("MCP_SESSION_IDLE_MS", 30 * 60_000, 1000, 7 * 24 * 3_600_000),
+    },
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -393,6 +491,27 @@ function readRedisConfig(read: EnvReader): RedisConfig | null {
   if (clusterNodes) return { mode: "cluster", nodes: clusterNodes, password, tls };
   if (url) return { mode: "single", url };
   return null;
+}
+
+/** CACHE_AUTOTUNE_BOUNDS: `TYPE:min-max` pairs, e.g. `RECALL:10-300,MEMORY:60-3600`; the rest keep their defaults. */
+function readTtlBounds(read: EnvReader): AutoTuneSettings["bounds"] {
+  const bounds = { ...DEFAULT_TTL_BOUNDS };
+  const value = read.raw("CACHE_AUTOTUNE_BOUNDS");
+  if (value === undefined) return bounds;
+  for (const entry of value.split(",").map((part) => part.trim())) {
+    const match = /^([A-Z_]+):(\d+)-(\d+)$/.exec(entry);
+    if (!match || !isCacheDataType(match[1])) {
+      read.problems.push(
+        `CACHE_AUTOTUNE_BOUNDS entries must look like RECALL:10-300 with a cache data type (bad entry "${entry}")`,
+      );
+      continue;
+    }
+    const entryBounds = { minTtlSeconds: Number(match[2]), maxTtlSeconds: Number(match[3]) };
+    const problem = validateBounds(entryBounds);
+    if (problem) read.problems.push(`CACHE_AUTOTUNE_BOUNDS ${match[1]}: ${problem}`);
+    else bounds[match[1]] = entryBounds;
+  }
+  return bounds;
 }
 
 function readTls(read: EnvReader): Config["tls"] {

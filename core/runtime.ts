@@ -20,6 +20,8 @@ import { createLogger, type Logger } from "./logger.js";
 import { closeRedis, createRedisClient, pingRedis, type RedisClient, waitForRedis } from "./redis.js";
 import type { ReadinessChecks } from "./service/readiness.js";
 import { createNeo4jDriver, type Driver } from "./store/neo4j.js";
+import { UsageRecorder } from "./usage/recorder.js";
+import { createInProcessUsageStore, createRedisUsageStore } from "./usage/store.js";
 
 export interface Runtime {
   readonly config: Config;
@@ -35,6 +37,8 @@ export interface Runtime {
   readonly encryption: Encryptor;
   /** Who changed what, for every write (admin-readable). */
   readonly audit: AuditLog;
+  /** Usage analytics per agent and principal, shared by replicas through Redis (admin `usage`). */
+  readonly usage: UsageRecorder;
   /** Readiness checks for what the runtime owns (Redis, Neo4j). */
   readiness(): ReadinessChecks;
   close(): Promise<void>;
@@ -96,6 +100,13 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     ),
   );
 
+  const usage = new UsageRecorder({
+    store: redis ? createRedisUsageStore(redis) : createInProcessUsageStore(),
+    flushMs: config.usageFlushMs,
+    logger,
+  });
+  usage.start();
+
   return {
     config,
     logger,
@@ -106,6 +117,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     neo4j: neo4jDriver,
     encryption,
     audit,
+    usage,
     readiness() {
       const checks: ReadinessChecks = {};
       if (redis) {
@@ -131,6 +143,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
       return checks;
     },
     async close() {
+      await usage.close();
       await cache.close();
       await events.close();
       if (redis) await closeRedis(redis);

@@ -5,12 +5,14 @@
  */
 import { ApolloGateway } from "@apollo/gateway";
 import { type ApolloServerPlugin, HeaderMap } from "@apollo/server";
+import type { Request } from "express";
 import {
   type DocumentNode,
   GraphQLError,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
+import { Counter } from "prom-client";
 import { createPrincipalSigner } from "../core/auth/internal.js";
 import type { Principal } from "../core/auth/principal.js";
 import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
@@ -20,9 +22,12 @@ import { ServiceMetrics } from "../core/metrics.js";
 import type { Runtime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import { createMcpEndpoint } from "../mcp/index.js";
 import { createDataSources } from "./data-sources.js";
+import { createGraphiqlRoutes } from "./graphiql/index.js";
 import { createArmor } from "./protection.js";
 import { createRateLimiter } from "./rate-limit.js";
+import { createSelfCallMark, SELF_CALL_HEADER } from "./self-calls.js";
 import { createSubgraphFetcher } from "./subgraph-fetcher.js";
 import { createSubscriptions } from "./subscriptions/index.js";
 import { readSupergraph, SUBGRAPH_NAMES, type SubgraphName } from "./supergraph.js";
@@ -46,8 +51,30 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
   const sign = createPrincipalSigner(config.auth.internalSecret);
   const subgraphFetcher = createSubgraphFetcher();
   const verifyToken = createTokenVerifier(config.auth);
-  const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute);
+  const rateLimited = new Counter({
+    name: "mnemo_rate_limited_total",
+    help: "Operations and connections refused with RATE_LIMITED (over HTTP or WebSocket)",
+    registers: [metrics.registry],
+  });
+  const rateLimiter = createRateLimiter(runtime.redis, config.protection.rateLimitPerMinute, () =>
+    rateLimited.inc(),
+  );
   const armor = createArmor(config);
+  const selfCalls = createSelfCallMark();
+
+  /**
+   * The caller of an HTTP request (/graphql and /mcp alike), after spending one operation of its
+   * rate limit. Counted before any parsing or planning, so refused floods cost as little as
+   * possible; the MCP endpoint's own calls to /graphql were counted as the MCP request they answer.
+   */
+  const authenticate = async (req: Request) => {
+    const token = bearerToken(req.header("authorization"));
+    const principal = token ? await verifyToken(token) : null;
+    if (!selfCalls.isMarked(req.header(SELF_CALL_HEADER))) {
+      await rateLimiter?.consume(principal ? `sub:${principal.sub}` : `ip:${req.ip}`);
+    }
+    return { token, principal };
+  };
 
   const supergraphSdl = readSupergraph();
   // One data source per subgraph, shared by Apollo Gateway and the subscription executor.
@@ -102,6 +129,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     readiness,
     plugins: [
       requireAuthentication(config.introspection),
+      operationMustResolve,
       subscriptionsNeedWebSocket,
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
     ],
@@ -111,11 +139,23 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
     attachWebSocket,
     trustProxyHops: config.protection.trustProxyHops,
     onClose: () => subgraphFetcher.close(),
+    routes: [
+      createMcpEndpoint({
+        async authenticate(req) {
+          const { token, principal } = await authenticate(req);
+          return token && principal ? { token, principal } : null;
+        },
+        selfCallHeaders: selfCalls.headers,
+        tls: config.tls !== null,
+        requestBodyBytes: config.limits.requestBodyBytes,
+        maxSessionsPerPrincipal: config.protection.maxConnectionsPerPrincipal,
+        sessionIdleMs: config.mcp.sessionIdleMs,
+        logger: logger.child({ component: "mcp" }),
+      }),
+      ...(config.introspection ? [createGraphiqlRoutes()] : []),
+    ],
     async context(req) {
-      const token = bearerToken(req.header("authorization"));
-      const principal = token ? await verifyToken(token) : null;
-      // Counted before any parsing or planning, so refused floods cost as little as possible.
-      await rateLimiter?.consume(principal ? `sub:${principal.sub}` : `ip:${req.ip}`);
+      const { principal } = await authenticate(req);
       return { principal };
     },
   });
@@ -138,6 +178,31 @@ function requireAuthentication(allowAnonymousIntrospection: boolean): ApolloServ
     },
   };
 }
+
+/**
+ * An operationName the document does not define: a client error, said as such. (Apollo Gateway
+ * would throw it from its executor, which reaches the client as INTERNAL_SERVER_ERROR.)
+ */
+const operationMustResolve: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, request }) {
+        if (operation) return;
+        throw new GraphQLError(
+          request.operationName
+            ? `Unknown operation named "${request.operationName}": the document does not define it`
+            : "The document has several operations: send operationName to say which one to run",
+          {
+            extensions: {
+              code: "OPERATION_RESOLUTION_FAILURE",
+              http: { status: 400, headers: new HeaderMap() },
+            },
+          },
+        );
+      },
+    };
+  },
+};
 
 /** Over HTTP a subscription cannot stream; say where it works instead of failing inside the gateway. */
 const subscriptionsNeedWebSocket: ApolloServerPlugin<GatewayContext> = {

@@ -15,7 +15,12 @@ export interface RateLimiter {
 
 const WINDOW_SECONDS = 60;
 
-export function createRateLimiter(redis: RedisClient | null, perMinute: number): RateLimiter | null {
+/** `onLimited` is told of every refusal (the gateway counts them in mnemo_rate_limited_total). */
+export function createRateLimiter(
+  redis: RedisClient | null,
+  perMinute: number,
+  onLimited: () => void = () => {},
+): RateLimiter | null {
   if (perMinute <= 0) return null;
   const local = new RateLimiterMemory({
     points: perMinute,
@@ -37,6 +42,7 @@ export function createRateLimiter(redis: RedisClient | null, perMinute: number):
         await limiter.consume(key);
       } catch (error) {
         if (error instanceof RateLimiterRes) {
+          onLimited();
           const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
           throw rateLimited(
             `Rate limit of ${perMinute} requests per minute exceeded; retry in ${retryAfter} s`,

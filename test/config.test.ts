@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../core/config.js";
 
@@ -33,6 +36,64 @@ describe("configuration", () => {
     expect(found).toContain('GATEWAY_PORT must be an integer from 0 to 65535 (got "http")');
     expect(found).toContain('STORE must be one of sqlite, neo4j (got "postgres")');
     expect(found.some((p) => p.startsWith("REDIS_URL must"))).toBe(true);
+  });
+
+  it("picks the embedder: the ONNX model when one is installed (auto), USE lite otherwise", () => {
+    const withModel = mkdtempSync(path.join(os.tmpdir(), "mnemo-config-model-"));
+    const empty = mkdtempSync(path.join(os.tmpdir(), "mnemo-config-empty-"));
+    writeFileSync(path.join(withModel, "model.onnx"), "");
+    const otherModel = mkdtempSync(path.join(os.tmpdir(), "mnemo-config-model-"));
+    writeFileSync(path.join(otherModel, "model.onnx"), "");
+    try {
+      const auto = loadConfig({ EMBEDDINGS_MODEL_PATH: withModel }).embeddings;
+      expect(auto).toMatchObject({
+        requested: "auto",
+        provider: "onnx",
+        modelPath: withModel,
+        dimensions: 0,
+      });
+    } finally {
+      rmSync(withModel, { recursive: true, force: true });
+    }
+    // Where EMBEDDINGS_MODEL_PATH is set it must hold a model: no silent fallback to USE lite.
+    expect(problems({ EMBEDDINGS_MODEL_PATH: empty })).toEqual([
+      expect.stringMatching(/^EMBEDDINGS_MODEL_PATH points to .*, which has no model\.onnx/),
+    ]);
+    expect(loadConfig({ EMBEDDINGS_PROVIDER: "local" }).embeddings).toMatchObject({
+      provider: "local",
+      dimensions: 512,
+    });
+    expect(problems({ EMBEDDINGS_PROVIDER: "onnx", EMBEDDINGS_MODEL_PATH: empty })).toEqual([
+      expect.stringMatching(
+        /^EMBEDDINGS_MODEL_PATH points to .*, which has no model\.onnx \(run `npm run models`/,
+      ),
+    ]);
+    expect(
+      problems({
+        EMBEDDINGS_PROVIDER: "onnx",
+        EMBEDDINGS_MODEL_PATH: otherModel,
+        EMBEDDINGS_DIMENSIONS: "384",
+      }),
+    ).toEqual(["EMBEDDINGS_DIMENSIONS is read from the model with EMBEDDINGS_PROVIDER=onnx: leave it unset"]);
+    expect(problems({ EMBEDDINGS_PROVIDER: "onnx", EMBEDDINGS_MODEL: "org/model" })).toEqual([]);
+    expect(
+      loadConfig({ EMBEDDINGS_PROVIDER: "onnx", EMBEDDINGS_MODEL: "org/model" }).embeddings.hubModel,
+    ).toBe("org/model");
+    expect(problems({ EMBEDDINGS_PROVIDER: "word2vec" })).toEqual([
+      'EMBEDDINGS_PROVIDER must be one of auto, onnx, local, http, none (got "word2vec")',
+    ]);
+    rmSync(otherModel, { recursive: true, force: true });
+    rmSync(empty, { recursive: true, force: true });
+  });
+
+  it("refuses tokens without exp by default, in every environment, unless AUTH_ALLOW_NO_EXP=true", () => {
+    expect(loadConfig({}).auth.allowNoExp).toBe(false);
+    const secrets = { AUTH_JWT_SECRET: "x".repeat(32), INTERNAL_SECRET: "y".repeat(32) };
+    expect(loadConfig({ NODE_ENV: "production", ...secrets }).auth.allowNoExp).toBe(false);
+    expect(loadConfig({ AUTH_ALLOW_NO_EXP: "true" }).auth.allowNoExp).toBe(true);
+    expect(problems({ AUTH_ALLOW_NO_EXP: "sometimes" })).toEqual([
+      'AUTH_ALLOW_NO_EXP must be true or false (got "sometimes")',
+    ]);
   });
 
   it("names what STORE=neo4j is missing", () => {

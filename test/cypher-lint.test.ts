@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { AGENT_DIRECTORY_CYPHER } from "../core/agents/neo4j-directory.js";
 import { AUDIT_CYPHER } from "../core/audit/neo4j-audit.js";
 import { LINK_CYPHER, MEMORY_CYPHER } from "../subgraphs/memory/store/neo4j.js";
+import { EMBEDDING_MODEL_CYPHER } from "../subgraphs/memory/store/neo4j-embedding-model.js";
 import { STATE_CYPHER } from "../subgraphs/state/store/neo4j.js";
 import { CHECKPOINT_CYPHER } from "../subgraphs/state/store/neo4j-checkpoints.js";
 import { lintCypher } from "./support/cypher-lint.js";
@@ -91,6 +92,28 @@ const MEMORY_PARAMETERS = {
   variants: "[]",
   items: [{ id: "a1/x", validUntil: "2026-01-01T00:00:00.000Z" }],
   pairs: [{ fromId: "a1/x", toId: "a1/y" }],
+  merges: [
+    {
+      id: "a1/x",
+      tags: [],
+      importance: 0.5,
+      occurredAt: "2026-01-01T00:00:00.000Z",
+      metadata: null,
+      variants: null,
+    },
+  ],
+  entities: [
+    {
+      key: "a1#ada",
+      position: 0,
+      entityId: "a1/entity/x",
+      name: "Ada",
+      normalizedName: "ada",
+      type: "PERSON",
+    },
+  ],
+  mentions: [{ memoryId: "a1/x", key: "a1#ada" }],
+  relations: [{ fromKey: "a1#ada", toKey: "a1#bob", type: "KNOWS" }],
 };
 
 const GROUPS: { name: string; statements: Record<string, string>; parameters: Record<string, unknown> }[] = [
@@ -102,6 +125,17 @@ const GROUPS: { name: string; statements: Record<string, string>; parameters: Re
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
   { name: "memory store", statements: MEMORY_CYPHER, parameters: MEMORY_PARAMETERS },
   { name: "memory links", statements: LINK_CYPHER, parameters: MEMORY_PARAMETERS },
+  {
+    name: "memory store embedding model",
+    statements: EMBEDDING_MODEL_CYPHER,
+    parameters: {
+      model: '{"id":"m","dimensions":8}',
+      target: '{"id":"m","dimensions":8}',
+      dimensions: 8,
+      limit: 10,
+      rows: [{ id: "a1/x", vector: [0.1, 0.2] }],
+    },
+  },
   {
     name: "checkpoint store",
     statements: CHECKPOINT_CYPHER,

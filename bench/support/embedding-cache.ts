@@ -7,13 +7,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { Embedder } from "../../subgraphs/memory/analysis/embedder.js";
+import type { Embedder, EmbedPurpose } from "../../subgraphs/memory/analysis/embedder.js";
 
-export function cachingEmbedder(
-  inner: Embedder,
-  directory: string,
-  modelId: string,
-): Embedder & { close(): void } {
+export function cachingEmbedder(inner: Embedder, directory: string): Embedder & { close(): void } {
   mkdirSync(directory, { recursive: true });
   const db = new Database(path.join(directory, "embeddings.db"));
   db.pragma("journal_mode = WAL");
@@ -21,14 +17,15 @@ export function cachingEmbedder(
   const get = db.prepare("SELECT vector FROM vectors WHERE key = ?");
   const put = db.prepare("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)");
   const keyOf = (text: string) =>
-    createHash("sha256").update(`${modelId}\u0000${inner.dimensions}\u0000${text}`).digest("hex");
+    createHash("sha256").update(`${inner.modelId}\u0000${inner.dimensions}\u0000${text}`).digest("hex");
 
   return {
     provider: inner.provider,
+    modelId: inner.modelId,
     dimensions: inner.dimensions,
     available: inner.available,
-    async embed(texts: readonly string[]): Promise<Float32Array[]> {
-      const keys = texts.map(keyOf);
+    async embed(texts: readonly string[], purpose: EmbedPurpose = "document"): Promise<Float32Array[]> {
+      const keys = texts.map((text) => keyOf(`${purpose}\u0000${text}`));
       const vectors: (Float32Array | null)[] = keys.map((key) => {
         const row = get.get(key) as { vector: Buffer } | undefined;
         return row
@@ -39,7 +36,10 @@ export function cachingEmbedder(
       });
       const missing = texts.flatMap((text, i) => (vectors[i] ? [] : [{ i, text }]));
       if (missing.length > 0) {
-        const embedded = await inner.embed(missing.map((entry) => entry.text));
+        const embedded = await inner.embed(
+          missing.map((entry) => entry.text),
+          purpose,
+        );
         db.transaction(() => {
           missing.forEach((entry, position) => {
             const vector = embedded[position]!;

@@ -11,6 +11,7 @@ import { Agent, request } from "undici";
 export interface LatencySummary {
   count: number;
   p50Ms: number;
+  p95Ms: number;
   p99Ms: number;
   meanMs: number;
   maxMs: number;
@@ -28,6 +29,7 @@ export function summarize(latenciesMs: readonly number[]): LatencySummary {
   return {
     count: sorted.length,
     p50Ms: round(percentile(sorted, 50)),
+    p95Ms: round(percentile(sorted, 95)),
     p99Ms: round(percentile(sorted, 99)),
     meanMs: round(sorted.reduce((sum, v) => sum + v, 0) / Math.max(1, sorted.length)),
     maxMs: round(sorted.at(-1) ?? Number.NaN),

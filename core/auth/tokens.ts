@@ -16,6 +16,11 @@ export interface TokenSettings {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /**
+   * Accept tokens without an `exp` claim (AUTH_ALLOW_NO_EXP, default false): such a token is
+   * valid until the secret changes, so a leaked one cannot be contained by waiting.
+   */
+  allowNoExp?: boolean;
 }
 
 const ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"];
@@ -56,6 +61,11 @@ export function createTokenVerifier(settings: TokenSettings) {
         algorithm === "HS256"
           ? await jwtVerify(token, await hsKey!, options)
           : await jwtVerify(token, jwks!, options);
+      if (payload.exp === undefined && !settings.allowNoExp) {
+        throw unauthenticated(
+          "Invalid token: it has no `exp` claim; this server accepts only tokens that expire",
+        );
+      }
       const principal = principalFromClaims(payload);
       if (typeof principal === "string") throw unauthenticated(`Invalid token: ${principal}`);
       verified.remember(token, principal, payload.exp);

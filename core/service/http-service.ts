@@ -32,6 +32,14 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/** Endpoints a service serves next to /graphql (the gateway's /mcp and /graphiql). */
+export interface HttpRoutes {
+  /** Adds the routes. `self.url()` is the service's own GraphQL URL, known once it listens. */
+  mount(app: express.Express, self: { url(): string }): void;
+  /** Ends long-lived responses (event streams) when the server stops, before it drains requests. */
+  drain?(): Promise<void>;
+}
+
 export interface WebSocketAttachment {
   /** Closes every socket and stops accepting connections. */
   dispose(): Promise<void> | void;
@@ -54,6 +62,8 @@ export interface ServiceOptions<TContext extends BaseContext> {
   /** Allow browsers from other origins (Sandbox is served from Apollo's CDN). */
   cors: boolean;
   attachWebSocket?: (httpServer: http.Server | https.Server) => WebSocketAttachment;
+  /** More endpoints on the same server, mounted before /graphql. */
+  routes?: HttpRoutes[];
   /** Extra GraphQL validation rules (query depth, aliases, cost…). */
   validationRules?: ValidationRule[];
   /** graphql-js parse options, e.g. `maxTokens`. */
@@ -75,6 +85,7 @@ export async function startService<TContext extends BaseContext>(
   options: ServiceOptions<TContext>,
 ): Promise<RunningService> {
   const { config, logger, metrics } = options;
+  metrics.watchReadiness(options.readiness);
   const app = express();
   app.disable("x-powered-by");
   if (options.trustProxyHops) app.set("trust proxy", options.trustProxyHops);
@@ -94,12 +105,16 @@ export async function startService<TContext extends BaseContext>(
       : ApolloServerPluginLandingPageDisabled(),
     ...(options.plugins ?? []),
   ];
-  if (websocket) {
+  const longLived = [
+    ...(websocket ? [() => websocket.dispose()] : []),
+    ...(options.routes ?? []).flatMap((routes) => (routes.drain ? [() => routes.drain!()] : [])),
+  ];
+  if (longLived.length > 0) {
     plugins.push({
       async serverWillStart() {
         return {
           async drainServer() {
-            await websocket.dispose();
+            await Promise.all(longLived.map((end) => end()));
           },
         };
       },
@@ -137,6 +152,10 @@ export async function startService<TContext extends BaseContext>(
     res.type(metrics.registry.contentType).send(await metrics.render());
   });
 
+  // Set once the server listens (below); routes read it only while serving requests.
+  let url = "";
+  for (const routes of options.routes ?? []) routes.mount(app, { url: () => url });
+
   const corsMiddleware = options.cors
     ? cors({ origin: true, maxAge: 600 })
     : (_req: Request, _res: express.Response, next: express.NextFunction) => next();
@@ -159,7 +178,7 @@ export async function startService<TContext extends BaseContext>(
   const port = (httpServer.address() as AddressInfo).port;
   const hostForUrl = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
   const scheme = options.tls ? "https" : "http";
-  const url = `${scheme}://${hostForUrl.includes(":") ? `[${hostForUrl}]` : hostForUrl}:${port}/graphql`;
+  url = `${scheme}://${hostForUrl.includes(":") ? `[${hostForUrl}]` : hostForUrl}:${port}/graphql`;
   logger.debug({ url }, "service listening");
 
   let closing: Promise<void> | undefined;
@@ -203,7 +222,7 @@ function rejectDeepJson(maxDepth: number): express.RequestHandler {
 }
 
 /** Iterative walk: measuring a hostile document must not itself overflow the stack. */
-function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {
+export function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;

@@ -11,11 +11,13 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { createPrincipalVerifier, PRINCIPAL_HEADER } from "../auth/internal.js";
 import type { Principal } from "../auth/principal.js";
+import { exportCacheMetrics } from "../cache/metrics.js";
 import type { ServiceName } from "../config.js";
 import { subscribeWithEventContext } from "../graphql/subscribe.js";
 import { createLogger } from "../logger.js";
 import { ServiceMetrics } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
+import { type UsageOfResult, usagePlugin } from "../usage/usage-plugin.js";
 import { type RunningService, startService } from "./http-service.js";
 import type { ReadinessChecks } from "./readiness.js";
 import { OperationRecords } from "./ws-operations.js";
@@ -49,6 +51,10 @@ export interface SubgraphOptions<TContext extends SubgraphContext> {
   createContext: (principal: Principal) => TContext;
   readiness: ReadinessChecks;
   onClose?: () => Promise<void>;
+  /** The service's metrics, when the caller registers its own in them (e.g. store timing). */
+  metrics?: ServiceMetrics;
+  /** What each write field stored, for usage analytics (see core/usage/usage-plugin.ts). */
+  usage?: UsageOfResult;
 }
 
 export async function startSubgraph<TContext extends SubgraphContext>(
@@ -56,7 +62,8 @@ export async function startSubgraph<TContext extends SubgraphContext>(
 ): Promise<RunningService> {
   const { runtime, name } = options;
   const logger = createLogger(runtime.config, name);
-  const metrics = new ServiceMetrics(name);
+  const metrics = options.metrics ?? new ServiceMetrics(name);
+  exportCacheMetrics(runtime.cache, metrics.registry);
   const schema = buildSubgraphSchema({
     typeDefs: loadSubgraphSdl(name),
     resolvers: options.resolvers as GraphQLResolverMap<unknown>,
@@ -75,6 +82,13 @@ export async function startSubgraph<TContext extends SubgraphContext>(
     cors: false,
     readiness: { ...runtime.readiness(), ...options.readiness },
     onClose: options.onClose,
+    plugins: [
+      usagePlugin<TContext>({
+        recorder: runtime.usage,
+        stored: options.usage,
+        latency: metrics.rootFieldDuration,
+      }),
+    ],
     async context(req) {
       const principal = await verifyPrincipal(req.header(PRINCIPAL_HEADER));
       return options.createContext(principal);

@@ -4,7 +4,7 @@
  * graphql-ws runs the protocol (connection_init and its timeout, ping/pong, ids, close codes);
  * this module plugs Mnemo in:
  * - connection_init must carry `{ authorization: "Bearer <JWT>" }`; a missing or bad token closes
- *   the socket with 4403 Forbidden;
+ *   the socket with 4403 and a reason that says which ("Missing token: …", "Invalid token: …");
  * - each subscribe message is parsed, validated against the API schema and planned; request
  *   errors (syntax, validation, variables) answer with an `error` message and the socket stays;
  * - subscriptions stream from the SubscriptionHub, their events written to the socket directly
@@ -106,11 +106,17 @@ export function attachSubscriptionServer(
     {
       onConnect: async (ctx) => {
         try {
-          const header = ctx.connectionParams?.authorization;
-          const token = bearerToken(typeof header === "string" ? header : undefined);
-          if (!token) return false;
-          const principal = await options.verifyToken(token);
           const { socket } = ctx.extra;
+          // Key names are not case-sensitive as HTTP header names are not: GraphiQL sends the
+          // headers of its editor, often spelled "Authorization".
+          const params = ctx.connectionParams ?? {};
+          const header = params.authorization ?? params.Authorization;
+          const token = bearerToken(typeof header === "string" ? header : undefined);
+          if (!token) {
+            socket.close(CloseCode.Forbidden, MISSING_TOKEN_REASON);
+            return false;
+          }
+          const principal = await options.verifyToken(token);
           if (!(await options.connectionQuota.acquire(principal.sub))) {
             socket.close(
               GatewayCloseCode.TooManyConnections,
@@ -138,6 +144,10 @@ export function attachSubscriptionServer(
           return true;
         } catch (error) {
           logger.debug({ err: error instanceof Error ? error.message : String(error) }, "WebSocket refused");
+          // A client-facing refusal (malformed header, invalid or expired token, key set
+          // unreachable) says why; anything else keeps graphql-ws's bare "Forbidden".
+          if (error instanceof MnemoError)
+            ctx.extra.socket.close(CloseCode.Forbidden, closeReason(error.message));
           return false;
         }
       },
@@ -239,6 +249,20 @@ export function attachSubscriptionServer(
       await options.onDispose?.();
     },
   };
+}
+
+/** The close reason of a connection_init without a token. */
+export const MISSING_TOKEN_REASON =
+  'Missing token: send { "authorization": "Bearer <JWT>" } in the connection_init payload';
+
+/** RFC 6455 allows 123 bytes of reason in a close frame; ws throws on longer ones. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+function closeReason(message: string): string {
+  if (Buffer.byteLength(message) <= MAX_CLOSE_REASON_BYTES) return message;
+  let reason = message;
+  while (Buffer.byteLength(`${reason}…`) > MAX_CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+  return `${reason}…`;
 }
 
 /** setTimeout's longest delay (about 24.8 days); longer waits are re-armed. */

@@ -7,16 +7,24 @@ import { DateTimeResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
 import { type AuditLog, SYSTEM_AUDIT_SCOPE } from "../../core/audit/audit-log.js";
 import { authorizeAdmin } from "../../core/auth/authorize.js";
+import type { CacheAutoTuner, Decision } from "../../core/cache/auto-tune.js";
 import { InvalidCursorError, type KeyDetails } from "../../core/cache/backend.js";
 import type { CacheLayer } from "../../core/cache/cache.js";
 import { CACHE_EVENTS_TOPIC, type CacheEvent } from "../../core/cache/cache-events.js";
 import { parseCacheKey } from "../../core/cache/keys.js";
-import { type CacheDataType, type CachePolicyPatch, isCacheDataType } from "../../core/cache/policy.js";
+import {
+  CACHE_DATA_TYPES,
+  type CacheDataType,
+  type CachePolicyPatch,
+  isCacheDataType,
+} from "../../core/cache/policy.js";
 import { badUserInput, MnemoError, unavailable } from "../../core/errors.js";
 import type { EventBus } from "../../core/events.js";
 import { pageSize } from "../../core/graphql/pagination.js";
 import { KEY_PREFIX } from "../../core/redis.js";
 import type { SubgraphContext } from "../../core/service/subgraph.js";
+import { isUsageWindow } from "../../core/usage/buckets.js";
+import type { UsageRecorder } from "../../core/usage/recorder.js";
 
 /** Longest prefix or key accepted (cache keys are far shorter; this only stops abuse). */
 export const MAX_KEY_LENGTH = 1024;
@@ -73,7 +81,10 @@ export function createCacheAdminResolvers(
   cache: CacheLayer,
   events: EventBus,
   audit: AuditLog,
+  usage: UsageRecorder,
+  autoTune: CacheAutoTuner,
 ): GraphQLResolverMap<SubgraphContext> {
+  const decisionNode = (decision: Decision) => ({ ...decision, verdict: decision.verdict.toUpperCase() });
   return {
     DateTime: DateTimeResolver,
     Query: {
@@ -87,6 +98,44 @@ export function createCacheAdminResolvers(
         const hits = byType.reduce((sum, t) => sum + t.hits, 0);
         const misses = byType.reduce((sum, t) => sum + t.misses, 0);
         return { ...snapshot, hits, misses, hitRatio: ratio(hits, misses), byType };
+      },
+      usage: async (
+        _: unknown,
+        args: {
+          window?: string | null;
+          agentId?: string | null;
+          principal?: string | null;
+          first?: number | null;
+        },
+        context: SubgraphContext,
+      ) => {
+        authorizeAdmin(context.principal);
+        const window = args.window ?? "LAST_DAY";
+        if (!isUsageWindow(window)) throw badUserInput(`Unknown usage window ${JSON.stringify(window)}`);
+        if (args.agentId != null && args.principal != null) {
+          throw badUserInput("Give at most one of agentId and principal", { argument: "principal" });
+        }
+        const agentId = args.agentId == null ? null : assertAgentId(args.agentId);
+        if (args.principal != null && (args.principal === "" || args.principal.length > 256)) {
+          throw badUserInput("principal must be a token `sub` of 1 to 256 characters", {
+            argument: "principal",
+          });
+        }
+        return againstRedis("usage", () =>
+          usage.report({ window, agentId, principal: args.principal ?? null, first: pageSize(args.first) }),
+        );
+      },
+      cacheAutoTune: (_: unknown, _args: unknown, context: SubgraphContext) => {
+        authorizeAdmin(context.principal);
+        const { settings } = autoTune;
+        return {
+          enabled: settings.enabled,
+          intervalSeconds: settings.intervalMs / 1000,
+          targetHitRatio: settings.targetHitRatio,
+          bounds: CACHE_DATA_TYPES.map((type) => ({ type, ...settings.bounds[type] })),
+          lastRunAt: autoTune.lastRunAt,
+          decisions: autoTune.lastDecisions().map(decisionNode),
+        };
       },
       cachePolicies: (_: unknown, _args: unknown, context: SubgraphContext) => {
         authorizeAdmin(context.principal);
@@ -180,6 +229,16 @@ export function createCacheAdminResolvers(
           details: { ...args.policy },
         });
         return result;
+      },
+      runCacheAutoTune: async (_: unknown, _args: unknown, context: SubgraphContext) => {
+        authorizeAdmin(context.principal);
+        if (!autoTune.settings.enabled) {
+          throw unavailable(
+            "Cache TTL auto-tuning is off (set CACHE_AUTOTUNE=true on cache-admin to turn it on)",
+          );
+        }
+        const decisions = await againstRedis("runCacheAutoTune", () => autoTune.runOnce());
+        return decisions.map(decisionNode);
       },
       warmAgent: async (_: unknown, args: { agentId: string }, context: SubgraphContext) => {
         const admin = authorizeAdmin(context.principal);

@@ -4,25 +4,41 @@
  */
 
 import { createLockManager } from "../../core/locks/lock.js";
+import { ServiceMetrics } from "../../core/metrics.js";
 import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
+import { instrumentStore } from "../../core/store/instrument.js";
+import type { UsageOfResult } from "../../core/usage/usage-plugin.js";
 import { createEmbedder, type Embedder } from "./analysis/embedder.js";
 import { acquireAnalysisPool } from "./analysis/pool.js";
 import { ForgettingRunner } from "./domain/forgetting.js";
 import { MemoryMaintenance } from "./domain/maintenance.js";
 import { MemoryService } from "./domain/memory-service.js";
-import type { MemoryStore } from "./domain/store-port.js";
+import type { EmbeddingModel, MemoryStore } from "./domain/store-port.js";
 import { createMemoryResolvers, type MemoryContext } from "./resolvers.js";
-import { createNeo4jMemoryStore } from "./store/neo4j.js";
+import { createNeo4jMemoryStore, storedNeo4jDimensions } from "./store/neo4j.js";
 import { createSqliteMemoryStore } from "./store/sqlite.js";
 
-export async function createMemoryStore(runtime: Runtime): Promise<MemoryStore> {
+/**
+ * The memory store, for the vectors of `model` (the embedder's): a store made with another model
+ * is refused (EmbeddingModelMismatchError). Without a model (maintenance tools), the store opens
+ * with the vectors it holds.
+ */
+export async function createMemoryStore(runtime: Runtime, model?: EmbeddingModel): Promise<MemoryStore> {
   const { config } = runtime;
-  const dimensions = config.embeddings.dimensions;
-  if (config.store === "neo4j")
-    return createNeo4jMemoryStore(runtime.neo4j!, config.neo4j!.database, dimensions, runtime.encryption);
-  return createSqliteMemoryStore(config.dataDir, dimensions, runtime.encryption);
+  if (config.store === "neo4j") {
+    const dimensions =
+      model?.dimensions ?? (await storedNeo4jDimensions(runtime.neo4j!, config.neo4j!.database));
+    return createNeo4jMemoryStore(
+      runtime.neo4j!,
+      config.neo4j!.database,
+      dimensions,
+      runtime.encryption,
+      model,
+    );
+  }
+  return createSqliteMemoryStore(config.dataDir, model?.dimensions ?? 0, runtime.encryption, model);
 }
 
 export interface MemoryComponents {
@@ -42,11 +58,32 @@ export interface MemoryComponents {
  */
 export async function createMemoryComponents(
   runtime: Runtime,
-  options: { embedder?: (configured: Embedder) => Embedder } = {},
+  options: { embedder?: (configured: Embedder) => Embedder; metrics?: ServiceMetrics } = {},
 ): Promise<MemoryComponents> {
-  const store = await createMemoryStore(runtime);
   const pool = acquireAnalysisPool(runtime.config.embeddings.workers);
-  const configured = createEmbedder(runtime.config.embeddings, pool);
+  const logger = runtime.logger.child({ service: "memory" });
+  let configured: Embedder;
+  let store: MemoryStore;
+  try {
+    configured = await createEmbedder(runtime.config.embeddings, pool);
+    const created = await createMemoryStore(runtime, {
+      id: configured.modelId,
+      dimensions: configured.dimensions,
+    });
+    store = options.metrics ? instrumentStore(created, runtime.config.store, options.metrics) : created;
+  } catch (error) {
+    await pool.release();
+    throw error;
+  }
+  logger.info(
+    {
+      provider: configured.provider,
+      requested: runtime.config.embeddings.requested,
+      model: configured.modelId,
+      dimensions: configured.dimensions,
+    },
+    `embeddings: ${configured.modelId} (${configured.dimensions} d, EMBEDDINGS_PROVIDER=${runtime.config.embeddings.requested})`,
+  );
   const service = new MemoryService({
     store,
     embedder: options.embedder ? options.embedder(configured) : configured,
@@ -59,7 +96,6 @@ export async function createMemoryComponents(
     limits: { maxBytes: runtime.config.limits.memoryMaxBytes },
     logger: runtime.logger.child({ service: "memory" }),
   });
-  const logger = runtime.logger.child({ service: "memory" });
   const locks = createLockManager(runtime.redis);
   const maintenance = new MemoryMaintenance({
     store,
@@ -96,7 +132,8 @@ export async function startMemorySubgraph(
   runtime: Runtime,
   options: { port: number },
 ): Promise<RunningService> {
-  const memory = await createMemoryComponents(runtime);
+  const metrics = new ServiceMetrics("memory");
+  const memory = await createMemoryComponents(runtime, { metrics });
   const { service, store, maintenance } = memory;
   memory.forgetting.start(runtime.config.memoryForgetIntervalMs);
   try {
@@ -108,9 +145,33 @@ export async function startMemorySubgraph(
       createContext: (principal) => ({ principal, loaders: service.createLoaders() }),
       readiness: { store: () => store.ping() },
       onClose: () => memory.close(),
+      metrics,
+      usage: MEMORY_USAGE,
     });
   } catch (error) {
     await memory.close();
     throw error;
   }
 }
+
+/** What a memory write stored, for usage analytics: new memories (not merges) and their text. */
+interface RememberResultShape {
+  outcome?: string;
+  memory?: { content?: string; caption?: string | null; metadata?: unknown };
+}
+function remembered(results: RememberResultShape[]) {
+  let memories = 0;
+  let bytes = 0;
+  for (const { outcome, memory } of results) {
+    if (outcome !== "CREATED" || !memory) continue;
+    memories++;
+    bytes += Buffer.byteLength(memory.content ?? "");
+    if (memory.caption) bytes += Buffer.byteLength(memory.caption);
+    if (memory.metadata != null) bytes += Buffer.byteLength(JSON.stringify(memory.metadata));
+  }
+  return { memories, bytes };
+}
+const MEMORY_USAGE: UsageOfResult = {
+  remember: (result) => remembered([result as RememberResultShape]),
+  rememberMany: (result) => remembered(result as RememberResultShape[]),
+};

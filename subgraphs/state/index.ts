@@ -2,9 +2,12 @@
  * The state subgraph: versioned agent state.
  */
 
+import { ServiceMetrics } from "../../core/metrics.js";
 import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
+import { instrumentStore } from "../../core/store/instrument.js";
+import type { UsageOfResult } from "../../core/usage/usage-plugin.js";
 import {
   type CheckpointContext,
   createCheckpointResolvers,
@@ -40,8 +43,13 @@ export async function startStateSubgraph(
   runtime: Runtime,
   options: { port: number },
 ): Promise<RunningService> {
-  const store = await createStateStore(runtime);
-  const checkpointStore = await createCheckpointStore(runtime);
+  const metrics = new ServiceMetrics("state");
+  const store = instrumentStore(await createStateStore(runtime), runtime.config.store, metrics);
+  const checkpointStore = instrumentStore(
+    await createCheckpointStore(runtime),
+    runtime.config.store,
+    metrics,
+  );
   const checkpoints = new CheckpointService({
     store: checkpointStore,
     audit: runtime.audit,
@@ -79,5 +87,18 @@ export async function startStateSubgraph(
       await checkpointStore.close();
       await store.close();
     },
+    metrics,
+    usage: STATE_USAGE,
   });
 }
+
+/** What each state write stored, for usage analytics: one version of its serialised data. */
+const versionWritten = (result: unknown) => {
+  const data = (result as { data?: unknown }).data;
+  return { stateVersions: 1, bytes: Buffer.byteLength(JSON.stringify(data ?? null)) };
+};
+const STATE_USAGE: UsageOfResult = {
+  putState: versionWritten,
+  patchState: versionWritten,
+  rollbackState: versionWritten,
+};

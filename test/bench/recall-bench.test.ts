@@ -8,10 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
-const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-recall-test-"));
+/** Made when the suite runs, not when it is collected: a filtered-out suite never removes it. */
+let dir: string;
 const root = path.resolve(import.meta.dirname, "../..");
 
 function conversation(id: string, a: string, b: string) {
@@ -60,6 +61,9 @@ function conversation(id: string, a: string, b: string) {
 }
 
 describe("bench:recall", () => {
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-recall-test-"));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("runs on a LoCoMo-format file and writes the JSON shape of the issue", async () => {

@@ -575,5 +575,71 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       const withoutVectors = await store.candidates(agent, allIds, {}, NOW(), new Set());
       expect(withoutVectors.map((c) => c.embedding)).toEqual([null, null, null]);
     });
+    it("re-embeds every memory batch by batch while search keeps the old vectors, then switches in one step", async () => {
+      const [alpha, beta] = (
+        await write(
+          store,
+          batch(agent, [
+            item(agent, "alpha", { embedding: axisVector(0) }),
+            item(agent, "beta", { embedding: axisVector(1) }),
+          ]),
+        )
+      ).results.map((result) => result.memory.id) as [string, string];
+      // The "new model": alpha -> axis 5, beta -> axis 6, gamma -> axis 4; other memories in the
+      // store (other tests' agents) -> a direction of their own, spread as real vectors are.
+      const newVector = (text: string) => {
+        const axis = { alpha: 5, beta: 6, gamma: 4 }[text];
+        if (axis !== undefined) return axisVector(axis);
+        let seed = [...text].reduce(
+          (hash, char) => Math.imul(hash ^ char.charCodeAt(0), 16777619),
+          2166136261,
+        );
+        const spread = Float32Array.from({ length: CONTRACT_DIMENSIONS }, () => {
+          seed = Math.imul(seed ^ (seed >>> 15), 2246822507);
+          return ((seed >>> 0) / 2 ** 32) * 2 - 1;
+        });
+        const norm = Math.hypot(...spread);
+        return spread.map((value) => value / norm);
+      };
+      const target = { id: `test-model-${agent}`, dimensions: CONTRACT_DIMENSIONS };
+      const started = await store.startReembed(target);
+      expect(started.target).toEqual(target);
+      await expect(
+        store.startReembed({ id: "another-model", dimensions: CONTRACT_DIMENSIONS }),
+      ).rejects.toThrow(/under way/);
+      expect(await store.startReembed(target)).toMatchObject({ target }); // resuming is allowed
+
+      const first = await store.memoriesToReembed(1);
+      expect(first).toHaveLength(1);
+      await store.saveReembedded(
+        first.map((memory) => ({ id: memory.id, vector: newVector(memory.content) })),
+      );
+      // Half done: search still uses the old vectors, and the switch is refused.
+      expect(ids(await store.vectorSearch(agent, axisVector(0), 1, {}, NOW()))).toEqual([alpha]);
+      expect((await store.finishReembed()).switched).toBe(false);
+      // A memory written meanwhile is re-embedded too before the switch.
+      const gamma = (await write(store, batch(agent, [item(agent, "gamma", { embedding: axisVector(2) })])))
+        .results[0]!.memory.id;
+      for (let round = 0; ; round++) {
+        expect(round).toBeLessThan(10_000);
+        const next = await store.memoriesToReembed(64);
+        if (next.length === 0) break;
+        await store.saveReembedded(
+          next.map((memory) => ({ id: memory.id, vector: newVector(memory.content) })),
+        );
+      }
+      expect(await store.finishReembed()).toEqual({ switched: true, remaining: 0 });
+
+      expect(await store.embeddingModel()).toEqual(target);
+      expect((await store.reembedStatus()).target).toBeNull();
+      expect(ids(await store.vectorSearch(agent, axisVector(6), 1, {}, NOW()))).toEqual([beta]);
+      expect(ids(await store.vectorSearch(agent, axisVector(4), 1, {}, NOW()))).toEqual([gamma]);
+      const [candidate] = await store.candidates(agent, [alpha], {}, NOW(), new Set([alpha]));
+      expect(Array.from(candidate!.embedding!)).toEqual(Array.from(newVector("alpha")));
+      // New writes after the switch use the new vectors.
+      const delta = (await write(store, batch(agent, [item(agent, "delta", { embedding: axisVector(3) })])))
+        .results[0]!.memory.id;
+      expect(ids(await store.vectorSearch(agent, axisVector(3), 1, {}, NOW()))).toEqual([delta]);
+    });
   });
 }

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueToken } from "../../core/auth/tokens.js";
 import { loadConfig } from "../../core/config.js";
 import { type RunningNeo4j, startEmbeddedNeo4j } from "../../tools/neo4j-embedded/launcher.js";
@@ -118,7 +118,11 @@ async function whileWritesFlow(acknowledged: Acknowledged): Promise<void> {
 }
 
 describe.each(STORES)("kill -9 and restart (%s)", (store) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-crash-"));
+  // Made when the suite runs, not when it is collected: a filtered-out suite never removes it.
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-crash-"));
+  });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("keeps every acknowledged write when the Mnemo process is killed mid-write", async () => {
@@ -141,9 +145,13 @@ describe.each(STORES)("kill -9 and restart (%s)", (store) => {
 });
 
 describe("kill -9 of the Neo4j server and restart on its data directory", () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), "mnemo-neo4j-crash-"));
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-crash-neo4j-"));
+  let home: string;
+  let dataDir: string;
   let neo4j: RunningNeo4j | null = null;
+  beforeAll(() => {
+    home = mkdtempSync(path.join(os.tmpdir(), "mnemo-neo4j-crash-"));
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-crash-neo4j-"));
+  });
   afterAll(async () => {
     await neo4j?.stop();
     rmSync(home, { recursive: true, force: true });

@@ -141,6 +141,46 @@ describe.each(STORES)("the federated stack through the gateway (real Redis, %s)"
     );
   });
 
+  it("answers malformed requests with the request error codes the README lists", async () => {
+    const token = await env.mnemo.token(ADMIN);
+    const post = async (body: string) => {
+      const response = await fetch(env.mnemo.url("gateway"), {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body,
+      });
+      const answer = (await response.json()) as {
+        errors: { message: string; extensions: { code: string } }[];
+      };
+      return {
+        status: response.status,
+        code: answer.errors[0]?.extensions.code,
+        message: answer.errors[0]?.message,
+      };
+    };
+    expect(await post(JSON.stringify({ query: "{ agents { totalCount }" }))).toMatchObject({
+      status: 400,
+      code: "GRAPHQL_PARSE_FAILED",
+    });
+    expect(await post(JSON.stringify({ query: "{ agents { noSuchField } }" }))).toMatchObject({
+      status: 400,
+      code: "GRAPHQL_VALIDATION_FAILED",
+    });
+    expect(await post("{not json")).toMatchObject({ status: 400, code: "BAD_REQUEST" });
+    expect(
+      await post(JSON.stringify({ query: "query A { agents { totalCount } }", operationName: "B" })),
+    ).toEqual({
+      status: 400,
+      code: "OPERATION_RESOLUTION_FAILURE",
+      message: 'Unknown operation named "B": the document does not define it',
+    });
+    expect(
+      await post(
+        JSON.stringify({ query: "query A { agents { totalCount } } query B { agents { totalCount } }" }),
+      ),
+    ).toMatchObject({ status: 400, code: "OPERATION_RESOLUTION_FAILURE" });
+  });
+
   it("rejects a body over the size limit with PAYLOAD_TOO_LARGE and keeps serving", async () => {
     const token = await env.mnemo.token(ADMIN);
     const big = "x".repeat(env.mnemo.config.limits.requestBodyBytes + 10);

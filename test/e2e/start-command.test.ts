@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postGraphQL } from "../support/graphql-client.js";
 
 /**
@@ -10,8 +10,12 @@ import { postGraphQL } from "../support/graphql-client.js";
  * Ports are 0 so the test never collides; the banner tells where everything listens.
  */
 describe("the start command", () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-start-"));
+  // Made when the suite runs, not when it is collected: a filtered-out suite never removes it.
+  let dataDir: string;
   let child: ChildProcess | undefined;
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-start-"));
+  });
   afterAll(() => {
     child?.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
@@ -51,6 +55,10 @@ describe("the start command", () => {
     expect(output).toContain("in-process cache and pub/sub");
     const gatewayUrl = /Mnemo gateway ready: (\S+)/.exec(output)![1]!;
     expect(output).toContain(`Apollo Sandbox:       open ${gatewayUrl}`);
+    const graphiqlUrl = /GraphiQL \(offline\): {3}open (\S+)/.exec(output)![1]!;
+    expect(graphiqlUrl).toBe(new URL("/graphiql", gatewayUrl).toString());
+    expect((await fetch(graphiqlUrl)).status).toBe(200);
+    expect(output).toContain(`MCP over HTTP:        ${new URL("/mcp", gatewayUrl)}`);
     const token = /Authorization: Bearer (\S+)/.exec(output)![1]!;
 
     const write = await postGraphQL(

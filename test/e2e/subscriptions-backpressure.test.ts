@@ -128,9 +128,10 @@ describe("a subscription whose events cannot be executed as fast as they come", 
   let memory: ServiceProcess;
   let mnemo: TestStack;
   let client: Client | undefined;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-overload-"));
+  let dataDir: string;
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-overload-"));
     redis = await RedisServer.start();
     // The memory subgraph in its own process, so that it can be frozen while the rest runs.
     memory = await ServiceProcess.start("memory", {
@@ -150,7 +151,7 @@ describe("a subscription whose events cannot be executed as fast as they come", 
     await memory?.stop();
     await mnemo?.close();
     await redis?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("ends with UNAVAILABLE instead of queueing without bound", async () => {

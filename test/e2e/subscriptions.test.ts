@@ -2,10 +2,6 @@
  * Live subscriptions through the gateway: real graphql-ws clients on real WebSockets, a real
  * Redis, the whole stack in this process on port 0.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { type Client, createClient } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -20,7 +16,9 @@ import {
   Recorder,
   stateChannel,
   waitUntil,
+  wsClient,
 } from "../support/subscriptions.js";
+import { createTestCertificate, type TestCertificate } from "../support/tls-certificate.js";
 
 describe.each(STORES)("subscriptions through the gateway (real Redis, real WebSockets, %s)", (store) => {
   let redis: RedisServer;
@@ -291,11 +289,18 @@ describe.each(STORES)("subscriptions through the gateway (real Redis, real WebSo
       expect(await probe.subscribers(stateChannel(agentId))).toBe(0);
   });
 
-  it("refuses a connection without a valid token with 4403 Forbidden", async () => {
+  it("refuses a connection without a valid token with 4403, saying whether the token is missing or invalid", async () => {
     const expired = await mnemo.token(ADMIN, { expiresIn: -120 });
     const forged =
       "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.c2lnbmF0dXJlLXRoYXQtZG9lcy1ub3QtbWF0Y2g";
-    for (const authorization of [null, "Token abc", `Bearer ${forged}`, `Bearer ${expired}`]) {
+    const cases: [string | null, unknown][] = [
+      [null, expect.stringMatching(/^Missing token: send \{ "authorization": "Bearer <JWT>" \}/)],
+      ["Token abc", 'Malformed Authorization header: expected "Bearer <JWT>"'],
+      [`Bearer ${forged}`, "Invalid token: signature verification failed"],
+      [`Bearer ${expired}`, "Invalid token: it has expired"],
+      ["Bearer not-a-jwt", "Invalid token: malformed JWT"],
+    ];
+    for (const [authorization, reason] of cases) {
       const client = gatewayClient(mnemo.url("gateway"), authorization);
       clients.push(client);
       const watch = new Recorder(
@@ -304,9 +309,21 @@ describe.each(STORES)("subscriptions through the gateway (real Redis, real WebSo
       );
       await watch.waitForEnd();
       expect(watch.events).toEqual([]);
-      expect(watch.error).toMatchObject({ code: 4403, reason: "Forbidden" });
+      expect(watch.error).toMatchObject({ code: 4403, reason });
     }
     expect(await gatewayMetric("mnemo_websocket_connections")).toBe(0);
+  });
+
+  it("accepts the token as Authorization too, as GraphiQL spells the header it sends", async () => {
+    const client = wsClient(mnemo.url("gateway"), { Authorization: `Bearer ${await mnemo.token(ADMIN)}` });
+    clients.push(client);
+    const watch = new Recorder(
+      client,
+      `subscription { agentStateChanged(agentId: "sub-capital") { version } }`,
+    );
+    await subscribed("sub-capital");
+    const version = await putState("sub-capital", { spelled: "Authorization" });
+    expect(await watch.waitForEvents(1)).toEqual([{ data: { agentStateChanged: { version } } }]);
   });
 
   it("closes the connection with 4403 when its token expires", async () => {
@@ -656,30 +673,24 @@ describe("the WebSocket caps", () => {
 });
 
 describe("subscriptions over TLS (wss)", () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-wss-"));
-  const certFile = path.join(dir, "cert.pem");
-  const keyFile = path.join(dir, "key.pem");
+  let certificate: TestCertificate;
   let mnemo: TestStack;
   let client: Client | undefined;
 
   beforeAll(async () => {
-    execFileSync(
-      "openssl",
-      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        .concat(["-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
-      { stdio: "ignore" },
-    );
-    mnemo = await startTestStack({ env: { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile } });
+    certificate = createTestCertificate();
+    mnemo = await startTestStack({
+      env: { TLS_CERT_FILE: certificate.certFile, TLS_KEY_FILE: certificate.keyFile },
+    });
   });
   afterAll(async () => {
     await client?.dispose();
     await mnemo?.close();
-    rmSync(dir, { recursive: true, force: true });
+    certificate?.remove();
   });
 
   it("serves graphql-ws on the gateway's https port", async () => {
-    const ca = readFileSync(certFile);
+    const ca = certificate.pem();
     /** A WebSocket that trusts the test certificate. */
     class TrustingWebSocket extends WebSocket {
       constructor(url: string, protocols?: string | string[]) {

@@ -3,8 +3,11 @@
  * HTTP endpoint (a real local HTTP server speaking that protocol), client-vector checks, and a
  * stack started with each provider.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../core/config.js";
 import { checkVector, createEmbedder, HttpEmbedder } from "../../subgraphs/memory/analysis/embedder.js";
@@ -23,7 +26,7 @@ describe("the offline embedder and extractor (worker pool)", () => {
   });
 
   it("embeds in batches into 512-d unit vectors that place paraphrases closer than unrelated text", async () => {
-    const embedder = createEmbedder(loadConfig({}).embeddings, pool);
+    const embedder = await createEmbedder(loadConfig({ EMBEDDINGS_PROVIDER: "local" }).embeddings, pool);
     const texts = Array.from({ length: 40 }, (_, i) => `sentence number ${i}`);
     const [cat, kitten, stocks, ...rest] = await embedder.embed([
       "My cat is sick",
@@ -58,6 +61,65 @@ describe("the offline embedder and extractor (worker pool)", () => {
         { name: "computing", type: "TOPIC" },
       ]),
     );
+  });
+});
+
+describe("the ONNX sentence embedder (the model placed by `npm run models`)", () => {
+  let pool: AnalysisPool;
+  beforeAll(() => {
+    pool = acquireAnalysisPool(1);
+  });
+  afterAll(async () => {
+    await pool.release();
+  });
+
+  // 155 texts of up to 400 words through one worker: slow on a shared machine, hence the timeout.
+  it("embeds in batches into unit vectors of the model's size, in order, paraphrases closer than unrelated text", {
+    timeout: 120_000,
+  }, async () => {
+    const embedder = await createEmbedder(loadConfig({ EMBEDDINGS_PROVIDER: "onnx" }).embeddings, pool);
+    expect(embedder.modelId).toBe("onnx:sentence-transformers/all-MiniLM-L6-v2 (int8)");
+    expect(embedder.dimensions).toBe(384);
+    const texts = Array.from({ length: 150 }, (_, i) => `sentence number ${i} ${"word ".repeat(i % 40)}`);
+    const [cat, kitten, stocks, empty, long, ...rest] = await embedder.embed([
+      "My cat is sick",
+      "The kitten is not feeling well",
+      "Stocks rose sharply on Tuesday",
+      "",
+      "a very long text ".repeat(400),
+      ...texts,
+    ]);
+    expect(rest).toHaveLength(150); // several worker tasks, reassembled in order
+    for (const vector of [cat!, kitten!, stocks!, empty!, long!, rest[149]!]) {
+      expect(vector).toHaveLength(384);
+      expect(Math.hypot(...vector)).toBeCloseTo(1, 4);
+    }
+    expect(cosineSimilarity(cat!, kitten!)).toBeGreaterThan(cosineSimilarity(cat!, stocks!) + 0.3);
+    // The same text gives the same vector alone or in a batch padded to longer texts.
+    const [again] = await embedder.embed([texts[7]!]);
+    expect(cosineSimilarity(again!, rest[7]!)).toBeCloseTo(1, 4);
+  });
+
+  it("says how to place a model when the model directory is incomplete or Hugging Face cannot be reached", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-model-"));
+    try {
+      writeFileSync(path.join(dir, "model.onnx"), "");
+      const config = loadConfig({ EMBEDDINGS_PROVIDER: "onnx", EMBEDDINGS_MODEL_PATH: dir }).embeddings;
+      await expect(createEmbedder(config, pool)).rejects.toThrow(
+        /lacks tokenizer\.json, tokenizer_config\.json\. Run `npm run models`/,
+      );
+      // No network to Hugging Face here: a clear error, not a hang or a stack trace.
+      const fromHub = loadConfig({
+        EMBEDDINGS_PROVIDER: "onnx",
+        EMBEDDINGS_MODEL: "mnemo-test/no-such-model",
+        EMBEDDINGS_CACHE_DIR: dir,
+      }).embeddings;
+      await expect(createEmbedder(fromHub, pool)).rejects.toThrow(
+        /Could not download mnemo-test\/no-such-model from Hugging Face .*EMBEDDINGS_MODEL_PATH|has none of onnx\/model\.onnx/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -111,12 +173,10 @@ describe("the OpenAI-compatible HTTP embedder", () => {
     const server = await startEmbeddingServer(16);
     try {
       const embedder = new HttpEmbedder({
-        provider: "http",
         url: `${server.url}/`,
         model: "text-embedding-3-small",
         apiKey: "sk-test",
         dimensions: 16,
-        workers: 1,
       });
       const texts = Array.from({ length: 70 }, (_, i) => "x".repeat(i + 1));
       const vectors = await embedder.embed(texts);
@@ -138,7 +198,7 @@ describe("the OpenAI-compatible HTTP embedder", () => {
     for (const options of [{ failWith: 503 }, { returnDims: 8 }]) {
       const server = await startEmbeddingServer(16, options);
       try {
-        const embedder = new HttpEmbedder({ provider: "http", url: server.url, dimensions: 16, workers: 1 });
+        const embedder = new HttpEmbedder({ url: server.url, dimensions: 16 });
         await expect(embedder.embed(["hello"])).rejects.toMatchObject({
           extensions: { code: "UNAVAILABLE" },
         });
@@ -165,7 +225,7 @@ describe("the OpenAI-compatible HTTP embedder", () => {
       );
       expect(hits.data!.recall[0]!.memory.content).toBe("aaaa bbbb");
       expect(hits.data!.recall[0]!.components.semantic).toBeCloseTo(1, 4);
-      // A client vector of the model's size is accepted; the local model's 512 is not.
+      // A client vector of the model's size is accepted; another size (the local model's 512) is not.
       const wrong = await mnemo.query(
         `mutation ($e: [Float!]) { remember(agentId: "http-1", input: { content: "v", embedding: $e }) { outcome } }`,
         { e: new Array(512).fill(0.1) },
@@ -179,7 +239,7 @@ describe("the OpenAI-compatible HTTP embedder", () => {
 });
 
 describe("a store created with one embedder", () => {
-  it("refuses to start with an embedder of another size, and works with client vectors only", async () => {
+  it("refuses to start with another embedder, and works with client vectors only", async () => {
     const first = await startTestStack({ env: { EMBEDDINGS_PROVIDER: "none", EMBEDDINGS_DIMENSIONS: "4" } });
     const dataDir = first.dataDir;
     try {
@@ -202,8 +262,9 @@ describe("a store created with one embedder", () => {
     } finally {
       await first.close({ keepData: true });
     }
+    // The default embedder is another model: refused, naming both, and pointing at re-embedding.
     await expect(startTestStack({ dataDir })).rejects.toThrow(
-      /holds 4-dimensional embeddings .* produces 512/,
+      /vectors were made by "client" \(4 d\), but the configured embedder is "[^"]+" \(\d+ d\).*npm run reembed/,
     );
   });
 });

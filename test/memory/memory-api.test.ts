@@ -5,7 +5,14 @@
 import { describe, expect, it } from "vitest";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
 import { STORES } from "../support/neo4j.js";
-import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, useRedisStack } from "../support/stack.js";
+import {
+  ADMIN,
+  agentPrincipal,
+  defaultEmbeddingDimensions,
+  readerPrincipal,
+  startTestStack,
+  useRedisStack,
+} from "../support/stack.js";
 
 const REMEMBER = `mutation Remember($agentId: ID!, $input: MemoryInput!) {
   remember(agentId: $agentId, input: $input) { outcome memory { id agentId content kind tags importance occurredAt
@@ -299,7 +306,7 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
       [{ content: "   " }, "BAD_USER_INPUT"],
       [{ content: "ok", importance: 1.5 }, "BAD_USER_INPUT"],
       [{ content: "ok", embedding: [0.1, 0.2, 0.3] }, "BAD_USER_INPUT"],
-      [{ content: "ok", embedding: new Array(512).fill(0) }, "BAD_USER_INPUT"],
+      [{ content: "ok", embedding: new Array(defaultEmbeddingDimensions()).fill(0) }, "BAD_USER_INPUT"],
       [{ modality: "IMAGE", mediaUri: "file:///x.png" }, "BAD_USER_INPUT"],
       [
         { content: "ok", validFrom: "2026-02-01T00:00:00Z", validUntil: "2026-01-01T00:00:00Z" },
@@ -316,7 +323,7 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
     }
     // NaN and Infinity cannot be sent as JSON numbers; a JSON body with 1e999 parses to Infinity.
     const token = await env.mnemo.token(ADMIN);
-    const vector = new Array(512).fill("0.5").join(",").replace(/^0\.5/, "1e999");
+    const vector = new Array(defaultEmbeddingDimensions()).fill("0.5").join(",").replace(/^0\.5/, "1e999");
     const raw = await fetch(env.mnemo.url("gateway"), {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
@@ -445,7 +452,7 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
     );
     expect(configured.errors).toBeUndefined();
     expect(configured.data!.configureMemory).toEqual({
-      weights: { semantic: 2, lexical: 1, graph: 0.5, recency: 0.1, importance: 0.05 },
+      weights: { semantic: 2, lexical: 1, graph: 1, recency: 0.1, importance: 0.05 },
       recencyHalfLifeHours: 12,
       dedupThreshold: 0.97,
       capacity: 2,

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STORES } from "../support/neo4j.js";
-import { startTestStack, type TestStack } from "../support/stack.js";
+import { defaultEmbeddingDimensions, startTestStack, type TestStack } from "../support/stack.js";
 
 interface Hit {
   score: number;
@@ -177,7 +177,8 @@ describe.each(STORES)("recall ranks the relevant memory first (%s)", (store) => 
   });
 
   it("uses client-supplied vectors for memories and for the query", async () => {
-    const unit = (axis: number) => Array.from({ length: 512 }, (_, i) => (i === axis ? 1 : 0));
+    const unit = (axis: number) =>
+      Array.from({ length: defaultEmbeddingDimensions() }, (_, i) => (i === axis ? 1 : 0));
     const [north] = await rememberAll("recall-vectors", [
       { content: "alpha", embedding: unit(0) },
       { content: "beta", embedding: unit(1) },

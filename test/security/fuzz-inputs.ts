@@ -2,6 +2,10 @@
  * The bad inputs the fuzz test sends: operations with valid defaults, and generators of hostile
  * values for their arguments.
  */
+import { defaultEmbeddingDimensions } from "../support/stack.js";
+
+/** The default embedder's vector size (the ONNX model when installed, else USE lite). */
+const DIMENSIONS = defaultEmbeddingDimensions();
 
 export interface FuzzOperation {
   name: string;
@@ -212,7 +216,7 @@ export function hostileValues(
           { content: "" },
           { content: "x".repeat(5000) },
           { content: "ok", embedding: [1, 2, 3] },
-          { content: "ok", embedding: Array.from({ length: 512 }, () => Number.NaN) },
+          { content: "ok", embedding: Array.from({ length: DIMENSIONS }, () => Number.NaN) },
           { content: "ok", embedding: ["a", "b"] },
           { content: "ok", importance: 7 },
           { content: "ok", kind: "DREAM" },
@@ -228,10 +232,10 @@ export function hostileValues(
         pick([
           [],
           [1, 2, 3],
-          Array.from({ length: 512 }, () => 0),
-          Array.from({ length: 513 }, () => 0.1),
-          Array.from({ length: 512 }, (_, i) => (i === 7 ? Number.NaN : 0.1)),
-          Array.from({ length: 512 }, (_, i) => (i === 7 ? 1e308 * 10 : 0.1)),
+          Array.from({ length: DIMENSIONS }, () => 0),
+          Array.from({ length: DIMENSIONS + 1 }, () => 0.1),
+          Array.from({ length: DIMENSIONS }, (_, i) => (i === 7 ? Number.NaN : 0.1)),
+          Array.from({ length: DIMENSIONS }, (_, i) => (i === 7 ? 1e308 * 10 : 0.1)),
         ]),
     ],
     [

@@ -50,7 +50,15 @@ describe("token verification", () => {
   const sign = (
     key: SigningKey,
     alg: string,
-    options: { kid?: string; exp?: number; nbf?: number; iss?: string; aud?: string; role?: string } = {},
+    options: {
+      kid?: string;
+      /** null: no `exp` claim at all. */
+      exp?: number | null;
+      nbf?: number;
+      iss?: string;
+      aud?: string;
+      role?: string;
+    } = {},
   ) => {
     const now = Math.floor(Date.now() / 1000);
     let jwt = new SignJWT({ role: options.role ?? "admin", agents: ["*"] })
@@ -58,8 +66,8 @@ describe("token verification", () => {
       .setSubject("someone")
       .setIssuer(options.iss ?? "https://issuer.example")
       .setAudience(options.aud ?? "mnemo")
-      .setIssuedAt(now)
-      .setExpirationTime(options.exp ?? now + 600);
+      .setIssuedAt(now);
+    if (options.exp !== null) jwt = jwt.setExpirationTime(options.exp ?? now + 600);
     if (options.nbf !== undefined) jwt = jwt.setNotBefore(options.nbf);
     return jwt.sign(key);
   };
@@ -94,6 +102,8 @@ describe("token verification", () => {
         /algorithm none not accepted/,
       ],
       ["bad role", await sign(hsKey, "HS256", { role: "root" }), /role/],
+      ["no exp (HS256)", await sign(hsKey, "HS256", { exp: null }), /no `exp` claim/],
+      ["no exp (RS256)", await sign(rsa.privateKey, "RS256", { kid: "rsa-1", exp: null }), /no `exp` claim/],
     ];
     for (const [name, token, message] of cases) {
       const response = await ask(token);
@@ -109,5 +119,33 @@ describe("token verification", () => {
       await sign(hsKey, "HS256", { nbf: now() + 10 }),
     ];
     for (const token of skewed) expect((await ask(token)).errors).toBeUndefined();
+  });
+});
+
+describe("tokens without exp, with AUTH_ALLOW_NO_EXP=true", () => {
+  let mnemo: TestStack;
+  beforeAll(async () => {
+    mnemo = await startTestStack({ env: { AUTH_ALLOW_NO_EXP: "true" } });
+  });
+  afterAll(async () => {
+    await mnemo?.close();
+  });
+
+  it("accepts a token that never expires, and still refuses an expired one", async () => {
+    const key = new TextEncoder().encode(TEST_JWT_SECRET);
+    const base = () =>
+      new SignJWT({ role: "admin", agents: ["*"] })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("forever");
+    const forever = await base().sign(key);
+    const expired = await base()
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 120)
+      .sign(key);
+    const ask = (token: string) =>
+      postGraphQL(mnemo.url("gateway"), QUERY, {}, { authorization: `Bearer ${token}` });
+    const accepted = await ask(forever);
+    expect(accepted.errors).toBeUndefined();
+    expect(accepted.data).toEqual({ agent: { id: "tok-1" } });
+    expect(errorCodes(await ask(expired))).toEqual(["UNAUTHENTICATED"]);
   });
 });

@@ -55,7 +55,7 @@ export class ServiceProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.resume();
     await new Promise<void>((resolve) => {
       this.child.once("exit", () => resolve());

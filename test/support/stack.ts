@@ -12,6 +12,7 @@ import type { Principal } from "../../core/auth/principal.js";
 import { issueToken } from "../../core/auth/tokens.js";
 import { type Config, loadConfig, SERVICE_NAMES, type ServiceName } from "../../core/config.js";
 import { createRuntime } from "../../core/runtime.js";
+import { readModelDirectory } from "../../subgraphs/memory/analysis/onnx-model.js";
 import { type GraphQLResponse, postGraphQL } from "./graphql-client.js";
 import { neo4jTestEnvironment, type TestStore } from "./neo4j.js";
 import { RedisServer } from "./redis-server.js";
@@ -86,16 +87,35 @@ export async function storeEnvironment(store: TestStore = "sqlite"): Promise<Rec
   return store === "neo4j" ? neo4jTestEnvironment() : {};
 }
 
+/**
+ * Temporary data directories that a stack kept when it closed (`close({ keepData: true })`), so
+ * that a later stack can reopen them (a restart). The stack that reopens one removes it in turn,
+ * so a restart test leaves nothing behind.
+ */
+const keptDataDirs = new Set<string>();
+
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "mnemo-test-"));
-  const env = { ...(await storeEnvironment(options.store)), ...options.env };
-  const config = testConfig({ ...options, env, dataDir });
-  const runtime = await createRuntime(config);
-  const stack = await startStack(config, {
-    services: options.services ?? SERVICE_NAMES,
-    runtime,
-    subgraphUrls: options.subgraphUrls,
-  });
+  // A directory the caller made is the caller's to remove; one this harness made is ours.
+  const ownsDataDir = options.dataDir === undefined || keptDataDirs.delete(dataDir);
+  let config: Config;
+  let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;
+  let stack: Stack;
+  try {
+    const env = { ...(await storeEnvironment(options.store)), ...options.env };
+    config = testConfig({ ...options, env, dataDir });
+    runtime = await createRuntime(config);
+    stack = await startStack(config, {
+      services: options.services ?? SERVICE_NAMES,
+      runtime,
+      subgraphUrls: options.subgraphUrls,
+    });
+  } catch (error) {
+    // Nobody gets a stack to close: release what was made so far, the data directory included.
+    await runtime?.close().catch(() => {});
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const tokens = new Map<string, Promise<string>>();
   const token = (principal: Principal, tokenOptions?: { expiresIn?: string | number }) => {
     if (tokenOptions) return issueToken(config.auth, principal, tokenOptions);
@@ -126,7 +146,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     async close({ keepData = false } = {}) {
       await stack.close();
       await runtime.close();
-      if (!keepData && !options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!ownsDataDir) return;
+      if (keepData) keptDataDirs.add(dataDir);
+      else rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -149,4 +171,15 @@ export function useRedisStack(options: Omit<TestStackOptions, "redisUrl"> = {}):
     await handle.redis?.close();
   });
   return handle;
+}
+
+/**
+ * The vector size of the default embedder (the ONNX model when `npm run models` placed it, else
+ * USE lite): what client-supplied vectors must have in a default test stack.
+ */
+export function defaultEmbeddingDimensions(): number {
+  const { embeddings } = loadConfig({});
+  return embeddings.provider === "onnx"
+    ? readModelDirectory(embeddings.modelPath).dimensions
+    : embeddings.dimensions;
 }

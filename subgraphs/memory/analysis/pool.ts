@@ -7,12 +7,33 @@
 import os from "node:os";
 import { Piscina } from "piscina";
 
-export type AnalysisTask = { task: "embed"; texts: string[] } | { task: "extract"; texts: string[] };
+/** What a worker needs to run an ONNX sentence model (resolved by onnx-model.ts). */
+export interface OnnxModelSpec {
+  /** The model directory (model.onnx, tokenizer.json, tokenizer_config.json). */
+  dir: string;
+  /** The output holding the token vectors (batch x tokens x dimensions). */
+  output: string;
+  pooling: "mean" | "cls";
+  /** Longer inputs are truncated to this many tokens. */
+  maxTokens: number;
+  /** Prepended to every text (models trained with "query: " / "passage: " prefixes). */
+  prefix?: string;
+  /** onnxruntime intra-op threads per worker. */
+  threads: number;
+}
+
+export type AnalysisTask =
+  | { task: "embed"; texts: string[] }
+  | { task: "embed-onnx"; model: OnnxModelSpec; texts: string[] }
+  | { task: "extract"; texts: string[] };
 
 export interface AnalysisPool {
   run(task: { task: "embed"; texts: string[] }): Promise<Float32Array[]>;
+  run(task: { task: "embed-onnx"; model: OnnxModelSpec; texts: string[] }): Promise<Float32Array[]>;
   run(task: { task: "extract"; texts: string[] }): Promise<{ name: string; type: string }[][]>;
   release(): Promise<void>;
+  /** Worker threads in the pool. */
+  readonly threads: number;
 }
 
 const WORKER_URL = new URL("./worker.mjs", import.meta.url).href;
@@ -39,6 +60,7 @@ export function acquireAnalysisPool(threads: number): AnalysisPool {
   entry.users++;
   let released = false;
   return {
+    threads: entry.threads,
     run: ((task: AnalysisTask) => entry.piscina.run(task)) as AnalysisPool["run"],
     async release() {
       if (released) return;

@@ -4,8 +4,10 @@
 //
 // Tasks (one per piscina run):
 //   { task: "embed", texts: string[] }    -> Float32Array[] (512-d, unit length; Universal Sentence Encoder lite)
+//   { task: "embed-onnx", model, texts }  -> Float32Array[] (unit length; an ONNX sentence model, onnx-model.mjs)
 //   { task: "extract", texts: string[] }  -> { name, type }[][] (people, places, organisations, topics)
 import nlp from "compromise";
+import { embedWithOnnx } from "./onnx-model.mjs";
 
 let modelPromise = null;
 
@@ -72,8 +74,9 @@ function extractOne(text) {
   return [...found.values()];
 }
 
-export default async function run({ task, texts }) {
+export default async function run({ task, texts, model }) {
   if (task === "embed") return embed(texts);
+  if (task === "embed-onnx") return embedWithOnnx(model, texts);
   if (task === "extract") return texts.map(extractOne);
   throw new Error(`unknown analysis task ${task}`);
 }

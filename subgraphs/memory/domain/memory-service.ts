@@ -10,7 +10,7 @@ import type { AuditLog } from "../../../core/audit/audit-log.js";
 import type { Principal } from "../../../core/auth/principal.js";
 import type { CacheLayer } from "../../../core/cache/cache.js";
 import type { CacheRef } from "../../../core/cache/keys.js";
-import { badUserInput, notFound } from "../../../core/errors.js";
+import { badUserInput, notFound, unavailable } from "../../../core/errors.js";
 import { type EventBus, topic } from "../../../core/events.js";
 import type { Logger } from "../../../core/logger.js";
 import { checkVector, type Embedder } from "../analysis/embedder.js";
@@ -40,7 +40,7 @@ import {
   type RecallWeights,
   withConfigDefaults,
 } from "./model.js";
-import { recallMemories } from "./recall.js";
+import { type GatheredCandidates, gatherCandidates, type RecallRequest, recallMemories } from "./recall.js";
 import type { ScoredCandidate } from "./scoring.js";
 import { analyzeStatement, frameKeyText } from "./statements.js";
 import {
@@ -93,8 +93,12 @@ export interface MemoryServiceDeps {
   logger: Logger;
 }
 
+/** How long a check that the store's vectors are still the embedder's model is trusted. */
+const MODEL_CHECK_MS = 5_000;
+
 export class MemoryService {
   readonly tracker: AccessTracker;
+  private modelCheck: { at: number; usable: Promise<boolean> } = { at: 0, usable: Promise.resolve(true) };
   private readonly queryVectors = new LRUCache<string, Float32Array>({ max: QUERY_VECTOR_CACHE });
 
   constructor(private readonly deps: MemoryServiceDeps) {
@@ -200,6 +204,13 @@ export class MemoryService {
           )
         : null,
     );
+    if (!(await this.vectorsUsable())) {
+      const model = await store.embeddingModel();
+      throw unavailable(
+        `The memory store's vectors were re-embedded with "${model?.id}"; this server embeds with ` +
+          `"${this.deps.embedder.modelId}" and must be restarted with the store's model before it can write`,
+      );
+    }
     const config = await this.config(agentId);
     if (config.capacity !== null && prepared.length > config.capacity) {
       throw badUserInput(
@@ -341,6 +352,25 @@ export class MemoryService {
   }
 
   async recall(args: RecallArgs): Promise<ScoredCandidate[]> {
+    const request = await this.recallRequest(args);
+    const hits = await recallMemories(this.deps.store, request);
+    this.tracker.record(
+      hits.map((hit) => ({ id: hit.record.id, components: hit.components })),
+      request.now,
+    );
+    return hits;
+  }
+
+  /**
+   * Every candidate a recall would rank, with its evidence and the weights it would use, and no
+   * side effects (no access is recorded): what the recall benchmark re-weights.
+   */
+  async recallCandidates(args: RecallArgs): Promise<GatheredCandidates & { weights: RecallWeights }> {
+    const request = await this.recallRequest(args);
+    return { ...(await gatherCandidates(this.deps.store, request)), weights: request.weights };
+  }
+
+  private async recallRequest(args: RecallArgs): Promise<RecallRequest> {
     const { store, embedder } = this.deps;
     const k = checkK(args.k);
     const query = checkQuery(args.query);
@@ -348,11 +378,11 @@ export class MemoryService {
     const config = await this.config(args.agentId);
     const weights: RecallWeights = mergeWeights(effectiveWeights(config), args.weights, "weights");
     let vector: Float32Array | null = null;
-    if (args.queryEmbedding) vector = checkVector(args.queryEmbedding, store.dimensions, "queryEmbedding");
+    if (!(await this.vectorsUsable())) vector = null;
+    else if (args.queryEmbedding)
+      vector = checkVector(args.queryEmbedding, store.dimensions, "queryEmbedding");
     else if (embedder.available) vector = await this.embedQuery(query);
-
-    const now = new Date().toISOString();
-    const hits = await recallMemories(store, {
+    return {
       agentId: args.agentId,
       query,
       vector,
@@ -360,20 +390,49 @@ export class MemoryService {
       filter,
       weights,
       config,
-      now,
+      now: new Date().toISOString(),
       hasFeedback: config.learned !== null,
-    });
-    this.tracker.record(
-      hits.map((hit) => ({ id: hit.record.id, components: hit.components })),
-      now,
+    };
+  }
+
+  /**
+   * Whether the store's vectors are still this embedder's (a re-embedding run by another process
+   * may have switched them: `npm run reembed`). If not, recall ranks without the semantic signal
+   * and writes are refused, rather than mixing two models, until the server restarts with the
+   * store's model. Checked at most every few seconds.
+   */
+  private vectorsUsable(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.modelCheck.at < MODEL_CHECK_MS) return this.modelCheck.usable;
+    const { store, embedder, logger } = this.deps;
+    const usable = store.embeddingModel().then(
+      (model) => {
+        const same =
+          model === null || (model.id === embedder.modelId && model.dimensions === embedder.dimensions);
+        if (!same) {
+          logger.error(
+            { stored: model, configured: embedder.modelId },
+            "the memory store's vectors are now another model's (re-embedded): restart with that model; " +
+              "until then recall ranks without meaning and writes are refused",
+          );
+        }
+        return same;
+      },
+      () => true,
     );
-    return hits;
+    this.modelCheck = { at: now, usable };
+    return usable;
+  }
+
+  /** The model that makes this service's vectors (see Embedder.modelId). */
+  get embedderModelId(): string {
+    return this.deps.embedder.modelId;
   }
 
   async embedQuery(query: string): Promise<Float32Array> {
     const cached = this.queryVectors.get(query);
     if (cached) return cached;
-    const [vector] = await this.deps.embedder.embed([query]);
+    const [vector] = await this.deps.embedder.embed([query], "query");
     this.queryVectors.set(query, vector!);
     return vector!;
   }

@@ -17,6 +17,7 @@ import {
   normalisers,
   rank,
   type ScoredCandidate,
+  type ScoringContext,
   scoreCandidates,
 } from "./scoring.js";
 import type { MemoryStore } from "./store-port.js";
@@ -54,6 +55,24 @@ export const GRAPH_SEEDS = { count: 10 };
 export const COMMON_ENTITY_SHARE = 0.2;
 
 export async function recallMemories(store: MemoryStore, request: RecallRequest): Promise<ScoredCandidate[]> {
+  const { candidates, context } = await gatherCandidates(store, request);
+  return rank(scoreCandidates(candidates, request.weights, context)).slice(0, request.k);
+}
+
+/** Every candidate of a recall with its raw evidence, and the query's scoring context. */
+export interface GatheredCandidates {
+  candidates: CandidateEvidence[];
+  context: ScoringContext;
+}
+
+/**
+ * Stages 1-3 of a recall, without the final weighting: what `recallMemories` ranks, and what the
+ * recall benchmark re-weights when it chooses weights by cross-validation.
+ */
+export async function gatherCandidates(
+  store: MemoryStore,
+  request: RecallRequest,
+): Promise<GatheredCandidates> {
   const { agentId, filter, now } = request;
   const depth = Math.max(RETRIEVAL_DEPTH.minimum, request.k * RETRIEVAL_DEPTH.factor);
   const reference = new Date(filter.asOf ?? now);
@@ -157,17 +176,17 @@ export async function recallMemories(store: MemoryStore, request: RecallRequest)
     };
   });
 
-  const ranked = rank(
-    scoreCandidates(scored, request.weights, {
+  return {
+    candidates: scored,
+    context: {
       at: reference.getTime(),
       halfLifeHours: request.config.recencyHalfLifeHours,
       hasQueryVector: request.vector !== null,
       hasTimeCue: windows.length > 0,
       hasFeedback: request.hasFeedback === true,
       ...normalisers(scored),
-    }),
-  );
-  return ranked.slice(0, request.k);
+    },
+  };
 }
 
 /**

@@ -214,6 +214,49 @@ export class DimensionMismatchError extends Error {
   }
 }
 
+/** Which model made a store's vectors: the embedder's model id and its vector size. */
+export interface EmbeddingModel {
+  id: string;
+  dimensions: number;
+}
+
+/**
+ * The store's vectors come from another model than the configured embedder: their vectors are
+ * not comparable, so the two are never mixed.
+ */
+export class EmbeddingModelMismatchError extends Error {
+  constructor(
+    readonly stored: EmbeddingModel,
+    readonly configured: EmbeddingModel,
+  ) {
+    super(
+      `the memory store's vectors were made by "${stored.id}" (${stored.dimensions} d), but the configured ` +
+        `embedder is "${configured.id}" (${configured.dimensions} d); vectors of two models are never mixed. ` +
+        "Re-embed the store with the configured model (`npm run reembed`, which a server on the old model " +
+        "may keep serving through), or configure the model the store was made with (EMBEDDINGS_PROVIDER, EMBEDDINGS_MODEL_PATH)",
+    );
+    this.name = "EmbeddingModelMismatchError";
+  }
+}
+
+/** Where a store stands with its embedding model, and a re-embedding under way. */
+export interface ReembedStatus {
+  /** The model of the vectors recall uses now (null: not recorded yet). */
+  model: EmbeddingModel | null;
+  /** The model a re-embedding is filling vectors for; null when none is under way. */
+  target: EmbeddingModel | null;
+  memories: number;
+  /** Memories that already have a vector from the target. */
+  done: number;
+}
+
+/** What re-embedding needs of a memory: its id and the text it is embedded from (decrypted). */
+export interface MemoryToEmbed {
+  id: string;
+  content: string;
+  caption: string | null;
+}
+
 export interface MemoryStore {
   /** Vector size recorded when the store was created. */
   readonly dimensions: number;
@@ -340,6 +383,24 @@ export interface MemoryStore {
     now: string,
     vectorsFor: ReadonlySet<string>,
   ): Promise<Candidate[]>;
+
+  // The embedding model and re-embedding (domain/reembedding.ts). A re-embedding fills a second
+  // set of vectors beside the ones recall uses, batch by batch, and swaps them in one step when
+  // every memory has one; until then recall and writes use the current vectors.
+  /** The model of the vectors recall uses now, as recorded in the store (read fresh). */
+  embeddingModel(): Promise<EmbeddingModel | null>;
+  reembedStatus(): Promise<ReembedStatus>;
+  /** Starts re-embedding for `target`, or resumes one already under way for it; another target is refused. */
+  startReembed(target: EmbeddingModel): Promise<ReembedStatus>;
+  /** Memories (of every agent) without a target vector yet, oldest first. */
+  memoriesToReembed(limit: number): Promise<MemoryToEmbed[]>;
+  /** Stores target vectors (unit length, the target's size); memories gone meanwhile are skipped. */
+  saveReembedded(vectors: readonly { id: string; vector: Float32Array }[]): Promise<void>;
+  /**
+   * When every memory has a target vector: makes them the vectors recall uses and the target the
+   * store's model, in one step. Otherwise changes nothing and says how many are missing.
+   */
+  finishReembed(): Promise<{ switched: boolean; remaining: number }>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -48,10 +48,13 @@ import {
   type Candidate,
   type ConsolidationMerge,
   DimensionMismatchError,
+  type EmbeddingModel,
   type ForgetRules,
   type MemoryLink,
   type MemoryStore,
+  type MemoryToEmbed,
   type Page,
+  type ReembedStatus,
   type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
@@ -62,6 +65,7 @@ import {
 } from "../domain/store-port.js";
 import { agentToken } from "./agent-token.js";
 import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
+import { Neo4jEmbeddingModel } from "./neo4j-embedding-model.js";
 
 /** The filter over `m` as a fixed Cypher fragment; unset parameters are null and switch their clause off. */
 const FILTER = `($kinds IS NULL OR m.kind IN $kinds)
@@ -108,6 +112,7 @@ export const MEMORY_CYPHER = {
   vectorIndex: memoryVectorIndexCypher(512),
   textIndex: `CREATE FULLTEXT INDEX ${TEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.searchText, m.agentToken]
 OPTIONS {indexConfig: {\`fulltext.analyzer\`: 'english'}}`,
+  readDimensions: "MATCH (s:MemoryStoreMeta {name: 'memory'}) RETURN s.dimensions AS dimensions",
   recordDimensions: `MERGE (s:MemoryStoreMeta {name: 'memory'})
 ON CREATE SET s.dimensions = $dimensions
 RETURN s.dimensions AS dimensions`,
@@ -154,33 +159,46 @@ CALL (sessionId) {
   LIMIT 1
 }
 RETURN sessionId, id`,
-  insertMemory: `MATCH (a:Agent {id: $agentId})
-SET a.memorySeq = coalesce(a.memorySeq, 0) + 1
+  // A write's changes, one statement per kind of change (UNWIND over the batch): a batch of 100
+  // memories with their entities costs a handful of round trips, not hundreds.
+  insertMemories: `MATCH (a:Agent {id: $agentId})
+WITH a, coalesce(a.memorySeq, 0) AS base
+SET a.memorySeq = base + size($items)
+WITH base
+UNWIND range(0, size($items) - 1) AS i
 CREATE (m:Memory)
-SET m = $props, m.seq = a.memorySeq, m.accessCount = 0`,
-  mergeMemory: `MATCH (m:Memory {id: $id, agentId: $agentId})
-SET m.tags = $tags, m.importance = $importance, m.occurredAt = $occurredAt, m.metadata = $metadata,
-    m.variants = $variants, m.accessCount = coalesce(m.accessCount, 0) + 1, m.lastAccessedAt = $now,
-    m.revision = $revision`,
+SET m = $items[i], m.seq = base + i + 1, m.accessCount = 0`,
+  createEntities: `MATCH (a:Agent {id: $agentId})
+UNWIND $entities AS entity
+OPTIONAL MATCH (found:Entity {key: entity.key})
+WITH a, entity, found
+ORDER BY entity.position
+WITH a, [e IN collect(CASE WHEN found IS NULL THEN entity END) WHERE e IS NOT NULL] AS fresh
+WITH a, fresh, coalesce(a.entitySeq, 0) AS base
+SET a.entitySeq = base + size(fresh)
+WITH fresh, base
+UNWIND range(0, size(fresh) - 1) AS i
+CREATE (:Entity {key: fresh[i].key, id: fresh[i].entityId, agentId: $agentId, name: fresh[i].name,
+                 normalizedName: fresh[i].normalizedName, type: fresh[i].type, createdAt: $now,
+                 revision: $revision, seq: base + i + 1})`,
+  linkMentions: `UNWIND $mentions AS mention
+MATCH (m:Memory {id: mention.memoryId})
+MATCH (e:Entity {key: mention.key})
+MERGE (m)-[:MENTIONS]->(e)
+RETURN collect(DISTINCT e.id) AS ids`,
+  linkRelations: `UNWIND $relations AS relation
+MATCH (f:Entity {key: relation.fromKey})
+MATCH (t:Entity {key: relation.toKey})
+MERGE (f)-[:RELATED {type: relation.type}]->(t)`,
+  mergeMemories: `UNWIND $merges AS merge
+MATCH (m:Memory {id: merge.id, agentId: $agentId})
+SET m.tags = merge.tags, m.importance = merge.importance, m.occurredAt = merge.occurredAt,
+    m.metadata = merge.metadata, m.variants = merge.variants, m.accessCount = coalesce(m.accessCount, 0) + 1,
+    m.lastAccessedAt = $now, m.revision = $revision`,
   invalidateMany: `UNWIND $items AS item
 MATCH (m:Memory {id: item.id, agentId: $agentId})
 SET m.validUntil = item.validUntil, m.revision = $revision
 RETURN m`,
-  linkEntity: `MATCH (a:Agent {id: $agentId})
-MATCH (m:Memory {id: $memoryId})
-OPTIONAL MATCH (found:Entity {key: $key})
-FOREACH (_ IN CASE WHEN found IS NULL THEN [1] ELSE [] END |
-  SET a.entitySeq = coalesce(a.entitySeq, 0) + 1
-  CREATE (:Entity {key: $key, id: $entityId, agentId: $agentId, name: $name, normalizedName: $normalizedName,
-                   type: $type, createdAt: $now, revision: $revision, seq: a.entitySeq})
-)
-WITH m
-MATCH (e:Entity {key: $key})
-MERGE (m)-[:MENTIONS]->(e)
-RETURN e.id AS id`,
-  linkRelation: `MATCH (f:Entity {key: $fromKey})
-MATCH (t:Entity {key: $toKey})
-MERGE (f)-[:RELATED {type: $type}]->(t)`,
   deleteMemory: `MATCH (m:Memory {id: $id, agentId: $agentId})
 OPTIONAL MATCH (m)-[:FOLLOWS]->(previous:Memory)
 OPTIONAL MATCH (next:Memory)-[:FOLLOWS]->(m)
@@ -451,11 +469,23 @@ async function deleteMemoryTx(tx: ManagedTransaction, agentId: string, id: strin
   return deleted.records.map((row) => row.get("id") as string);
 }
 
+/** The vector size a Neo4j memory store holds (for maintenance tools that open it as it is). */
+export async function storedNeo4jDimensions(driver: Driver, database: string): Promise<number> {
+  const result = await runRead(driver, database, (tx) => tx.run(MEMORY_CYPHER.readDimensions));
+  const dimensions = result.records[0]?.get("dimensions");
+  if (dimensions === undefined || dimensions === null) {
+    throw new Error("this memory store has no vectors yet: there is nothing to open");
+  }
+  return toNumber(dimensions);
+}
+
+/** With `model`, the store records it on first start and refuses another model afterwards. */
 export async function createNeo4jMemoryStore(
   driver: Driver,
   database: string,
   dimensions: number,
   encryption: Encryptor = plaintextStorage,
+  model?: EmbeddingModel,
 ): Promise<MemoryStore> {
   const schema = [
     MEMORY_CYPHER.memoryIdConstraint,
@@ -475,17 +505,52 @@ export async function createNeo4jMemoryStore(
     tx.run(MEMORY_CYPHER.recordDimensions, { dimensions: neo4j.int(dimensions) }),
   );
   const stored = toNumber(recorded.records[0]!.get("dimensions"));
+  const models = new Neo4jEmbeddingModel(driver, database);
+  // Another model is named before another size: it says more about what to do.
+  if (model) await models.refuseOther(model);
   if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
+  if (model) await models.record(model);
   return new Neo4jMemoryStore(driver, database, dimensions, encryption);
 }
 
 export class Neo4jMemoryStore implements MemoryStore {
+  private readonly model: Neo4jEmbeddingModel;
+
   constructor(
     private readonly driver: Driver,
     private readonly database: string,
-    readonly dimensions: number,
+    /** Changes only when a re-embedding swaps the vectors. */
+    public dimensions: number,
     private readonly encryption: Encryptor = plaintextStorage,
-  ) {}
+  ) {
+    this.model = new Neo4jEmbeddingModel(driver, database);
+  }
+
+  embeddingModel(): Promise<EmbeddingModel | null> {
+    return this.model.current();
+  }
+
+  reembedStatus(): Promise<ReembedStatus> {
+    return this.model.status();
+  }
+
+  startReembed(target: EmbeddingModel): Promise<ReembedStatus> {
+    return this.model.start(target);
+  }
+
+  memoriesToReembed(limit: number): Promise<MemoryToEmbed[]> {
+    return this.model.next(limit, this.encryption);
+  }
+
+  saveReembedded(vectors: readonly { id: string; vector: Float32Array }[]): Promise<void> {
+    return this.model.save(vectors);
+  }
+
+  async finishReembed(): Promise<{ switched: boolean; remaining: number }> {
+    const { switched, remaining } = await this.model.finish(memoryVectorIndexCypher);
+    if (switched) this.dimensions = switched.dimensions;
+    return { switched: switched !== null, remaining };
+  }
 
   private readTx<T>(work: (tx: ManagedTransaction) => Promise<T>) {
     return runRead(this.driver, this.database, work);
@@ -675,11 +740,10 @@ export class Neo4jMemoryStore implements MemoryStore {
   ): Promise<WriteResult> {
     const revision = neo4j.int(snapshot.revision);
     const now = new Date().toISOString();
-    for (const item of plan.creates) {
-      const record = item.record;
-      await tx.run(MEMORY_CYPHER.insertMemory, {
-        agentId,
-        props: {
+    if (plan.creates.length > 0) {
+      const items = plan.creates.map((item) => {
+        const record = item.record;
+        return {
           id: record.id,
           agentId,
           ...sealMemoryFields(this.encryption, record),
@@ -702,47 +766,25 @@ export class Neo4jMemoryStore implements MemoryStore {
           consolidation: record.consolidation === null ? null : JSON.stringify(record.consolidation),
           revision,
           embedding: item.embedding ? [...item.embedding] : null,
-        },
+        };
       });
+      await tx.run(MEMORY_CYPHER.insertMemories, { agentId, items });
     }
-    for (const record of plan.merges) {
-      const sealed = sealMemoryFields(this.encryption, record);
-      await tx.run(MEMORY_CYPHER.mergeMemory, {
-        id: record.id,
-        agentId,
-        tags: record.tags,
-        importance: record.importance,
-        occurredAt: record.occurredAt,
-        metadata: sealed.metadata,
-        variants: sealed.variants,
-        now,
-        revision,
+    if (plan.merges.length > 0) {
+      const merges = plan.merges.map((record) => {
+        const sealed = sealMemoryFields(this.encryption, record);
+        return {
+          id: record.id,
+          tags: record.tags,
+          importance: record.importance,
+          occurredAt: record.occurredAt,
+          metadata: sealed.metadata,
+          variants: sealed.variants,
+        };
       });
+      await tx.run(MEMORY_CYPHER.mergeMemories, { agentId, merges, now, revision });
     }
-    const entityIds = new Set<string>();
-    for (const { memoryId, entities, relations } of plan.mentions) {
-      for (const entity of entities) {
-        const linked = await tx.run(MEMORY_CYPHER.linkEntity, {
-          agentId,
-          memoryId,
-          key: entityKey(agentId, entity.normalizedName),
-          entityId: newEntityId(agentId),
-          name: entity.name,
-          normalizedName: entity.normalizedName,
-          type: entity.type,
-          now,
-          revision,
-        });
-        entityIds.add(linked.records[0]!.get("id") as string);
-      }
-      for (const relation of relations) {
-        await tx.run(MEMORY_CYPHER.linkRelation, {
-          fromKey: entityKey(agentId, relation.from),
-          toKey: entityKey(agentId, relation.to),
-          type: relation.type,
-        });
-      }
-    }
+    const entityIds = await this.linkEntities(tx, agentId, plan.mentions, now, revision);
     for (const type of MEMORY_LINK_TYPES) {
       const pairs = plan.links.filter((link) => link.type === type);
       if (pairs.length > 0) await tx.run(LINK_CYPHER[type], { agentId, pairs });
@@ -758,9 +800,50 @@ export class Neo4jMemoryStore implements MemoryStore {
       plan,
       revision: snapshot.revision,
       invalidated,
-      entityIds: [...entityIds],
+      entityIds,
       firstMemories: snapshot.memoryCount === 0,
     };
+  }
+
+  /** Creates the entities not there yet (in first-mention order, numbered per agent), then links every mention and relation. */
+  private async linkEntities(
+    tx: ManagedTransaction,
+    agentId: string,
+    mentions: WritePlan["mentions"],
+    now: string,
+    revision: Integer,
+  ): Promise<string[]> {
+    const entities = new Map<string, Record<string, unknown>>();
+    const links: { memoryId: string; key: string }[] = [];
+    const relations: { fromKey: string; toKey: string; type: string }[] = [];
+    for (const mention of mentions) {
+      for (const entity of mention.entities) {
+        const key = entityKey(agentId, entity.normalizedName);
+        if (!entities.has(key)) {
+          entities.set(key, {
+            key,
+            position: entities.size,
+            entityId: newEntityId(agentId),
+            name: entity.name,
+            normalizedName: entity.normalizedName,
+            type: entity.type,
+          });
+        }
+        links.push({ memoryId: mention.memoryId, key });
+      }
+      for (const relation of mention.relations) {
+        relations.push({
+          fromKey: entityKey(agentId, relation.from),
+          toKey: entityKey(agentId, relation.to),
+          type: relation.type,
+        });
+      }
+    }
+    if (links.length === 0) return [];
+    await tx.run(MEMORY_CYPHER.createEntities, { agentId, entities: [...entities.values()], now, revision });
+    const linked = await tx.run(MEMORY_CYPHER.linkMentions, { mentions: links });
+    if (relations.length > 0) await tx.run(MEMORY_CYPHER.linkRelations, { relations });
+    return linked.records[0]!.get("ids") as string[];
   }
 
   async forget(

@@ -32,11 +32,14 @@ import {
   type Candidate,
   type ConsolidationMerge,
   DimensionMismatchError,
+  type EmbeddingModel,
   type ForgetRules,
   type MemoryLink,
   type MemoryStore,
+  type MemoryToEmbed,
   type NewMemory,
   type Page,
+  type ReembedStatus,
   type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
@@ -47,6 +50,8 @@ import {
 } from "../domain/store-port.js";
 import { agentToken } from "./agent-token.js";
 import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
+import { SqliteEmbeddingModel, vectorTableSql } from "./sqlite-embedding-model.js";
+import { APPROXIMATE_FROM, MEMORY_CODES_MIGRATION, SqliteVectorIndex } from "./sqlite-vector-index.js";
 
 const MIGRATIONS = [
   `CREATE TABLE memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -136,11 +141,19 @@ const MIGRATIONS = [
    ALTER TABLE memories ADD COLUMN variants TEXT;
    CREATE INDEX memories_agent_statement ON memories (agent_id, statement_key);
    CREATE INDEX memories_agent_frame ON memories (agent_id, frame_key, seq);`,
+  // Binary codes of every vector, for the approximate first pass at scale (sqlite-vector-index.ts).
+  MEMORY_CODES_MIGRATION,
+  // A re-embedding's vectors, filled beside the ones in use (sqlite-embedding-model.ts).
+  `CREATE TABLE memory_embeddings_next (
+     seq INTEGER PRIMARY KEY REFERENCES memories (seq) ON DELETE CASCADE,
+     embedding BLOB NOT NULL
+   );`,
 ];
 
 /** Stored memories of one frame a write compares with (the most recent): bounds a write's reads. */
 const FRAME_MATCHES = 20;
-
+/** Below this many indexed rows, every query term is searched (the OR query is cheap anyway). */
+const PRUNE_TERMS_FROM = 4096;
 /** vec0 refuses k above this. */
 const MAX_KNN = 4096;
 
@@ -249,31 +262,49 @@ const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.b
 const blobVector = (blob: Buffer) =>
   new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
+/**
+ * `dimensions` 0 opens the store with the size it holds (maintenance tools such as re-embedding);
+ * with `model`, the store records it on first start and refuses another model afterwards.
+ */
 export function createSqliteMemoryStore(
   dataDir: string,
   dimensions: number,
   encryption: Encryptor = plaintextStorage,
+  model?: EmbeddingModel,
 ): SqliteMemoryStore {
   return new SqliteMemoryStore(
     openSqlite(path.join(dataDir, "memory.db"), { vectors: true }),
     dimensions,
     encryption,
+    model,
   );
 }
 
 export class SqliteMemoryStore implements MemoryStore {
-  readonly dimensions: number;
+  /** Changes only when a re-embedding swaps the vectors. */
+  dimensions: number;
   private readonly s;
   private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
+  private index: SqliteVectorIndex;
+  /** Terms found in more than half of the full-text index (see informativeTerms). */
+  private readonly commonTerms = new LRUCache<string, boolean>({ max: 10_000, ttl: 60_000 });
+  private rowCount = { at: 0, n: 0 };
+  private readonly model: SqliteEmbeddingModel;
 
   constructor(
     readonly db: SqliteDatabase,
     dimensions: number,
     private readonly encryption: Encryptor = plaintextStorage,
+    model?: EmbeddingModel,
   ) {
     migrate(db, MIGRATIONS);
+    this.model = new SqliteEmbeddingModel(db, encryption);
+    // Another model is named before another size: it says more about what to do.
+    if (model) this.model.refuseOther(model);
     this.dimensions = ensureVectorTable(db, dimensions);
     copyEmbeddingsOnce(db);
+    if (model) this.model.record(model);
+    this.index = new SqliteVectorIndex(db, this.dimensions);
     const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
     this.s = {
       memoriesById: db.prepare(
@@ -482,6 +513,7 @@ export class SqliteMemoryStore implements MemoryStore {
          WHERE m.agent_id = @agentId AND FILTER
          ORDER BY hits.rank ASC LIMIT @limit`,
       ),
+      countAll: db.prepare("SELECT count(*) AS n FROM memories"),
       textMatches: db.prepare(
         "SELECT count(*) AS n FROM (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
       ),
@@ -502,6 +534,10 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       candidates: filtered(
         `SELECT ${MEMORY_COLUMNS} FROM json_each(@ids) j CROSS JOIN memories m ON m.id = j.value
+         WHERE m.agent_id = @agentId AND FILTER`,
+      ),
+      passingFilter: filtered(
+        `SELECT j.key AS position, m.id FROM json_each(@seqs) j CROSS JOIN memories m ON m.seq = j.value
          WHERE m.agent_id = @agentId AND FILTER`,
       ),
     };
@@ -939,6 +975,9 @@ export class SqliteMemoryStore implements MemoryStore {
     filter: MemoryFilter,
     now: string,
   ): Promise<ScoredId[]> {
+    if (this.index.size(agentId) >= APPROXIMATE_FROM) {
+      return this.approximateVectorSearch(agentId, vector, limit, filter, now);
+    }
     const params = { ...filterParams(filter, now), agentId, vector: vectorBlob(vector) };
     // vec0 filters only by partition (agent); other filters apply after the k nearest are found,
     // so over-fetch and widen until `limit` survive or the agent's vectors are exhausted.
@@ -949,6 +988,35 @@ export class SqliteMemoryStore implements MemoryStore {
         return rows.slice(0, limit).map((row) => ({ id: row.id, score: 1 - row.distance }));
       }
       k = Math.min(MAX_KNN, k * 4);
+    }
+  }
+
+  /**
+   * Binary-quantised first pass and exact re-rank (sqlite-vector-index.ts), for agents with many
+   * memories. The filter applies to the re-ranked hits: over-fetch and widen while too few pass.
+   */
+  private approximateVectorSearch(
+    agentId: string,
+    vector: Float32Array,
+    limit: number,
+    filter: MemoryFilter,
+    now: string,
+  ): ScoredId[] {
+    const params = filterParams(filter, now);
+    const size = this.index.size(agentId);
+    for (let fetch = limit; ; fetch *= 4) {
+      const nearest = this.index.nearest(agentId, vector, fetch);
+      const passing = this.s.passingFilter.all({
+        ...params,
+        agentId,
+        seqs: JSON.stringify(nearest.map((hit) => hit.seq)),
+      }) as { position: number; id: string }[];
+      if (passing.length >= limit || nearest.length < fetch || fetch >= size) {
+        return passing
+          .sort((a, b) => a.position - b.position)
+          .slice(0, limit)
+          .map((row) => ({ id: row.id, score: nearest[row.position]!.similarity }));
+      }
     }
   }
 
@@ -964,6 +1032,7 @@ export class SqliteMemoryStore implements MemoryStore {
     filter: MemoryFilter,
     now: string,
   ): Promise<ScoredId[]> {
+    terms = this.informativeTerms(terms);
     if (terms.length === 0) return [];
     // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
     const match = `agent : "${agentToken(agentId)}" AND text : (${terms.map((t) => `"${t}"`).join(" OR ")})`;
@@ -975,6 +1044,36 @@ export class SqliteMemoryStore implements MemoryStore {
       const { n } = this.s.textMatches.get(match, fetch) as { n: number };
       if (n < fetch) return rows;
     }
+  }
+
+  /**
+   * The query terms that can change a BM25 order. FTS5 floors the inverse document frequency of a
+   * term found in more than half of the indexed rows at ~0 (bm25's idf turns negative there), so
+   * such a term adds nothing to any score, yet its long list of rows is what an OR query spends
+   * most of its time on (in a large store, most of a recall). Leaving it out changes no score;
+   * rows that matched only it (score ~0) are no longer returned. Checked only in large stores;
+   * the counts are bounded (half the rows plus one) and cached for a minute.
+   */
+  private informativeTerms(terms: readonly string[]): string[] {
+    const total = this.indexedRows();
+    if (total < PRUNE_TERMS_FROM) return [...terms];
+    const half = Math.floor(total / 2) + 1;
+    return terms.filter((term) => {
+      let common = this.commonTerms.get(term);
+      if (common === undefined) {
+        common = (this.s.textMatches.get(`text : "${term}"`, half) as { n: number }).n >= half;
+        this.commonTerms.set(term, common);
+      }
+      return !common;
+    });
+  }
+
+  /** Rows in the full-text index (one per memory, every agent), re-counted at most every few seconds. */
+  private indexedRows(): number {
+    const now = Date.now();
+    if (now - this.rowCount.at > 5_000)
+      this.rowCount = { at: now, n: (this.s.countAll.get() as { n: number }).n };
+    return this.rowCount.n;
   }
 
   async entityMentionCounts(
@@ -1052,6 +1151,33 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
+  async embeddingModel(): Promise<EmbeddingModel | null> {
+    return this.model.current();
+  }
+
+  async reembedStatus(): Promise<ReembedStatus> {
+    return this.model.status();
+  }
+
+  async startReembed(target: EmbeddingModel): Promise<ReembedStatus> {
+    return this.model.start(target);
+  }
+
+  async memoriesToReembed(limit: number): Promise<MemoryToEmbed[]> {
+    return this.model.next(limit);
+  }
+
+  async saveReembedded(vectors: readonly { id: string; vector: Float32Array }[]): Promise<void> {
+    this.model.save(vectors);
+  }
+
+  async finishReembed(): Promise<{ switched: boolean; remaining: number }> {
+    return this.model.finish((target) => {
+      this.dimensions = target.dimensions;
+      this.index = new SqliteVectorIndex(this.db, target.dimensions);
+    });
+  }
+
   async ping(): Promise<void> {
     this.db.prepare("SELECT 1").get();
   }
@@ -1085,19 +1211,12 @@ function ensureVectorTable(db: SqliteDatabase, dimensions: number): number {
     | undefined;
   if (row) {
     const stored = Number(row.value);
-    if (stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
+    if (dimensions !== 0 && stored !== dimensions) throw new DimensionMismatchError(stored, dimensions);
     return stored;
   }
-  if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 8192) {
-    throw new Error(`embedding dimensions must be an integer from 1 to 8192 (got ${dimensions})`);
-  }
+  if (dimensions === 0) throw new Error("this memory store has no vectors yet: there is nothing to open");
   db.transaction(() => {
-    db.exec(
-      `CREATE VIRTUAL TABLE memory_vectors USING vec0(
-         agent_id TEXT PARTITION KEY,
-         embedding float[${dimensions}] distance_metric=cosine
-       )`,
-    );
+    db.exec(vectorTableSql(dimensions));
     db.prepare("INSERT INTO memory_meta (key, value) VALUES ('dimensions', ?)").run(String(dimensions));
   })();
   return dimensions;

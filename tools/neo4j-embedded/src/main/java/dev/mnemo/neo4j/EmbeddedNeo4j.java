@@ -14,6 +14,8 @@ import org.neo4j.configuration.connectors.ConnectorType;
 import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
+import org.neo4j.graphdb.GraphDatabaseService;
+import org.neo4j.graphdb.QueryExecutionException;
 import org.neo4j.kernel.internal.GraphDatabaseAPI;
 
 /**
@@ -41,7 +43,19 @@ public final class EmbeddedNeo4j {
     /** Set once built; the shutdown hook may run before that (stdin closed during start-up). */
     private static volatile DatabaseManagementService dbms;
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (Throwable error) {
+            // The databases' threads would keep the JVM alive after a failed start: exit, so the
+            // launcher sees the failure instead of waiting for a server that never comes.
+            System.err.println("mnemo-neo4j: could not start: " + error);
+            error.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
         long started = System.nanoTime();
         Map<String, String> options = parse(args);
         String password = System.getenv("NEO4J_PASSWORD");
@@ -85,8 +99,7 @@ public final class EmbeddedNeo4j {
 
         // The initial user neo4j/neo4j must change its password before it may do anything; set
         // ours directly instead, as `neo4j-admin dbms set-initial-password` would.
-        dbms.database("system").executeTransactionally(
-                "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED", Map.of("password", password));
+        setPassword(dbms.database("system"), password);
 
         GraphDatabaseAPI neo4j = (GraphDatabaseAPI) dbms.database("neo4j");
         neo4j.executeTransactionally("RETURN 1");
@@ -98,6 +111,18 @@ public final class EmbeddedNeo4j {
         System.out.flush();
 
         stopped.await();
+    }
+
+    /** Neo4j refuses to "change" a password to the one it has: a restart with the same one is fine. */
+    private static void setPassword(GraphDatabaseService system, String password) {
+        try {
+            system.executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED", Map.of("password", password));
+        } catch (QueryExecutionException error) {
+            if (!String.valueOf(error.getMessage()).contains("Old password and new password cannot be the same")) {
+                throw error;
+            }
+        }
     }
 
     private static void drain(InputStream in) {
