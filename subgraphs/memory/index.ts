@@ -66,7 +66,10 @@ export async function createMemoryComponents(
   let store: MemoryStore;
   try {
     configured = await createEmbedder(runtime.config.embeddings, pool);
-    const created = await createMemoryStore(runtime, { id: configured.modelId, dimensions: configured.dimensions });
+    const created = await createMemoryStore(runtime, {
+      id: configured.modelId,
+      dimensions: configured.dimensions,
+    });
     store = options.metrics ? instrumentStore(created, runtime.config.store, options.metrics) : created;
   } catch (error) {
     await pool.release();
