@@ -46,6 +46,7 @@ import {
   type SystemResult,
   type Turn,
 } from "./support/locomo.js";
+import { startBenchNeo4j } from "./support/neo4j.js";
 import { printTable, writeResults } from "./support/report.js";
 
 const SYSTEMS = ["hybrid", "hybrid-cv", "bm25", "vector"] as const;
@@ -60,7 +61,7 @@ const BENCH_PRINCIPAL: Principal = { sub: "bench:recall", role: "admin", agents:
 
 const USAGE =
   "usage: npm run bench:recall -- --data ../shared/data/locomo/locomo-dev.json [--out FILE] [--k 5,10,25] " +
-  "[--cache] [--conversations conv-26,...] [--embedders onnx,local] [--results-dir DIR]";
+  "[--cache] [--conversations conv-26,...] [--embedders onnx,local] [--stores sqlite,neo4j] [--results-dir DIR]";
 
 function options() {
   const { values } = parseArgs({
@@ -71,6 +72,7 @@ function options() {
       cache: { type: "boolean", default: false },
       conversations: { type: "string" },
       embedders: { type: "string" },
+      stores: { type: "string", default: "sqlite" },
       "reuse-candidates": { type: "boolean", default: false },
       "results-dir": { type: "string" },
       help: { type: "boolean", default: false },
@@ -101,8 +103,15 @@ function options() {
       "--embedders onnx needs a model: run `npm run models` (or set EMBEDDINGS_MODEL_PATH)",
     );
   }
+  const stores = values.stores.split(",").map((name) => name.trim());
+  for (const name of stores) {
+    if (!(STORES as readonly string[]).includes(name)) {
+      throw new DatasetError(`--stores takes ${STORES.join(", ")} (got "${name}")`);
+    }
+  }
   return {
     embedders: embedders as EmbedderName[],
+    stores: [...new Set(stores)] as StoreName[],
     reuseCandidates: values["reuse-candidates"],
     data: values.data,
     out: values.out,
@@ -135,9 +144,14 @@ const progress = (line: string) => {
   else process.stderr.write(`${line}\n`);
 };
 
-/** What one embedder's run produced: the ranked turns per system, and candidates for fusion. */
+/** The stores a run can ingest into; Neo4j is the embedded one (bench/support/neo4j.ts) unless NEO4J_URI is set. */
+const STORES = ["sqlite", "neo4j"] as const;
+type StoreName = (typeof STORES)[number];
+
+/** What one embedder's run on one store produced: the ranked turns per system, and candidates for fusion. */
 interface EmbedderRun {
   name: EmbedderName;
+  store: StoreName;
   modelId: string;
   bm25: RecallAccumulator;
   vector: RecallAccumulator;
@@ -153,6 +167,8 @@ async function runEmbedder(
   name: EmbedderName,
   conversations: readonly Conversation[],
   args: ReturnType<typeof options>,
+  storeName: StoreName = "sqlite",
+  storeEnv: Record<string, string> = {},
 ): Promise<EmbedderRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-recall-"));
   const config = loadConfig(
@@ -167,6 +183,7 @@ async function runEmbedder(
       ...(name === "onnx" && process.env.EMBEDDINGS_MODEL_PATH
         ? { EMBEDDINGS_MODEL_PATH: process.env.EMBEDDINGS_MODEL_PATH }
         : {}),
+      ...storeEnv,
     },
     { services: ["gateway", "state", "memory", "cache-admin"] },
   );
@@ -183,6 +200,7 @@ async function runEmbedder(
   const maxK = args.ks.at(-1)!;
   const run: EmbedderRun = {
     name,
+    store: storeName,
     modelId: "",
     bm25: new RecallAccumulator(args.ks),
     vector: new RecallAccumulator(args.ks),
@@ -303,17 +321,28 @@ async function main() {
   }
   const started = performance.now();
   const runs: EmbedderRun[] = [];
-  for (const name of args.embedders) {
-    // --cache also keeps each embedder's gathered candidates, so fusion can be re-examined
-    // (--reuse-candidates) without ingesting again.
-    const saved = new URL(`./.cache/candidates-${name}.json`, import.meta.url);
-    if (args.reuseCandidates && existsSync(saved)) {
-      runs.push(reviveRun(JSON.parse(readFileSync(saved, "utf8")) as SavedRun, args.ks));
-      continue;
+  const neo4j = args.stores.includes("neo4j")
+    ? await startBenchNeo4j({ heap: "1g", pageCache: "512m" })
+    : null;
+  try {
+    for (const store of args.stores) {
+      for (const name of args.embedders) {
+        // --cache also keeps each embedder's gathered candidates, so fusion can be re-examined
+        // (--reuse-candidates) without ingesting again.
+        const saved = new URL(`./.cache/candidates-${name}-${store}.json`, import.meta.url);
+        if (args.reuseCandidates && existsSync(saved)) {
+          runs.push({ ...reviveRun(JSON.parse(readFileSync(saved, "utf8")) as SavedRun, args.ks), store });
+          continue;
+        }
+        // Each run gets an empty database: the store records one embedding model.
+        if (store === "neo4j") await neo4j!.empty();
+        const run = await runEmbedder(name, conversations, args, store, store === "neo4j" ? neo4j!.env : {});
+        if (args.cache) writeFileSync(saved, JSON.stringify(saveRun(run)));
+        runs.push(run);
+      }
     }
-    const run = await runEmbedder(name, conversations, args);
-    if (args.cache) writeFileSync(saved, JSON.stringify(saveRun(run)));
-    runs.push(run);
+  } finally {
+    await neo4j?.stop();
   }
 
   const fusionStart = performance.now();
@@ -331,7 +360,8 @@ async function main() {
   const fusionSeconds = (performance.now() - fusionStart) / 1000;
   const totalTurns = conversations.reduce((sum, c) => sum + c.turns.length, 0);
   const questions = runs[0]!.shipped.count();
-  const label = (run: EmbedderRun) => (run.name === "local" ? "use-lite" : "onnx");
+  const label = (run: EmbedderRun) =>
+    `${run.name === "local" ? "use-lite" : "onnx"}${args.stores.length > 1 ? ` ${run.store}` : ""}`;
 
   for (const k of args.ks) {
     printTable(
@@ -369,6 +399,16 @@ async function main() {
         `recall ${run.seconds.recall.toFixed(1)} s (${questions} questions)`,
     );
   }
+  const agreement = storeAgreement(results, args.ks);
+  if (agreement.length > 0) {
+    printTable(
+      "Same answers on every store: largest difference in recall@k, over every k and category",
+      agreement.map((row) => ({
+        embedder: row.embedder,
+        ...Object.fromEntries(Object.entries(row.maxDifference).map(([system, d]) => [system, d.toFixed(4)])),
+      })),
+    );
+  }
   const total = Math.round(((performance.now() - started) / 1000) * 10) / 10;
   console.log(`\ncross-validation ${fusionSeconds.toFixed(1)} s, total ${total} s`);
 
@@ -403,10 +443,45 @@ async function main() {
           },
         ]),
       ),
+      stores: args.stores,
+      storeAgreement: agreement,
       seconds: { fusion: Math.round(fusionSeconds * 10) / 10, total },
     },
     args.resultsDir,
   );
+}
+
+/**
+ * For each embedder run on more than one store: the largest difference between the stores'
+ * recall, per system, over every k and category (issue: within 0.01 at every k).
+ */
+function storeAgreement(
+  results: { run: EmbedderRun; systems: Record<SystemName, SystemResult> }[],
+  ks: readonly number[],
+): { embedder: string; maxDifference: Record<string, number> }[] {
+  const rows: { embedder: string; maxDifference: Record<string, number> }[] = [];
+  for (const name of new Set(results.map(({ run }) => run.name))) {
+    const same = results.filter(({ run }) => run.name === name);
+    if (same.length < 2) continue;
+    const maxDifference: Record<string, number> = {};
+    for (const system of ["bm25", "vector", "hybrid"] as const) {
+      let max = 0;
+      for (const a of same) {
+        for (const b of same) {
+          const tables = (result: SystemResult) => [result.overall, ...Object.values(result.byCategory)];
+          const [ta, tb] = [tables(a.systems[system]), tables(b.systems[system])];
+          ta.forEach((table, i) => {
+            for (const k of ks) {
+              max = Math.max(max, Math.abs((table[`recall@${k}`] ?? 0) - (tb[i]![`recall@${k}`] ?? 0)));
+            }
+          });
+        }
+      }
+      maxDifference[system] = max;
+    }
+    rows.push({ embedder: name === "local" ? "use-lite" : "onnx", maxDifference });
+  }
+  return rows;
 }
 
 main().catch((error: unknown) => {

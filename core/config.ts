@@ -30,6 +30,12 @@ export interface Neo4jConfig {
   user: string;
   password: string;
   database: string;
+  /**
+   * How long the driver retries a transaction that failed transiently (a deadlock between
+   * writers, a leader switch, a lost connection) before the request fails; NEO4J_MAX_RETRY_MS,
+   * default 30000 (the driver's own).
+   */
+  maxRetryMs?: number;
 }
 
 export interface EmbeddingsConfig {
@@ -280,6 +286,7 @@ export function loadConfig(
       user: read.string("NEO4J_USER", "neo4j"),
       password: password ?? "",
       database: read.string("NEO4J_DATABASE", "neo4j"),
+      maxRetryMs: read.int("NEO4J_MAX_RETRY_MS", 30_000, 0, 600_000),
     };
   }
 

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { emptyNeo4jDatabase } from "../../tools/neo4j-embedded/empty-database.js";
 import { startEmbeddedNeo4j } from "../../tools/neo4j-embedded/launcher.js";
 
 export interface BenchNeo4j {
@@ -14,6 +15,8 @@ export interface BenchNeo4j {
   env: Record<string, string>;
   /** Start-up time of the embedded server, ms; null for an external one. */
   startMs: number | null;
+  /** Empties the database (data and schema), so the next run starts from nothing. */
+  empty(): Promise<void>;
   /** Stops the embedded server and removes its directory (nothing for an external one). */
   stop(): Promise<void>;
 }
@@ -31,6 +34,11 @@ export async function startBenchNeo4j(
         NEO4J_DATABASE: process.env.NEO4J_DATABASE ?? "neo4j",
       },
       startMs: null,
+      empty: async () => {
+        throw new Error(
+          "benchmarks never empty an external Neo4j (NEO4J_URI): unset it to use an embedded one",
+        );
+      },
       stop: async () => {},
     };
   }
@@ -52,6 +60,7 @@ export async function startBenchNeo4j(
       NEO4J_DATABASE: "neo4j",
     },
     startMs: server.startMs,
+    empty: () => emptyNeo4jDatabase({ uri: server.uri, user: "neo4j", password, database: "neo4j" }),
     async stop() {
       await server.stop();
       rmSync(home, { recursive: true, force: true });

@@ -17,9 +17,10 @@ export function createNeo4jDriver(config: Neo4jConfig): Driver {
     connectionAcquisitionTimeout: 10_000,
     // A server that is down should fail each attempt in seconds, not after the default 30 s
     // (measured in test/e2e/crash-restart.test.ts). Transient errors (deadlocks between
-    // writers, a leader switch) keep the driver's 30 s of retries: under contention a write
-    // may need several (test/store/neo4j-server.test.ts).
+    // writers, a leader switch) are retried for NEO4J_MAX_RETRY_MS (30 s): under contention a
+    // write may need several (test/store/neo4j-server.test.ts).
     connectionTimeout: 5_000,
+    maxTransactionRetryTime: config.maxRetryMs ?? 30_000,
   });
 }
 

@@ -84,10 +84,16 @@ describe("bench:recall", () => {
         "1,3",
         "--results-dir",
         dir,
+        "--stores",
+        "sqlite,neo4j",
+        // One embedder keeps this quick; the offline one is always installed.
+        "--embedders",
+        "local",
       ],
-      { cwd: root, timeout: 120_000 },
+      { cwd: root, timeout: 180_000 },
     );
     expect(stdout).toContain("recall@3");
+    expect(stdout).toContain("Same answers on every store");
     const result = JSON.parse(readFileSync(out, "utf8")) as {
       questions: number;
       systems: Record<
@@ -110,10 +116,18 @@ describe("bench:recall", () => {
       expect(system.overall["recall@3"]).toBeGreaterThanOrEqual(system.overall["recall@1"]!);
     }
     const saved = JSON.parse(readFileSync(path.join(dir, "recall.json"), "utf8")) as {
-      results: { questions: number };
+      results: {
+        questions: number;
+        stores: string[];
+        storeAgreement: { embedder: string; maxDifference: Record<string, number> }[];
+      };
     };
     expect(saved.results.questions).toBe(8);
-  });
+    // The same ingest and questions on SQLite and on a real Neo4j: the nearest neighbours agree.
+    expect(saved.results.stores).toEqual(["sqlite", "neo4j"]);
+    expect(saved.results.storeAgreement.length).toBeGreaterThan(0);
+    for (const row of saved.results.storeAgreement) expect(row.maxDifference.vector).toBe(0);
+  }, 240_000);
 
   it("says where it looked when the dataset is missing", async () => {
     const failed = (await run(

@@ -169,6 +169,8 @@ describe("kill -9 of the Neo4j server and restart on its data directory", () => 
       NEO4J_URI: neo4j.uri,
       NEO4J_USER: "neo4j",
       NEO4J_PASSWORD: TEST_NEO4J_PASSWORD,
+      // Requests caught by the kill fail after 5 s of retries instead of 30: the test waits for them.
+      NEO4J_MAX_RETRY_MS: "5000",
     };
     const token = await issueToken(loadConfig(env, { services: ["gateway"] }).auth, ADMIN);
     const mnemo = await ServiceProcess.start("gateway,state,memory,cache-admin", env);

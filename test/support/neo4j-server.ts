@@ -53,9 +53,10 @@ export async function startTestNeo4j(
     const server = await startEmbeddedNeo4j({
       home,
       password: TEST_NEO4J_PASSWORD,
-      // Enough for the largest test data set (a few thousand memories with 512-d vectors) on a
-      // 24 GiB machine that runs two of these next to the test workers.
-      heap: "1g",
+      // Enough for the largest test data set (a few thousand memories with 512-d vectors, 75
+      // concurrent writers) with room to spare: a heap near full makes a JVM stall in GC, not
+      // fail. Two of these run beside the test workers on a 24 GiB machine.
+      heap: "1536m",
       pageCache: "256m",
     });
     const endpoint: Neo4jEndpoint = {

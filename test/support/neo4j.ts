@@ -7,6 +7,7 @@
 import { inject } from "vitest";
 import type { Neo4jConfig } from "../../core/config.js";
 import { createNeo4jDriver, type Driver } from "../../core/store/neo4j.js";
+import { emptyNeo4jDatabase } from "../../tools/neo4j-embedded/empty-database.js";
 import { waitForTestNeo4j } from "./neo4j-server.js";
 
 /** Every store a store-dependent suite runs on. */
@@ -27,7 +28,7 @@ export function testNeo4jConfig(): Promise<Neo4jConfig> {
       password: endpoint.password,
       database: "neo4j",
     };
-    await emptyDatabase(config);
+    await emptyNeo4jDatabase(config);
     return config;
   })();
   return fresh;
@@ -35,7 +36,7 @@ export function testNeo4jConfig(): Promise<Neo4jConfig> {
 
 /** Empties this worker's Neo4j again, for a file that uses it with two incompatible schemas. */
 export async function emptyTestNeo4j(): Promise<void> {
-  await emptyDatabase(await testNeo4jConfig());
+  await emptyNeo4jDatabase(await testNeo4jConfig());
 }
 
 /** A driver on this worker's (emptied) Neo4j; close it after use. */
@@ -55,26 +56,3 @@ export async function neo4jTestEnvironment(): Promise<Record<string, string>> {
     NEO4J_DATABASE: config.database,
   };
 }
-
-async function emptyDatabase(config: Neo4jConfig): Promise<void> {
-  const driver = createNeo4jDriver(config);
-  const session = driver.session({ database: config.database });
-  try {
-    // Constraints own their indexes, so they go first; lookup indexes are Neo4j's own.
-    const constraints = await session.run("SHOW CONSTRAINTS YIELD name");
-    for (const record of constraints.records) {
-      await session.run(`DROP CONSTRAINT ${quoteName(record.get("name"))} IF EXISTS`);
-    }
-    const indexes = await session.run("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP'");
-    for (const record of indexes.records) {
-      await session.run(`DROP INDEX ${quoteName(record.get("name"))} IF EXISTS`);
-    }
-    await session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS");
-  } finally {
-    await session.close();
-    await driver.close();
-  }
-}
-
-/** Schema names come from the server, but are quoted anyway: a backtick inside is doubled. */
-const quoteName = (name: string) => `\`${name.replaceAll("`", "``")}\``;
