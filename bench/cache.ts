@@ -26,8 +26,7 @@ import { Redis } from "ioredis";
 import { createSqliteAgentDirectory } from "../core/agents/sqlite-directory.js";
 import { AuditLog, type AuditStore } from "../core/audit/audit-log.js";
 import type { Principal } from "../core/auth/principal.js";
-import type { CacheLayer } from "../core/cache/cache.js";
-import { createCacheLayer } from "../core/cache/create.js";
+import { type CacheLayer, createCacheLayer } from "../core/cache/index.js";
 import { CACHE_DATA_TYPES, type CacheDataType } from "../core/cache/policy.js";
 import { createInProcessEventBus, createRedisEventBus } from "../core/events.js";
 import { createLogger } from "../core/logger.js";
@@ -169,8 +168,8 @@ async function runOnce(redisUrl: string, dataDir: string, config: RunConfig) {
   });
   await cache.start();
   for (const type of ["AGENT_STATE", "STATE_VERSION"] as const) {
-    cache.setPolicy(type, {
-      ...cache.policy(type),
+    cache.policies.setLocal(type, {
+      ...cache.policies.get(type),
       enabled: config.mode !== "cache off",
       ttlSeconds: TTL_SECONDS,
     });

@@ -21,7 +21,7 @@ async function main() {
   // One principal drives all the load: its rate limit would refuse most of it.
   const mnemo = await startTestStack({ redisUrl: redis.url, env: { RATE_LIMIT_PER_MINUTE: "0" } });
   const inspector = new Redis(redis.url);
-  const { cache } = mnemo.stack.runtime;
+  const { cache } = mnemo.runtime;
   const gateway = mnemo.url("gateway");
   const authorization = `Bearer ${await mnemo.token(ADMIN)}`;
 
@@ -46,7 +46,10 @@ async function main() {
   const readRows: Record<string, string | number>[] = [];
   const readResults: Record<string, unknown> = {};
   for (const mode of ["cache on", "cache disabled"] as const) {
-    cache.setPolicy("AGENT_STATE", { ...cache.policy("AGENT_STATE"), enabled: mode === "cache on" });
+    cache.policies.setLocal("AGENT_STATE", {
+      ...cache.policies.get("AGENT_STATE"),
+      enabled: mode === "cache on",
+    });
     let loadsBefore = 0;
     const result = await runLoad({
       concurrency: READ_CONCURRENCY,
@@ -68,7 +71,7 @@ async function main() {
       errors: result.errors,
     });
   }
-  cache.setPolicy("AGENT_STATE", { ...cache.policy("AGENT_STATE"), enabled: true });
+  cache.policies.setLocal("AGENT_STATE", { ...cache.policies.get("AGENT_STATE"), enabled: true });
 
   // Floor: the SQLite read alone, same data, no HTTP, no GraphQL.
   const floorStore = createSqliteStateStore(mnemo.dataDir);
@@ -105,7 +108,8 @@ async function main() {
   const manyRows: Record<string, string | number>[] = [];
   const manyResults: Record<string, unknown> = {};
   for (const phase of ["cold (cache emptied)", "warm"] as const) {
-    if (phase.startsWith("cold")) for (let i = 0; i < AGENTS; i++) await cache.invalidateAgent(`b-${i}`);
+    if (phase.startsWith("cold"))
+      for (let i = 0; i < AGENTS; i++) await cache.admin.invalidateAgent(`b-${i}`);
     const before = await commandCalls();
     const loadsBefore = cache.stats("AGENT_STATE").storeLoads;
     const t0 = performance.now();

@@ -49,3 +49,16 @@ export function migrate(db: SqliteDatabase, migrations: readonly string[]): void
     })();
   }
 }
+
+/** A row of a batched revision query: `SELECT j.key AS position, x.revision FROM json_each(?) j …`. */
+export interface RevisionRow {
+  position: number;
+  revision: number;
+}
+
+/** The revisions of a batch in its order; 0 where the query found no row (nothing stored). */
+export function positionedRevisions(count: number, rows: readonly RevisionRow[]): number[] {
+  const revisions = new Array<number>(count).fill(0);
+  for (const row of rows) revisions[row.position] = row.revision;
+  return revisions;
+}

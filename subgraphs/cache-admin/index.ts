@@ -14,7 +14,7 @@ export async function startCacheAdminSubgraph(
     name: "cache-admin",
     runtime,
     port: options.port,
-    resolvers: createCacheAdminResolvers(runtime.cache, runtime.events, runtime.audit),
+    resolvers: createCacheAdminResolvers(runtime.cache.admin, runtime.events, runtime.audit),
     createContext: (principal) => ({ principal }),
     readiness: {},
   });

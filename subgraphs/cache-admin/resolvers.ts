@@ -7,8 +7,8 @@ import { DateTimeResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
 import { type AuditLog, SYSTEM_AUDIT_SCOPE } from "../../core/audit/audit-log.js";
 import { authorizeAdmin } from "../../core/auth/authorize.js";
+import type { CacheAdmin } from "../../core/cache/admin.js";
 import { InvalidCursorError, type KeyDetails } from "../../core/cache/backend.js";
-import type { CacheLayer } from "../../core/cache/cache.js";
 import { CACHE_EVENTS_TOPIC, type CacheEvent } from "../../core/cache/cache-events.js";
 import { parseCacheKey } from "../../core/cache/keys.js";
 import { type CacheDataType, type CachePolicyPatch, isCacheDataType } from "../../core/cache/policy.js";
@@ -70,7 +70,7 @@ function keyNode(details: KeyDetails) {
 }
 
 export function createCacheAdminResolvers(
-  cache: CacheLayer,
+  cache: CacheAdmin,
   events: EventBus,
   audit: AuditLog,
 ): GraphQLResolverMap<SubgraphContext> {

@@ -11,7 +11,7 @@ import { type Stack, startStack } from "../../bin/stack.js";
 import type { Principal } from "../../core/auth/principal.js";
 import { issueToken } from "../../core/auth/tokens.js";
 import { type Config, loadConfig, SERVICE_NAMES, type ServiceName } from "../../core/config.js";
-import { createRuntime } from "../../core/runtime.js";
+import { createRuntime, type Runtime } from "../../core/runtime.js";
 import { type GraphQLResponse, postGraphQL } from "./graphql-client.js";
 import { RedisServer } from "./redis-server.js";
 
@@ -28,10 +28,14 @@ export interface TestStackOptions {
   dataDir?: string;
   /** Subgraph URLs for a gateway whose subgraphs run in another stack. */
   subgraphUrls?: Partial<Record<"state" | "memory" | "cache-admin", string>>;
+  /** The gateway calls this stack's subgraphs over HTTP instead of in process. */
+  gatewayOverHttp?: boolean;
 }
 
 export interface TestStack {
   readonly stack: Stack;
+  /** The runtime of the stack's subgraphs (cache, stores); a gateway-only stack has none and throws. */
+  readonly runtime: Runtime;
   readonly config: Config;
   readonly dataDir: string;
   url(service: ServiceName): string;
@@ -81,11 +85,14 @@ export function testConfig(options: TestStackOptions & { dataDir: string }): Con
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "mnemo-test-"));
   const config = testConfig({ ...options, dataDir });
-  const runtime = await createRuntime(config);
+  const services = options.services ?? SERVICE_NAMES;
+  // As in production, a gateway alone builds no runtime for stores (bin/stack.ts does it).
+  const runtime = services.some((name) => name !== "gateway") ? await createRuntime(config) : undefined;
   const stack = await startStack(config, {
-    services: options.services ?? SERVICE_NAMES,
+    services,
     runtime,
     subgraphUrls: options.subgraphUrls,
+    gatewayOverHttp: options.gatewayOverHttp,
   });
   const tokens = new Map<string, Promise<string>>();
   const token = (principal: Principal, tokenOptions?: { expiresIn?: string | number }) => {
@@ -105,6 +112,10 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   };
   return {
     stack,
+    get runtime(): Runtime {
+      if (!runtime) throw new Error("this test stack runs only the gateway: it has no subgraph runtime");
+      return runtime;
+    },
     config,
     dataDir,
     url,
@@ -116,7 +127,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     },
     async close({ keepData = false } = {}) {
       await stack.close();
-      await runtime.close();
+      await runtime?.close();
       if (!keepData && !options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

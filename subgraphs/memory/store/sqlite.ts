@@ -9,9 +9,15 @@
  */
 import path from "node:path";
 import { LRUCache } from "lru-cache";
-import type { Revisioned } from "../../../core/cache/cache.js";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
-import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
+import type { Revisioned, RevisionProbe } from "../../../core/store/revisioned.js";
+import {
+  migrate,
+  openSqlite,
+  positionedRevisions,
+  type RevisionRow,
+  type SqliteDatabase,
+} from "../../../core/store/sqlite.js";
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,
@@ -265,6 +271,12 @@ export class SqliteMemoryStore implements MemoryStore {
       entitiesById: db.prepare(
         `SELECT j.key AS position, e.* FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value`,
       ),
+      memoryRevisionsById: db.prepare(
+        "SELECT j.key AS position, m.revision FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value",
+      ),
+      entityRevisionsById: db.prepare(
+        "SELECT j.key AS position, e.revision FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value",
+      ),
       accessById: db.prepare(
         `SELECT j.key AS position, m.last_accessed_at, m.access_count, m.useful_count, m.not_useful_count
          FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
@@ -467,6 +479,11 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
     };
   }
+
+  readonly memoryRevisions: RevisionProbe = (ids) =>
+    positionedRevisions(ids.length, this.s.memoryRevisionsById.all(JSON.stringify(ids)) as RevisionRow[]);
+  readonly entityRevisions: RevisionProbe = (ids) =>
+    positionedRevisions(ids.length, this.s.entityRevisionsById.all(JSON.stringify(ids)) as RevisionRow[]);
 
   async getMemories(ids: readonly string[]): Promise<Revisioned<MemoryRecord>[]> {
     const results: Revisioned<MemoryRecord>[] = ids.map(() => ({ revision: 0, value: null }));

@@ -6,7 +6,14 @@
  */
 import path from "node:path";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
-import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
+import type { RevisionProbe } from "../../../core/store/revisioned.js";
+import {
+  migrate,
+  openSqlite,
+  positionedRevisions,
+  type RevisionRow,
+  type SqliteDatabase,
+} from "../../../core/store/sqlite.js";
 import type { JsonValue } from "../domain/json.js";
 import {
   type AppendRequest,
@@ -91,6 +98,9 @@ export class SqliteStateStore implements StateStore {
          JOIN agent_heads h ON h.agent_id = j.value
          LEFT JOIN state_versions v ON v.agent_id = h.agent_id AND v.version = h.current_version`,
       ),
+      revisionsMany: db.prepare(
+        `SELECT j.key AS position, h.revision FROM json_each(?) j JOIN agent_heads h ON h.agent_id = j.value`,
+      ),
       versionsMany: db.prepare(
         `SELECT j.key AS position, h.revision, ${VERSION_COLUMNS}
          FROM json_each(?) j
@@ -129,6 +139,12 @@ export class SqliteStateStore implements StateStore {
   private toRecord(row: VersionRow): StateVersionRecord {
     return toRecord(row, this.encryption);
   }
+
+  readonly revisions: RevisionProbe = (agentIds) =>
+    positionedRevisions(
+      agentIds.length,
+      this.statements.revisionsMany.all(JSON.stringify(agentIds)) as RevisionRow[],
+    );
 
   async currentStates(agentIds: readonly string[]): Promise<RevisionedVersion[]> {
     const results: RevisionedVersion[] = agentIds.map(() => ({ revision: 0, value: null }));
