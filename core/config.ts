@@ -42,12 +42,13 @@ export interface EmbeddingsConfig {
   workers: number;
 }
 
-/** Cache layer settings (see core/cache/cache.ts CacheSettings and docs/cache.md). */
+/** Cache layer settings (see core/cache/settings.ts and docs/cache.md). */
 export interface CacheConfig {
   fillLockMs: number;
   prefetch: boolean;
   prefetchLimit: number;
   statsFlushMs: number;
+  nearCacheBytes: number;
 }
 
 export interface Config {
@@ -316,6 +317,7 @@ export function loadConfig(
       prefetch: read.bool("CACHE_PREFETCH", false),
       prefetchLimit: read.int("CACHE_PREFETCH_LIMIT", 3, 1, 32),
       statsFlushMs: read.int("CACHE_STATS_FLUSH_MS", 5000, 100, 600_000),
+      nearCacheBytes: read.int("CACHE_NEAR_MAX_MB", 64, 0, 65_536) * 2 ** 20,
     },
     neo4j,
     auth: {
