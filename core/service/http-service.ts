@@ -8,7 +8,10 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import type { GatewayInterface } from "@apollo/server-gateway-interface";
@@ -123,6 +126,9 @@ export async function startService<TContext extends BaseContext>(
     options.landingPage
       ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
       : ApolloServerPluginLandingPageDisabled(),
+    // No field has a cache hint, and the built-in plugin would wrap every resolver to compute a
+    // Cache-Control header nobody sets: 6 % of a subgraph's CPU on a 100-agent query.
+    ApolloServerPluginCacheControlDisabled(),
     ...(options.plugins ?? []),
   ];
   if (websocket) {
