@@ -10,8 +10,11 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // One real Neo4j per worker for the store suites (test/support/neo4j-server.ts).
+    globalSetup: ["test/global-setup.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // A file's first hook may wait for its worker's Neo4j to finish starting (test/global-setup.ts).
+    hookTimeout: 120_000,
     // Native addons (better-sqlite3) and real servers: separate processes isolate them best.
     pool: "forks",
     maxWorkers: 2,

@@ -32,7 +32,7 @@ import { createInProcessEventBus, createRedisEventBus } from "../core/events.js"
 import { createLogger } from "../core/logger.js";
 import { closeRedis, createRedisClient, waitForRedis } from "../core/redis.js";
 import { StateService } from "../subgraphs/state/domain/state-service.js";
-import type { StateStore } from "../subgraphs/state/store/port.js";
+import type { StateStore } from "../subgraphs/state/domain/store-port.js";
 import { createSqliteStateStore } from "../subgraphs/state/store/sqlite.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { printTable, summarize, writeResults } from "./support/report.js";

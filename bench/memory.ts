@@ -25,13 +25,13 @@ import { loadConfig } from "../core/config.js";
 import { createRuntime } from "../core/runtime.js";
 import { createEmbedder } from "../subgraphs/memory/analysis/embedder.js";
 import { acquireAnalysisPool } from "../subgraphs/memory/analysis/pool.js";
-import { mayMergeNearDuplicate } from "../subgraphs/memory/domain/dedup.js";
 import { newMemoryId } from "../subgraphs/memory/domain/ids.js";
-import { mergeDuplicate } from "../subgraphs/memory/domain/memory-service.js";
 import { DEFAULT_MEMORY_CONFIG } from "../subgraphs/memory/domain/model.js";
 import { recallMemories } from "../subgraphs/memory/domain/recall.js";
+import { analyzeStatement } from "../subgraphs/memory/domain/statements.js";
+import type { NewMemory } from "../subgraphs/memory/domain/store-port.js";
 import { contentHash, normalizeName } from "../subgraphs/memory/domain/text.js";
-import type { NewMemory } from "../subgraphs/memory/store/port.js";
+import { planWrite, type WriteRequest, writeQuery } from "../subgraphs/memory/domain/write-plan.js";
 import { createSqliteMemoryStore } from "../subgraphs/memory/store/sqlite.js";
 import { type LatencySummary, printTable, summarize, writeResults } from "./support/report.js";
 
@@ -264,8 +264,11 @@ async function main() {
               sessionId: `s${Math.floor((i + j) / 20)}`,
               pinned: false,
               consolidation: null,
+              variants: [],
             },
             contentHash: contentHash(content),
+            statementKey: analyzeStatement(content).canonical,
+            frameKey: null,
             searchText: content,
             embedding: Float32Array.from(randomVector()),
             entities: [{ name, normalizedName: normalizeName(name), type: "PERSON" }],
@@ -273,15 +276,15 @@ async function main() {
             derivedFrom: [],
           };
         });
-        await store.write({
+        const request: WriteRequest = {
           agentId,
           items,
           dedupThreshold: 1,
           capacity: null,
+          contradictionPolicy: "KEEP_BOTH",
           now,
-          merge: mergeDuplicate,
-          mayMergeNear: mayMergeNearDuplicate,
-        });
+        };
+        await store.write(writeQuery(request), (snapshot) => planWrite(request, snapshot));
       }
       const seconds = (performance.now() - started) / 1000;
       ingest.directStoreFill = {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { AGENT_DIRECTORY_CYPHER } from "../core/agents/neo4j-directory.js";
 import { AUDIT_CYPHER } from "../core/audit/neo4j-audit.js";
-import { MEMORY_CYPHER } from "../subgraphs/memory/store/neo4j.js";
+import { LINK_CYPHER, MEMORY_CYPHER } from "../subgraphs/memory/store/neo4j.js";
 import { STATE_CYPHER } from "../subgraphs/state/store/neo4j.js";
 import { lintCypher } from "./support/cypher-lint.js";
 
@@ -82,6 +82,14 @@ const MEMORY_PARAMETERS = {
   asOf: "2026-01-01T00:00:00.000Z",
   includeInvalid: false,
   at: "2026-01-01T00:00:00.000Z",
+  hashes: ["h"],
+  statements: ["s"],
+  frames: ["f"],
+  frameMatches: 20,
+  sessionIds: ["s1"],
+  variants: "[]",
+  items: [{ id: "a1/x", validUntil: "2026-01-01T00:00:00.000Z" }],
+  pairs: [{ fromId: "a1/x", toId: "a1/y" }],
 };
 
 const GROUPS: { name: string; statements: Record<string, string>; parameters: Record<string, unknown> }[] = [
@@ -92,6 +100,7 @@ const GROUPS: { name: string; statements: Record<string, string>; parameters: Re
   },
   { name: "state store", statements: STATE_CYPHER, parameters: STATE_PARAMETERS },
   { name: "memory store", statements: MEMORY_CYPHER, parameters: MEMORY_PARAMETERS },
+  { name: "memory links", statements: LINK_CYPHER, parameters: MEMORY_PARAMETERS },
   {
     name: "audit log",
     statements: AUDIT_CYPHER,

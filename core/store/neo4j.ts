@@ -3,8 +3,9 @@
  * `executeWrite` transaction functions (the driver retries them on transient errors, so they
  * must be idempotent) and every integer parameter is passed with `neo4j.int`.
  */
-import neo4j, { type Driver, type ManagedTransaction } from "neo4j-driver";
+import neo4j, { type Driver, type ManagedTransaction, Neo4jError } from "neo4j-driver";
 import type { Neo4jConfig } from "../config.js";
+import { unavailable } from "../errors.js";
 
 export type { Driver, ManagedTransaction };
 export { neo4j };
@@ -14,7 +15,29 @@ export function createNeo4jDriver(config: Neo4jConfig): Driver {
     disableLosslessIntegers: false,
     maxConnectionPoolSize: 50,
     connectionAcquisitionTimeout: 10_000,
+    // A server that is down should fail a request in seconds, not hold it for the driver's
+    // default 30 s of connection attempts plus 30 s of retries (measured in
+    // test/e2e/crash-restart.test.ts). Deadlock and leader-switch retries finish well within this.
+    connectionTimeout: 5_000,
+    maxTransactionRetryTime: 10_000,
   });
+}
+
+/** Neo4j error codes that mean the server (or the cluster's leader) could not be reached. */
+const UNREACHABLE = new Set(["ServiceUnavailable", "SessionExpired"]);
+
+/**
+ * A request that failed because Neo4j was unreachable is the client's `UNAVAILABLE`, not an
+ * internal error. A write that failed this way may still have committed just before the
+ * connection broke, so the message says to read before retrying.
+ */
+function translate(error: unknown): unknown {
+  if (error instanceof Neo4jError && UNREACHABLE.has(error.code)) {
+    return unavailable(
+      "The Neo4j store could not be reached; try again shortly (after a failed write, read first: it may have been applied)",
+    );
+  }
+  return error;
 }
 
 /** Converts a Neo4j Integer (or plain number) into a JS number. */
@@ -31,6 +54,8 @@ export async function runRead<T>(
   const session = driver.session({ database, defaultAccessMode: neo4j.session.READ });
   try {
     return await session.executeRead(work);
+  } catch (error) {
+    throw translate(error);
   } finally {
     await session.close();
   }
@@ -44,6 +69,8 @@ export async function runWrite<T>(
   const session = driver.session({ database, defaultAccessMode: neo4j.session.WRITE });
   try {
     return await session.executeWrite(work);
+  } catch (error) {
+    throw translate(error);
   } finally {
     await session.close();
   }

@@ -12,9 +12,9 @@ import { acquireAnalysisPool } from "./analysis/pool.js";
 import { ForgettingRunner } from "./domain/forgetting.js";
 import { MemoryMaintenance } from "./domain/maintenance.js";
 import { MemoryService } from "./domain/memory-service.js";
+import type { MemoryStore } from "./domain/store-port.js";
 import { createMemoryResolvers, type MemoryContext } from "./resolvers.js";
 import { createNeo4jMemoryStore } from "./store/neo4j.js";
-import type { MemoryStore } from "./store/port.js";
 import { createSqliteMemoryStore } from "./store/sqlite.js";
 
 export async function createMemoryStore(runtime: Runtime): Promise<MemoryStore> {

@@ -22,8 +22,8 @@ import {
 } from "./domain/memory-service.js";
 import type { EntityRecord, MemoryConfig, MemoryRecord } from "./domain/model.js";
 import type { ScoredCandidate } from "./domain/scoring.js";
+import type { Page } from "./domain/store-port.js";
 import { DateTimeInput } from "./scalars.js";
-import type { Page } from "./store/port.js";
 
 export interface MemoryContext extends SubgraphContext {
   loaders: MemoryLoaders;

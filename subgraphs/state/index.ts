@@ -6,9 +6,9 @@ import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
 import { StateService } from "./domain/state-service.js";
+import type { StateStore } from "./domain/store-port.js";
 import { createStateResolvers, type StateContext } from "./resolvers.js";
 import { createNeo4jStateStore } from "./store/neo4j.js";
-import type { StateStore } from "./store/port.js";
 import { createSqliteStateStore } from "./store/sqlite.js";
 
 export async function createStateStore(runtime: Runtime): Promise<StateStore> {

@@ -13,7 +13,7 @@ import type { SubgraphContext } from "../../core/service/subgraph.js";
 import type { JsonValue } from "./domain/json.js";
 import { diffStates, type PatchFormat } from "./domain/patch.js";
 import { agentStateTopic, assertPositive, type StateLoaders, StateService } from "./domain/state-service.js";
-import type { StateVersionRecord } from "./store/port.js";
+import type { StateVersionRecord } from "./domain/store-port.js";
 
 export interface StateContext extends SubgraphContext {
   loaders: StateLoaders;

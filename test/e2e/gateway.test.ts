@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
+import { STORES } from "../support/neo4j.js";
 import { ADMIN, TEST_INTERNAL_SECRET, useRedisStack } from "../support/stack.js";
 
-describe("the federated stack through the gateway (real Redis)", () => {
-  const env = useRedisStack();
+describe.each(STORES)("the federated stack through the gateway (real Redis, %s)", (store) => {
+  const env = useRedisStack({ store });
 
   it("runs a mutation and a query that spans two subgraphs", async () => {
     const put = await env.mnemo.query<{ putState: { version: number; data: unknown } }>(

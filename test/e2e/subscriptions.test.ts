@@ -10,6 +10,7 @@ import { type Client, createClient } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { CLOCK_TOLERANCE_SECONDS } from "../../core/auth/tokens.js";
+import { STORES } from "../support/neo4j.js";
 import { RedisServer } from "../support/redis-server.js";
 import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, type TestStack } from "../support/stack.js";
 import {
@@ -21,7 +22,7 @@ import {
   waitUntil,
 } from "../support/subscriptions.js";
 
-describe("subscriptions through the gateway (real Redis, real WebSockets)", () => {
+describe.each(STORES)("subscriptions through the gateway (real Redis, real WebSockets, %s)", (store) => {
   let redis: RedisServer;
   let mnemo: TestStack;
   let probe: PubSubProbe;
@@ -62,6 +63,7 @@ describe("subscriptions through the gateway (real Redis, real WebSockets)", () =
     // Hundreds of operations and connections of one principal in a second: the rate limit and the
     // connection cap have their own tests below.
     mnemo = await startTestStack({
+      store,
       redisUrl: redis.url,
       env: { RATE_LIMIT_PER_MINUTE: "0", MAX_CONNECTIONS_PER_PRINCIPAL: "1000" },
     });

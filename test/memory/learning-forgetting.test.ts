@@ -8,7 +8,14 @@ import { createRuntime, type Runtime } from "../../core/runtime.js";
 import { agentLock, SWEEP_LOCK } from "../../subgraphs/memory/domain/forgetting.js";
 import { createMemoryComponents, type MemoryComponents } from "../../subgraphs/memory/index.js";
 import { errorCodes } from "../support/graphql-client.js";
-import { agentPrincipal, readerPrincipal, testConfig, useRedisStack } from "../support/stack.js";
+import { STORES } from "../support/neo4j.js";
+import {
+  agentPrincipal,
+  readerPrincipal,
+  storeEnvironment,
+  testConfig,
+  useRedisStack,
+} from "../support/stack.js";
 
 const REMEMBER_MANY = `mutation ($agentId: ID!, $inputs: [MemoryInput!]!) {
   rememberMany(agentId: $agentId, inputs: $inputs) { outcome memory { id content validFrom validUntil } } }`;
@@ -16,8 +23,8 @@ const RECALL = `query ($agentId: ID!, $query: String!, $k: Int, $filter: MemoryF
   recall(agentId: $agentId, query: $query, k: $k, filter: $filter) {
     score memory { id content } components { semantic lexical graph feedback } } }`;
 
-describe("learning, forgetting, consolidation and temporal facts", () => {
-  const env = useRedisStack();
+describe.each(STORES)("learning, forgetting, consolidation and temporal facts (%s)", (store) => {
+  const env = useRedisStack({ store });
 
   const rememberAll = async (agentId: string, inputs: Record<string, unknown>[]) => {
     const response = await env.mnemo.query<{
@@ -179,7 +186,13 @@ describe("learning, forgetting, consolidation and temporal facts", () => {
     let runtime: Runtime | null = null;
     let replica: MemoryComponents | null = null;
     try {
-      runtime = await createRuntime(testConfig({ redisUrl: env.redis.url, dataDir: env.mnemo.dataDir }));
+      runtime = await createRuntime(
+        testConfig({
+          redisUrl: env.redis.url,
+          dataDir: env.mnemo.dataDir,
+          env: await storeEnvironment(store),
+        }),
+      );
       replica = await createMemoryComponents(runtime);
       const locks = createLockManager(runtime.redis);
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
+import { STORES } from "../support/neo4j.js";
 import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, useRedisStack } from "../support/stack.js";
 
 const REMEMBER = `mutation Remember($agentId: ID!, $input: MemoryInput!) {
@@ -19,8 +20,8 @@ interface RememberData {
   remember: { outcome: string; memory: Record<string, unknown> & { id: string } };
 }
 
-describe("memory API through the gateway (real Redis, SQLite)", () => {
-  const env = useRedisStack({ env: { MEMORY_MAX_BYTES: "2048" } });
+describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store) => {
+  const env = useRedisStack({ store, env: { MEMORY_MAX_BYTES: "2048" } });
 
   const remember = async (agentId: string, input: Record<string, unknown>, as = ADMIN) =>
     env.mnemo.query<RememberData>(REMEMBER, { agentId, input }, as);
@@ -440,9 +441,9 @@ describe("memory API through the gateway (real Redis, SQLite)", () => {
   });
 });
 
-describe("memory across a restart", () => {
+describe.each(STORES)("memory across a restart (%s)", (store) => {
   it("keeps memories, entities, links, configuration and recall after the stack restarts", async () => {
-    const first = await startTestStack();
+    const first = await startTestStack({ store });
     const dataDir = first.dataDir;
     const written = await first.query<RememberData>(REMEMBER, {
       agentId: "restart-1",
@@ -457,7 +458,7 @@ describe("memory across a restart", () => {
     );
     await first.close({ keepData: true });
 
-    const second = await startTestStack({ dataDir });
+    const second = await startTestStack({ store, dataDir });
     try {
       const read = await second.query<{
         recall: { memory: { id: string; entities: { name: string }[] } }[];

@@ -5,14 +5,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
+import { STORES } from "../support/neo4j.js";
 import { ADMIN, agentPrincipal, TEST_INTERNAL_SECRET, useRedisStack } from "../support/stack.js";
 import { collect, waitForSubscriber, wsClient } from "../support/subscriptions.js";
 
 const SUBSCRIBE = `subscription Added($agentId: ID!) { memoryAdded(agentId: $agentId) { id agentId content tags } }`;
 const REMEMBER = `mutation ($agentId: ID!, $input: MemoryInput!) { remember(agentId: $agentId, input: $input) { outcome memory { id } } }`;
 
-describe("memoryAdded events", () => {
-  const env = useRedisStack();
+describe.each(STORES)("memoryAdded events (%s)", (store) => {
+  const env = useRedisStack({ store });
   const sign = createPrincipalSigner(TEST_INTERNAL_SECRET);
 
   it("delivers each new memory once, in order, and nothing for merges, failures or other agents", async () => {

@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEncryptor } from "../../core/crypto/encryption.js";
+import { DimensionMismatchError } from "../../subgraphs/memory/domain/store-port.js";
 import { createNeo4jMemoryStore } from "../../subgraphs/memory/store/neo4j.js";
-import { DimensionMismatchError } from "../../subgraphs/memory/store/port.js";
 import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js";
 import {
   axisVector,
@@ -14,8 +14,9 @@ import {
   describeMemoryStoreContract,
   freshAgent,
   item,
+  write,
 } from "../contract/memory-store.contract.js";
-import { NEO4J_SKIP_REASON, neo4jTestDriver } from "../support/neo4j.js";
+import { neo4jTestDriver } from "../support/neo4j.js";
 
 describeMemoryStoreContract("sqlite", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-store-"));
@@ -45,22 +46,18 @@ describeMemoryStoreContract("sqlite, encrypted at rest", async () => {
   };
 });
 
-describeMemoryStoreContract(
-  "neo4j",
-  async () => {
-    const { driver, database } = neo4jTestDriver();
-    const store = await createNeo4jMemoryStore(driver, database, CONTRACT_DIMENSIONS);
-    return { store, close: () => driver.close() };
-  },
-  NEO4J_SKIP_REASON,
-);
+describeMemoryStoreContract("neo4j", async () => {
+  const { driver, database } = await neo4jTestDriver();
+  const store = await createNeo4jMemoryStore(driver, database, CONTRACT_DIMENSIONS);
+  return { store, close: () => driver.close() };
+});
 
 describe("SQLite memory store", () => {
   it("records its vector size and refuses to open with another one, keeping the data", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-memory-dims-"));
     const agent = freshAgent();
     const store = createSqliteMemoryStore(dir, CONTRACT_DIMENSIONS);
-    await store.write(batch(agent, [item(agent, "kept", { embedding: axisVector(0) })]));
+    await write(store, batch(agent, [item(agent, "kept", { embedding: axisVector(0) })]));
     await store.close();
 
     expect(() => createSqliteMemoryStore(dir, 16)).toThrow(DimensionMismatchError);

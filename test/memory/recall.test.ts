@@ -4,6 +4,7 @@
  * must say so.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STORES } from "../support/neo4j.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 interface Hit {
@@ -18,7 +19,7 @@ const RECALL = `query Recall($agentId: ID!, $query: String!, $k: Int, $filter: M
   }
 }`;
 
-describe("recall ranks the relevant memory first", () => {
+describe.each(STORES)("recall ranks the relevant memory first (%s)", (store) => {
   let mnemo: TestStack;
 
   const rememberAll = async (agentId: string, inputs: Record<string, unknown>[]) => {
@@ -36,7 +37,7 @@ describe("recall ranks the relevant memory first", () => {
   };
 
   beforeAll(async () => {
-    mnemo = await startTestStack();
+    mnemo = await startTestStack({ store });
   });
   afterAll(async () => {
     await mnemo?.close();

@@ -3,7 +3,7 @@
  * normalisation that dedup and entity merging rely on.
  */
 import { describe, expect, it } from "vitest";
-import { mayMergeNearDuplicate } from "../../subgraphs/memory/domain/dedup.js";
+import { sameStatement } from "../../subgraphs/memory/domain/dedup.js";
 import { DEFAULT_MEMORY_CONFIG, type MemoryRecord } from "../../subgraphs/memory/domain/model.js";
 import { type CandidateEvidence, rank, scoreCandidates } from "../../subgraphs/memory/domain/scoring.js";
 import {
@@ -37,6 +37,7 @@ function candidate(
     sessionId: null,
     pinned: false,
     consolidation: null,
+    variants: [],
   };
   return { record, cosine: evidence.cosine ?? null, bm25: evidence.bm25 ?? 0, graph: evidence.graph ?? 0 };
 }
@@ -121,13 +122,17 @@ describe("scoring", () => {
 
 describe("near-duplicate guard", () => {
   const record = (content: string) => ({ ...candidate(content, {}).record, content });
-  it("merges paraphrases but not changed numbers or negations", () => {
+  it("merges paraphrases but not changed numbers, negations or orders", () => {
+    expect(sameStatement(record("I went to the support group"), record("I went to a support group"))).toBe(
+      true,
+    );
+    expect(sameStatement(record("Meeting moved to 3pm"), record("Meeting moved to 4pm"))).toBe(false);
+    expect(sameStatement(record("I like apples"), record("I don't like apples"))).toBe(false);
+    // The same facts in another order: kept apart (order can carry meaning; see statements.ts).
+    expect(sameStatement(record("Room 12, floor 3"), record("floor 3, room 12"))).toBe(false);
     expect(
-      mayMergeNearDuplicate(record("I went to the support group"), record("I went to a support group")),
-    ).toBe(true);
-    expect(mayMergeNearDuplicate(record("Meeting moved to 3pm"), record("Meeting moved to 4pm"))).toBe(false);
-    expect(mayMergeNearDuplicate(record("I like apples"), record("I don't like apples"))).toBe(false);
-    expect(mayMergeNearDuplicate(record("Room 12, floor 3"), record("floor 3, room 12"))).toBe(true);
+      sameStatement(record("Meeting moved to 3pm"), { ...record("Meeting moved to 3pm"), kind: "SEMANTIC" }),
+    ).toBe(false);
   });
 });
 

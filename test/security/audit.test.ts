@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCodes } from "../support/graphql-client.js";
+import { STORES } from "../support/neo4j.js";
 import { ADMIN, agentPrincipal, startTestStack, type TestStack } from "../support/stack.js";
 
 interface AuditNode {
@@ -11,10 +12,10 @@ interface AuditNode {
   at: string;
 }
 
-describe("audit log", () => {
+describe.each(STORES)("audit log (%s)", (store) => {
   let mnemo: TestStack;
   beforeAll(async () => {
-    mnemo = await startTestStack();
+    mnemo = await startTestStack({ store });
   });
   afterAll(async () => {
     await mnemo?.close();

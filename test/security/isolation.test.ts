@@ -2,9 +2,10 @@
  * Isolation, derived from the schema: for every root field of the supergraph's API (so a new
  * field is covered without touching this file), a principal of another agent, and a `reader`
  * for writes, must get FORBIDDEN and change nothing. Entity references are checked the same way
- * on every subgraph, and direct calls without the gateway's signature are refused. All of it
- * runs twice: with the gateway calling the subgraphs in its process (the default `npm start`)
- * and over HTTP (separate processes), since both must apply the same principal checks.
+ * on every subgraph, and direct calls without the gateway's signature are refused. It runs on
+ * both stores with the gateway calling the subgraphs in its process (the default `npm start`),
+ * and once more with the gateway calling them over HTTP (separate processes): both transports
+ * must apply the same principal checks.
  */
 import { printSchema as printFederationSchema, Supergraph } from "@apollo/federation-internals";
 import {
@@ -28,6 +29,7 @@ import type { Principal } from "../../core/auth/principal.js";
 import { loadSubgraphSdl } from "../../core/service/subgraph.js";
 import { readSupergraph } from "../../gateway/supergraph.js";
 import { errorCodes, postGraphQL } from "../support/graphql-client.js";
+import { STORES } from "../support/neo4j.js";
 import {
   ADMIN,
   agentPrincipal,
@@ -130,12 +132,14 @@ function rootFields(schema: GraphQLSchema) {
   );
 }
 
-describe.each([
-  { transport: "subgraphs called in process", gatewayOverHttp: false },
-  { transport: "subgraphs called over HTTP", gatewayOverHttp: true },
-])(
-  "isolation between principals, for every operation in the supergraph ($transport)",
-  ({ gatewayOverHttp }) => {
+const CASES = [
+  ...STORES.map((store) => ({ store, gatewayOverHttp: false, transport: "subgraphs in process" })),
+  { store: "sqlite" as const, gatewayOverHttp: true, transport: "subgraphs over HTTP" },
+];
+
+describe.each(CASES)(
+  "isolation between principals, for every operation in the supergraph ($store, $transport)",
+  ({ store, gatewayOverHttp }) => {
     let mnemo: TestStack;
     let fixtures: Fixtures;
     let victimBefore: string;
@@ -151,7 +155,7 @@ describe.each([
     };
 
     beforeAll(async () => {
-      mnemo = await startTestStack({ gatewayOverHttp });
+      mnemo = await startTestStack({ store, gatewayOverHttp });
       await mnemo.query(
         `mutation { putState(agentId: "${VICTIM}", data: {secret: "victim-state"}) { version } }`,
       );

@@ -10,14 +10,15 @@ import Database from "better-sqlite3";
 import { load as loadSqliteVec } from "sqlite-vec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENCRYPTED_PREFIX } from "../../core/crypto/encryption.js";
+import { neo4jTestDriver, STORES } from "../support/neo4j.js";
 import { agentPrincipal, startTestStack, type TestStack } from "../support/stack.js";
 
 const SECRET_SENTENCE = "Melanie keeps the spare key under the blue flowerpot by the shed";
 
-describe("memories encrypted at rest", () => {
+describe.each(STORES)("memories encrypted at rest (%s)", (store) => {
   let mnemo: TestStack;
   beforeAll(async () => {
-    mnemo = await startTestStack({ env: { ENCRYPTION_KEY: randomBytes(32).toString("base64") } });
+    mnemo = await startTestStack({ store, env: { ENCRYPTION_KEY: randomBytes(32).toString("base64") } });
   });
   it("stores ciphertext, keeps no plaintext copy in the index, and still recalls", async () => {
     const writer = agentPrincipal("enc-agent");
@@ -43,25 +44,42 @@ describe("memories encrypted at rest", () => {
       metadata: { room: "garden-shed-9" },
     });
 
-    // Close the stack so every WAL page is checkpointed into files we can read.
-    await mnemo.close({ keepData: true });
-    const files = readdirSync(mnemo.dataDir).filter((f) => f.startsWith("memory.db"));
-    for (const file of files) {
-      const bytes = readFileSync(path.join(mnemo.dataDir, file));
-      expect(bytes.includes(SECRET_SENTENCE), file).toBe(false);
-      expect(bytes.includes("garden-shed-9"), file).toBe(false);
+    if (store === "sqlite") {
+      // Close the stack so every WAL page is checkpointed into files we can read.
+      await mnemo.close({ keepData: true });
+      const files = readdirSync(mnemo.dataDir).filter((f) => f.startsWith("memory.db"));
+      for (const file of files) {
+        const bytes = readFileSync(path.join(mnemo.dataDir, file));
+        expect(bytes.includes(SECRET_SENTENCE), file).toBe(false);
+        expect(bytes.includes("garden-shed-9"), file).toBe(false);
+      }
+      const db = new Database(path.join(mnemo.dataDir, "memory.db"), { readonly: true });
+      loadSqliteVec(db);
+      const row = db.prepare("SELECT content, metadata FROM memories WHERE id = ?").get(id) as {
+        content: string;
+        metadata: string;
+      };
+      db.close();
+      expect(row.content.startsWith(ENCRYPTED_PREFIX)).toBe(true);
+      expect(row.metadata.startsWith(ENCRYPTED_PREFIX)).toBe(true);
+    } else {
+      await mnemo.close({ keepData: true });
+      // The node as stored. Its full-text property (searchText) holds the words by design
+      // (docs/security.md); content and metadata are ciphertext.
+      const { driver, database } = await neo4jTestDriver();
+      const { records } = await driver.executeQuery(
+        "MATCH (m:Memory {id: $id}) RETURN m.content AS content, m.metadata AS metadata",
+        { id },
+        { database },
+      );
+      await driver.close();
+      expect(records).toHaveLength(1);
+      expect((records[0]!.get("content") as string).startsWith(ENCRYPTED_PREFIX)).toBe(true);
+      expect((records[0]!.get("metadata") as string).startsWith(ENCRYPTED_PREFIX)).toBe(true);
+      expect(records[0]!.get("content")).not.toContain("flowerpot");
     }
-    const db = new Database(path.join(mnemo.dataDir, "memory.db"), { readonly: true });
-    loadSqliteVec(db);
-    const row = db.prepare("SELECT content, metadata FROM memories WHERE id = ?").get(id) as {
-      content: string;
-      metadata: string;
-    };
-    db.close();
-    expect(row.content.startsWith(ENCRYPTED_PREFIX)).toBe(true);
-    expect(row.metadata.startsWith(ENCRYPTED_PREFIX)).toBe(true);
     const dataDir = mnemo.dataDir;
-    mnemo = await startTestStack({ dataDir, env: { ENCRYPTION_KEY: "" } });
+    mnemo = await startTestStack({ store, dataDir, env: { ENCRYPTION_KEY: "" } });
     const keyless = await mnemo.query(`{ memory(id: "${id}") { content } }`);
     expect(keyless.errors?.[0]?.message).toMatch(/no ENCRYPTION_KEY/);
     await mnemo.close();
@@ -69,10 +87,10 @@ describe("memories encrypted at rest", () => {
   });
 });
 
-describe("memory writes in the audit log", () => {
+describe.each(STORES)("memory writes in the audit log (%s)", (store) => {
   let mnemo: TestStack;
   beforeAll(async () => {
-    mnemo = await startTestStack();
+    mnemo = await startTestStack({ store });
   });
   afterAll(async () => {
     await mnemo?.close();

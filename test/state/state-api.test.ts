@@ -6,6 +6,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { errorCodes } from "../support/graphql-client.js";
+import { neo4jTestDriver, STORES } from "../support/neo4j.js";
 import { ADMIN, agentPrincipal, readerPrincipal, startTestStack, useRedisStack } from "../support/stack.js";
 
 interface StateFields {
@@ -30,8 +31,8 @@ const CURRENT = `query Current($id: ID!) { agent(id: $id) { state { version data
 let agentCounter = 0;
 const newAgent = (prefix = "st") => `${prefix}-${agentCounter++}`;
 
-describe("agent state through the gateway", () => {
-  const env = useRedisStack({ env: { STATE_MAX_BYTES: "2048" } });
+describe.each(STORES)("agent state through the gateway (%s)", (store) => {
+  const env = useRedisStack({ store, env: { STATE_MAX_BYTES: "2048" } });
 
   const put = (agentId: string, data: unknown, extra: Record<string, unknown> = {}, as = ADMIN) =>
     env.mnemo.query<{ putState: StateFields }>(PUT, { agentId, data, ...extra }, as);
@@ -234,12 +235,23 @@ describe("agent state through the gateway", () => {
       ).data!.verifyHistory;
     expect(await verify()).toEqual({ valid: true, checkedVersions: 4, firstBrokenVersion: null });
 
-    const db = new Database(path.join(env.mnemo.dataDir, "state.db"));
-    db.prepare("UPDATE state_versions SET data = ? WHERE agent_id = ? AND version = 2").run(
-      '{"balance":1000000}',
-      agent,
-    );
-    db.close();
+    // Behind the API: straight into the store's own files or database.
+    if (store === "sqlite") {
+      const db = new Database(path.join(env.mnemo.dataDir, "state.db"));
+      db.prepare("UPDATE state_versions SET data = ? WHERE agent_id = ? AND version = 2").run(
+        '{"balance":1000000}',
+        agent,
+      );
+      db.close();
+    } else {
+      const { driver, database } = await neo4jTestDriver();
+      await driver.executeQuery(
+        "MATCH (v:StateVersion {agentId: $agent, version: 2}) SET v.data = $data",
+        { agent, data: '{"balance":1000000}' },
+        { database },
+      );
+      await driver.close();
+    }
     expect(await verify()).toEqual({ valid: false, checkedVersions: 4, firstBrokenVersion: 2 });
   });
 
@@ -351,14 +363,14 @@ describe("agent state through the gateway", () => {
   });
 });
 
-describe("state durability", () => {
+describe.each(STORES)("state durability (%s)", (store) => {
   it("survives a restart of the whole stack", async () => {
-    const first = await startTestStack();
+    const first = await startTestStack({ store });
     await first.query(PUT, { agentId: "durable", data: { kept: true } });
     await first.query(PUT, { agentId: "durable", data: { kept: "still" } });
     await first.close({ keepData: true });
 
-    const second = await startTestStack({ dataDir: first.dataDir });
+    const second = await startTestStack({ store, dataDir: first.dataDir });
     try {
       const read = await second.query<{ agent: { state: StateFields; history: { totalCount: number } } }>(
         `{ agent(id: "durable") { state { version data } history { totalCount } } }`,
@@ -373,7 +385,7 @@ describe("state durability", () => {
   });
 
   it("prunes on write when STATE_HISTORY_LIMIT is set", async () => {
-    const mnemo = await startTestStack({ env: { STATE_HISTORY_LIMIT: "3" } });
+    const mnemo = await startTestStack({ store, env: { STATE_HISTORY_LIMIT: "3" } });
     try {
       for (let i = 1; i <= 7; i++) await mnemo.query(PUT, { agentId: "limited", data: { i } });
       const read = await mnemo.query<{

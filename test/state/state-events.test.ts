@@ -4,13 +4,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { createPrincipalSigner, PRINCIPAL_HEADER } from "../../core/auth/internal.js";
+import { STORES } from "../support/neo4j.js";
 import { ADMIN, agentPrincipal, TEST_INTERNAL_SECRET, useRedisStack } from "../support/stack.js";
 import { collect, waitForSubscriber, wsClient } from "../support/subscriptions.js";
 
 const SUBSCRIBE = `subscription Changed($agentId: ID!) { agentStateChanged(agentId: $agentId) { version data author } }`;
 
-describe("agentStateChanged events", () => {
-  const env = useRedisStack();
+describe.each(STORES)("agentStateChanged events (%s)", (store) => {
+  const env = useRedisStack({ store });
   const sign = createPrincipalSigner(TEST_INTERNAL_SECRET);
 
   it("delivers every committed write, in order, and nothing for a failed one", async () => {

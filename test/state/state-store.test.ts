@@ -7,7 +7,7 @@ import { createEncryptor } from "../../core/crypto/encryption.js";
 import { createNeo4jStateStore } from "../../subgraphs/state/store/neo4j.js";
 import { createSqliteStateStore, type SqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
 import { appendRequest, describeStateStoreContract, freshAgent } from "../contract/state-store.contract.js";
-import { NEO4J_SKIP_REASON, neo4jTestDriver } from "../support/neo4j.js";
+import { neo4jTestDriver } from "../support/neo4j.js";
 
 describeStateStoreContract("sqlite", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mnemo-state-store-"));
@@ -33,15 +33,11 @@ describeStateStoreContract("sqlite, encrypted at rest", async () => {
   };
 });
 
-describeStateStoreContract(
-  "neo4j",
-  async () => {
-    const { driver, database } = neo4jTestDriver();
-    const store = await createNeo4jStateStore(driver, database);
-    return { store, close: () => driver.close() };
-  },
-  NEO4J_SKIP_REASON,
-);
+describeStateStoreContract("neo4j", async () => {
+  const { driver, database } = await neo4jTestDriver();
+  const store = await createNeo4jStateStore(driver, database);
+  return { store, close: () => driver.close() };
+});
 
 describe("SQLite state store schema", () => {
   it("enforces version uniqueness in the schema, not only in code", async () => {

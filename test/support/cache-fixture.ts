@@ -16,7 +16,7 @@ import { createRedisEventBus, type EventBus } from "../../core/events.js";
 import { createLogger } from "../../core/logger.js";
 import { closeRedis, createRedisClient, type RedisClient, waitForRedis } from "../../core/redis.js";
 import { StateService } from "../../subgraphs/state/domain/state-service.js";
-import type { StateStore } from "../../subgraphs/state/store/port.js";
+import type { StateStore } from "../../subgraphs/state/domain/store-port.js";
 import { createSqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
 
 export const WRITER: Principal = { sub: "fixture", role: "admin", agents: ["*"] };

@@ -51,6 +51,14 @@ export class ServiceProcess {
     this.child.kill("SIGCONT");
   }
 
+  /** SIGKILL, as a crash or an OOM kill would: no shutdown hooks, nothing flushed. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.kill("SIGKILL");
+    await exited;
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     this.resume();

@@ -13,12 +13,15 @@ import { issueToken } from "../../core/auth/tokens.js";
 import { type Config, loadConfig, SERVICE_NAMES, type ServiceName } from "../../core/config.js";
 import { createRuntime, type Runtime } from "../../core/runtime.js";
 import { type GraphQLResponse, postGraphQL } from "./graphql-client.js";
+import { neo4jTestEnvironment, type TestStore } from "./neo4j.js";
 import { RedisServer } from "./redis-server.js";
 
 export const TEST_JWT_SECRET = "test-jwt-secret-that-is-at-least-32-bytes-long";
 export const TEST_INTERNAL_SECRET = "test-internal-secret-at-least-32-bytes-long!";
 
 export interface TestStackOptions {
+  /** The store of record: SQLite files in the data directory (default), or this worker's real Neo4j. */
+  store?: TestStore;
   /** A Redis URL, or nothing for the in-process cache and bus. */
   redisUrl?: string;
   /** Extra environment (e.g. STATE_HISTORY_LIMIT). */
@@ -82,9 +85,15 @@ export function testConfig(options: TestStackOptions & { dataDir: string }): Con
   return loadConfig(testEnvironment(options), { services: options.services ?? SERVICE_NAMES });
 }
 
+/** The environment that selects `store` (nothing for SQLite, the default). */
+export async function storeEnvironment(store: TestStore = "sqlite"): Promise<Record<string, string>> {
+  return store === "neo4j" ? neo4jTestEnvironment() : {};
+}
+
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "mnemo-test-"));
-  const config = testConfig({ ...options, dataDir });
+  const env = { ...(await storeEnvironment(options.store)), ...options.env };
+  const config = testConfig({ ...options, env, dataDir });
   const services = options.services ?? SERVICE_NAMES;
   // As in production, a gateway alone builds no runtime for stores (bin/stack.ts does it).
   const runtime = services.some((name) => name !== "gateway") ? await createRuntime(config) : undefined;

@@ -1,14 +1,16 @@
 /**
- * Consolidation: clusters of near-duplicate memories (cosine at or above a threshold, with the
- * same numbers and negations: see dedup.ts) merged into one memory that keeps their evidence —
- * which memories it stands for, how many, and the span of time they cover. The representative
- * is the pinned member if there is one, else the most important, then the most recent; it takes
- * the union of tags, the highest importance, the latest occurrence and everyone's usage counts,
- * mentions and derivations.
+ * Consolidation: clusters of duplicate memories (neighbours by cosine at or above a threshold
+ * that state the same thing: see dedup.ts) merged into one memory that keeps their evidence —
+ * which memories it stands for, how many, the span of time they cover, and every wording
+ * (`variants`). The representative is the pinned member if there is one, else the most
+ * important, then the most recent; it takes the union of tags, the highest importance, the
+ * latest occurrence and everyone's usage counts, mentions and derivations.
  */
-import type { ConsolidationMerge, MemoryStore } from "../store/port.js";
-import { mayMergeNearDuplicate } from "./dedup.js";
+
+import { sameStatement } from "./dedup.js";
 import type { MemoryRecord } from "./model.js";
+import type { ConsolidationMerge, MemoryStore } from "./store-port.js";
+import { combineVariants, wordingsOf } from "./write-plan.js";
 
 /** Most memories one consolidation looks at (each costs one nearest-neighbour query). */
 export const CONSOLIDATION_LIMIT = 5000;
@@ -47,7 +49,7 @@ export async function planConsolidation(
       if (hit.id === record.id || hit.score < threshold) continue;
       const other = records.get(hit.id);
       // Two pinned memories stay apart: consolidation never removes a pinned one.
-      if (!other || (other.pinned && record.pinned) || !mayMergeNearDuplicate(record, other)) continue;
+      if (!other || (other.pinned && record.pinned) || !sameStatement(record, other)) continue;
       const [a, b] = [find(record.id), find(other.id)];
       if (a !== b && !(records.get(a)!.pinned && records.get(b)!.pinned)) {
         parent.set(records.get(a)!.pinned ? b : a, records.get(a)!.pinned ? a : b);
@@ -89,6 +91,7 @@ function mergeCluster(members: MemoryRecord[]): ConsolidationMerge {
       importance: Math.max(...members.map((record) => record.importance)),
       occurredAt: sorted(members.map((record) => record.occurredAt)).at(-1)!,
       metadata,
+      variants: combineVariants(members.map(wordingsOf)),
       consolidation: {
         sourceIds: [
           ...new Set([

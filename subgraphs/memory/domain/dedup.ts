@@ -1,25 +1,12 @@
 /**
- * When two memories are the same memory. Exact duplicates (equal normalised text) always are.
- * Near duplicates (cosine above the agent's threshold) usually are, but sentence embeddings
- * barely see numbers and negations: "Meeting moved to 3pm" and "... 4pm" score 0.99 with the
- * offline model. Merging those would lose the update, so a near duplicate must also carry the
- * same numbers and the same negations.
+ * When two stored memories are the same memory, for consolidation (writes decide in
+ * write-plan.ts with the same rule): they state the same thing (the same canonical statement,
+ * domain/statements.ts), and nothing a merge would lose sets them apart: kind, modality, media
+ * and validity. Near duplicates that differ in a number, a name, a negation or the order of
+ * their entities ("Meeting moved to 3pm" / "... 4pm" score 0.99 by cosine) are different facts.
  */
 import type { MemoryRecord } from "./model.js";
-import { normalizeText } from "./text.js";
-
-const NEGATIONS = new Set([
-  "not",
-  "no",
-  "never",
-  "nor",
-  "cannot",
-  "without",
-  "nt",
-  "none",
-  "nobody",
-  "nothing",
-]);
+import { analyzeStatement } from "./statements.js";
 
 /**
  * The text a memory is compared, embedded and indexed by: its content, and its caption when it
@@ -30,14 +17,14 @@ export function searchTextOf(record: Pick<MemoryRecord, "content" | "caption">):
   return caption && caption !== content ? `${content}\n${caption}` : content;
 }
 
-function salient(text: string): string {
-  const words = normalizeText(text.replace(/n['’]t\b/gi, " nt")).split(" ");
-  const numbers = words.filter((word) => /\p{N}/u.test(word)).sort();
-  const negations = words.filter((word) => NEGATIONS.has(word)).sort();
-  return `${numbers.join(",")}|${negations.join(",")}`;
-}
-
-/** Whether a near duplicate by cosine may be merged into `existing`. */
-export function mayMergeNearDuplicate(existing: MemoryRecord, incoming: MemoryRecord): boolean {
-  return salient(searchTextOf(existing)) === salient(searchTextOf(incoming));
+/** Whether `a` and `b` may be merged into one memory without losing what either says. */
+export function sameStatement(a: MemoryRecord, b: MemoryRecord): boolean {
+  return (
+    a.kind === b.kind &&
+    a.modality === b.modality &&
+    a.mediaUri === b.mediaUri &&
+    a.validFrom === b.validFrom &&
+    a.validUntil === b.validUntil &&
+    analyzeStatement(searchTextOf(a)).canonical === analyzeStatement(searchTextOf(b)).canonical
+  );
 }

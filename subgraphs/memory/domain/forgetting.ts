@@ -6,8 +6,8 @@
  */
 import type { LockManager } from "../../../core/locks/lock.js";
 import type { Logger } from "../../../core/logger.js";
-import type { ForgetRules } from "../store/port.js";
 import type { MemoryConfig } from "./model.js";
+import type { ForgetRules } from "./store-port.js";
 
 const HOUR = 3_600_000;
 

@@ -9,12 +9,12 @@ import type { Principal } from "../../../core/auth/principal.js";
 import type { CacheLayer } from "../../../core/cache/index.js";
 import { badUserInput, notFound, unavailable } from "../../../core/errors.js";
 import type { LockManager } from "../../../core/locks/lock.js";
-import type { MemoryStore, RemovalResult } from "../store/port.js";
 import { planConsolidation } from "./consolidation.js";
 import { AGENT_LOCK_TTL_MS, agentLock, forgetRules } from "./forgetting.js";
 import { optionalDate } from "./input.js";
 import { learnFromFeedback } from "./learning.js";
 import { type MemoryConfig, type MemoryRecord, withConfigDefaults } from "./model.js";
+import type { MemoryStore, RemovalResult } from "./store-port.js";
 
 /** The principal the periodic forgetting sweep acts as (in the audit log). */
 export const SYSTEM_PRINCIPAL: Principal = { sub: "system:forgetting", role: "admin", agents: ["*"] };

@@ -15,16 +15,7 @@ import { type EventBus, topic } from "../../../core/events.js";
 import type { Logger } from "../../../core/logger.js";
 import { checkVector, type Embedder } from "../analysis/embedder.js";
 import type { AnalysisPool } from "../analysis/pool.js";
-import {
-  type MemoryLink,
-  type MemoryStore,
-  type NewMemory,
-  type Page,
-  UnknownMemoryError,
-  type WriteOutcome,
-} from "../store/port.js";
 import { AccessTracker } from "./access-tracker.js";
-import { mayMergeNearDuplicate } from "./dedup.js";
 import { newMemoryId } from "./ids.js";
 import {
   checkK,
@@ -51,7 +42,18 @@ import {
 } from "./model.js";
 import { recallMemories } from "./recall.js";
 import type { ScoredCandidate } from "./scoring.js";
+import { analyzeStatement, frameKeyText } from "./statements.js";
+import {
+  type MemoryLink,
+  type MemoryStore,
+  type NewMemory,
+  type Page,
+  UnknownMemoryError,
+  type WriteOutcome,
+  type WriteResult,
+} from "./store-port.js";
 import { contentHash, normalizeName } from "./text.js";
+import { planWrite, type WriteRequest, writeQuery } from "./write-plan.js";
 
 export const memoryAddedTopic = (agentId: string) => topic("memoryAdded", agentId);
 
@@ -220,47 +222,60 @@ export class MemoryService {
     ]);
 
     const now = new Date().toISOString();
-    const items: NewMemory[] = prepared.map((input, i) => ({
-      record: {
-        id: newMemoryId(agentId),
-        agentId,
-        content: input.content,
-        kind: input.kind,
-        tags: input.tags,
-        importance: input.importance,
-        createdAt: now,
-        occurredAt: input.occurredAt ?? now,
-        metadata: input.metadata,
-        modality: input.modality,
-        mediaUri: input.mediaUri,
-        caption: input.caption,
-        // A fact that replaces another holds from when it happened (the old one until then).
-        validFrom: input.validFrom ?? (input.supersedes ? (input.occurredAt ?? now) : null),
-        validUntil: input.validUntil,
-        sessionId: input.sessionId,
-        pinned: input.pinned,
-        consolidation: null,
-      },
-      contentHash: contentHash(input.searchText, this.deps.fingerprint),
-      searchText: input.searchText,
-      embedding: vectors[i] ?? null,
-      entities: mergeEntities(input.entities, extracted[i] ?? []),
-      relations: input.relations,
-      derivedFrom: input.derivedFrom,
-      supersedes: input.supersedes,
-    }));
+    const { fingerprint } = this.deps;
+    const items: NewMemory[] = prepared.map((input, i) => {
+      const entities = mergeEntities(input.entities, extracted[i] ?? []);
+      const statement = analyzeStatement(
+        input.searchText,
+        entities.map((entity) => entity.normalizedName),
+      );
+      const frame = frameKeyText(statement);
+      return {
+        record: {
+          id: newMemoryId(agentId),
+          agentId,
+          content: input.content,
+          kind: input.kind,
+          tags: input.tags,
+          importance: input.importance,
+          createdAt: now,
+          occurredAt: input.occurredAt ?? now,
+          metadata: input.metadata,
+          modality: input.modality,
+          mediaUri: input.mediaUri,
+          caption: input.caption,
+          // A fact that replaces another holds from when it happened (the old one until then).
+          validFrom: input.validFrom ?? (input.supersedes ? (input.occurredAt ?? now) : null),
+          validUntil: input.validUntil,
+          sessionId: input.sessionId,
+          pinned: input.pinned,
+          consolidation: null,
+          variants: [],
+        },
+        contentHash: contentHash(input.searchText, fingerprint),
+        // Keyed like the content hash, so stored keys do not reveal the text to a dictionary.
+        statementKey: fingerprint(`statement\u0000${statement.canonical}`),
+        frameKey: frame === null ? null : fingerprint(`frame\u0000${frame}`),
+        searchText: input.searchText,
+        embedding: vectors[i] ?? null,
+        entities,
+        relations: input.relations,
+        derivedFrom: input.derivedFrom,
+        supersedes: input.supersedes,
+      };
+    });
 
-    let result: Awaited<ReturnType<MemoryStore["write"]>>;
+    const request: WriteRequest = {
+      agentId,
+      items,
+      dedupThreshold: config.dedupThreshold,
+      capacity: config.capacity,
+      contradictionPolicy: config.contradictionPolicy,
+      now,
+    };
+    let result: WriteResult;
     try {
-      result = await store.write({
-        agentId,
-        items,
-        dedupThreshold: config.dedupThreshold,
-        capacity: config.capacity,
-        now,
-        merge: mergeDuplicate,
-        mayMergeNear: mayMergeNearDuplicate,
-      });
+      result = await store.write(writeQuery(request), (snapshot) => planWrite(request, snapshot));
     } catch (error) {
       if (error instanceof UnknownMemoryError) {
         throw notFound(
@@ -274,15 +289,24 @@ export class MemoryService {
       throw error;
     }
     await this.afterWrite(agentId, result);
-    for (const { outcome, memory } of result.results) {
+    const { outcomes, deletions, invalidations } = result.plan;
+    for (const { outcome, memory, contradicts } of outcomes) {
       await this.deps.audit.record(principal, {
         agentId,
         action: "memory.remember",
         target: memory.id,
-        details: { outcome },
+        details: contradicts.length > 0 ? { outcome, contradicts } : { outcome },
       });
     }
-    for (const id of result.evicted) {
+    for (const { id } of invalidations) {
+      await this.deps.audit.record(principal, {
+        agentId,
+        action: "memory.invalidate",
+        target: id,
+        details: { reason: "superseded" },
+      });
+    }
+    for (const id of deletions) {
       await this.deps.audit.record(principal, {
         agentId,
         action: "memory.evict",
@@ -290,28 +314,24 @@ export class MemoryService {
         details: { reason: "capacity" },
       });
     }
-    return result.results;
+    return outcomes;
   }
 
   /** Cache, directory and events, in that order: a reader must never see the cache lag a returned write. */
-  private async afterWrite(
-    agentId: string,
-    result: Awaited<ReturnType<MemoryStore["write"]>>,
-  ): Promise<void> {
+  private async afterWrite(agentId: string, result: WriteResult): Promise<void> {
     const { cache, agents, events, logger } = this.deps;
-    const { revision } = result;
+    const { revision, plan } = result;
+    const written = new Map<string, MemoryRecord>();
+    for (const { memory } of plan.outcomes) written.set(memory.id, memory);
+    for (const memory of result.invalidated) written.set(memory.id, memory);
     await Promise.all([
-      ...result.results.map(({ memory }) =>
+      ...[...written.values()].map((memory) =>
         cache.write("MEMORY", MemoryService.memoryRef(memory), revision, memory),
       ),
-      ...result.evicted.map((id) => cache.write("MEMORY", { agentId, id }, revision, null)),
-      ...result.superseded.map((memory) =>
-        cache.write("MEMORY", MemoryService.memoryRef(memory), revision, memory),
-      ),
+      ...plan.deletions.map((id) => cache.write("MEMORY", { agentId, id }, revision, null)),
     ]);
     if (result.firstMemories) await agents.mark(agentId, "memories", true);
-    for (const { outcome, memory } of result.results) {
-      if (outcome !== "CREATED") continue;
+    for (const memory of plan.creates.map((item) => written.get(item.record.id) ?? item.record)) {
       // Not awaited: delivery must not hold the mutation (or fail it) while Redis is slow or down.
       events.publish(memoryAddedTopic(agentId), memory).catch((error: unknown) => {
         logger.warn({ err: String(error), agentId }, "could not publish memoryAdded");
@@ -421,22 +441,4 @@ function mergeEntities(
     }
   }
   return [...byName.values()];
-}
-
-/**
- * A duplicate is consolidated into the memory already stored: tags are united, the latest
- * occurrence and the higher importance are kept; the store adds one access.
- */
-export function mergeDuplicate(existing: MemoryRecord, incoming: MemoryRecord): MemoryRecord {
-  return {
-    ...existing,
-    tags: [...new Set([...existing.tags, ...incoming.tags])],
-    importance: Math.max(existing.importance, incoming.importance),
-    // ISO 8601 UTC strings sort chronologically.
-    occurredAt: [existing.occurredAt, incoming.occurredAt].sort()[1]!,
-    metadata:
-      existing.metadata || incoming.metadata
-        ? { ...(existing.metadata ?? {}), ...(incoming.metadata ?? {}) }
-        : null,
-  };
 }

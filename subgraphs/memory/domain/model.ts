@@ -35,6 +35,22 @@ export interface MemoryRecord {
   pinned: boolean;
   /** Set on a memory that consolidation merged near-duplicates into: what it stands for. */
   consolidation: ConsolidationEvidence | null;
+  /**
+   * Every surface form merged into this memory (a repeat, a paraphrase), oldest first, so that
+   * nothing a client wrote disappears in a merge. Empty for a memory nothing was merged into.
+   */
+  variants: MemoryVariant[];
+}
+
+/** One wording of a merged memory, with when and how often it was written. */
+export interface MemoryVariant {
+  content: string;
+  caption: string | null;
+  metadata: JsonObject | null;
+  /** How many writes (or consolidated memories) had exactly this wording. */
+  occurrences: number;
+  firstOccurredAt: string;
+  lastOccurredAt: string;
 }
 
 export interface ConsolidationEvidence {
@@ -71,8 +87,20 @@ export interface RelationRecord {
   type: string;
 }
 
-/** What the store needs to find a memory's neighbours in the graph. */
-export type MemoryLinkType = "FOLLOWS" | "DERIVED_FROM";
+/**
+ * Links between memories: FOLLOWS (the previous memory of a session), DERIVED_FROM,
+ * CONTRADICTS (same subject and relation, another value or polarity; from the newer write to
+ * the memory it contradicts) and SUPERSEDES (from the newer fact to the one it replaced).
+ */
+export const MEMORY_LINK_TYPES = ["FOLLOWS", "DERIVED_FROM", "CONTRADICTS", "SUPERSEDES"] as const;
+export type MemoryLinkType = (typeof MEMORY_LINK_TYPES)[number];
+
+/**
+ * What a write does when it contradicts a valid memory: keep both (linked), or end the validity
+ * of the one that happened first at the moment the other happened (a temporal update).
+ */
+export const CONTRADICTION_POLICIES = ["KEEP_BOTH", "INVALIDATE_OLDER"] as const;
+export type ContradictionPolicy = (typeof CONTRADICTION_POLICIES)[number];
 
 /**
  * Filters shared by `Agent.memories` and `recall`. Time bounds apply to `occurredAt`.
@@ -95,8 +123,12 @@ export interface MemoryConfig {
   weights: RecallWeights;
   /** Recency halves every this many hours. */
   recencyHalfLifeHours: number;
-  /** Cosine similarity at or above which a new memory is merged into an existing one; 1 disables near-duplicate merging. */
+  /**
+   * Below 1: a new memory that states the same thing as a valid one (same canonical statement,
+   * domain/statements.ts) is merged into it. 1: only the same normalised text is merged.
+   */
   dedupThreshold: number;
+  contradictionPolicy: ContradictionPolicy;
   /** Most memories kept for the agent; null for no limit. */
   capacity: number | null;
   forgetting: ForgettingPolicy;
@@ -157,6 +189,7 @@ export const DEFAULT_MEMORY_CONFIG: MemoryConfig = {
   },
   recencyHalfLifeHours: 24 * 7,
   dedupThreshold: 0.97,
+  contradictionPolicy: "KEEP_BOTH",
   capacity: null,
   forgetting: NO_FORGETTING,
   learningRate: 0.05,

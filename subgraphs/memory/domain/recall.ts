@@ -7,7 +7,7 @@
  * The store is asked only for ids and raw scores; all ranking happens here, identically for
  * every adapter.
  */
-import type { MemoryStore } from "../store/port.js";
+
 import type { EntityRecord, MemoryConfig, MemoryFilter, MemoryRecord, RecallWeights } from "./model.js";
 import {
   type CandidateEvidence,
@@ -19,6 +19,7 @@ import {
   type ScoredCandidate,
   scoreCandidates,
 } from "./scoring.js";
+import type { MemoryStore } from "./store-port.js";
 import { nameCandidates, normalizeText, searchTerms } from "./text.js";
 import { type TimeWindow, timeCueMatch, timeCues } from "./time-cues.js";
 

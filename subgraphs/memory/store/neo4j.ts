@@ -41,8 +41,7 @@ import type {
   RelationRecord,
   ScoreComponents,
 } from "../domain/model.js";
-import { agentToken } from "./agent-token.js";
-import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
+import { MEMORY_LINK_TYPES } from "../domain/model.js";
 import {
   type AccessUpdate,
   type Candidate,
@@ -55,10 +54,13 @@ import {
   type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
-  type WriteBatch,
-  type WriteOutcome,
+  type WritePlan,
+  type WriteQuery,
   type WriteResult,
-} from "./port.js";
+  type WriteSnapshot,
+} from "../domain/store-port.js";
+import { agentToken } from "./agent-token.js";
+import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 
 /** The filter over `m` as a fixed Cypher fragment; unset parameters are null and switch their clause off. */
 const FILTER = `($kinds IS NULL OR m.kind IN $kinds)
@@ -74,6 +76,10 @@ const VECTOR_INDEX = "memory_embedding";
 const TEXT_INDEX = "memory_text";
 /** Largest over-fetch of the vector index before giving up on finding k of this agent's memories. */
 const MAX_VECTOR_FETCH = 10_000;
+/** Stored memories of one frame a write compares with (the most recent): bounds a write's reads. */
+const FRAME_MATCHES = 20;
+/** Largest over-fetch of the full-text index when a filter discards most of an agent's matches. */
+const MAX_TEXT_FETCH = 10_000;
 
 /** The vector index's size is fixed at creation; `dimensions` is a validated integer from configuration. */
 export function memoryVectorIndexCypher(dimensions: number): string {
@@ -94,6 +100,9 @@ export const MEMORY_CYPHER = {
     "CREATE INDEX memory_agent_hash IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.contentHash)",
   memorySessionIndex:
     "CREATE INDEX memory_agent_session IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.sessionId)",
+  memoryStatementIndex:
+    "CREATE INDEX memory_agent_statement IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.statementKey)",
+  memoryFrameIndex: "CREATE INDEX memory_agent_frame IF NOT EXISTS FOR (m:Memory) ON (m.agentId, m.frameKey)",
   entityAgentIndex: "CREATE INDEX entity_agent_seq IF NOT EXISTS FOR (e:Entity) ON (e.agentId, e.seq)",
   vectorIndex: memoryVectorIndexCypher(512),
   textIndex: `CREATE FULLTEXT INDEX ${TEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.searchText, m.agentToken]
@@ -109,32 +118,54 @@ SET a.memoryRevision = coalesce(a.memoryRevision, 0) + 1
 WITH a
 OPTIONAL MATCH (m:Memory {agentId: $agentId})
 RETURN a.memoryRevision AS revision, count(m) AS memories`,
-  exactDuplicate: `MATCH (m:Memory {agentId: $agentId, contentHash: $hash})
+  // A write's reads (WriteQuery): valid memories by content hash, statement key or frame key
+  // (the newest $frameMatches of each frame), each lookup on its own index.
+  writeMatches: `CALL () {
+  MATCH (m:Memory)
+  WHERE m.agentId = $agentId AND m.contentHash IN $hashes
+  RETURN m
+  UNION
+  MATCH (m:Memory)
+  WHERE m.agentId = $agentId AND m.statementKey IN $statements
+  RETURN m
+  UNION
+  UNWIND $frames AS frame
+  CALL (frame) {
+    MATCH (m:Memory)
+    WHERE m.agentId = $agentId AND m.frameKey = frame
+    RETURN m
+    ORDER BY m.seq DESC
+    LIMIT $frameMatches
+  }
+  RETURN m
+}
+WITH m
 WHERE ${FILTER}
-RETURN m
-ORDER BY m.seq DESC
-LIMIT 1`,
-  nearDuplicate: `CALL db.index.vector.queryNodes('${VECTOR_INDEX}', $fetch, $vector) YIELD node, score
-WITH node AS m, score
-WHERE m.agentId = $agentId AND score >= $minScore AND ${FILTER}
-RETURN m
-ORDER BY score DESC
-LIMIT 8`,
+RETURN m`,
+  referenced: `MATCH (m:Memory)
+WHERE m.id IN $ids AND m.agentId = $agentId
+RETURN m`,
+  sessionHeads: `UNWIND $sessionIds AS sessionId
+CALL (sessionId) {
+  MATCH (m:Memory)
+  WHERE m.agentId = $agentId AND m.sessionId = sessionId
+  RETURN m.id AS id
+  ORDER BY m.occurredAt DESC, m.seq DESC
+  LIMIT 1
+}
+RETURN sessionId, id`,
   insertMemory: `MATCH (a:Agent {id: $agentId})
 SET a.memorySeq = coalesce(a.memorySeq, 0) + 1
 CREATE (m:Memory)
-SET m = $props, m.seq = a.memorySeq, m.accessCount = 0
-WITH m
-OPTIONAL MATCH (previous:Memory {agentId: $agentId, sessionId: $sessionId})
-WHERE previous <> m
-WITH m, previous
-ORDER BY previous.occurredAt DESC, previous.seq DESC
-LIMIT 1
-FOREACH (p IN CASE WHEN previous IS NULL THEN [] ELSE [previous] END | CREATE (m)-[:FOLLOWS]->(p))
-RETURN m.seq AS seq`,
-  mergeMemory: `MATCH (m:Memory {id: $id})
+SET m = $props, m.seq = a.memorySeq, m.accessCount = 0`,
+  mergeMemory: `MATCH (m:Memory {id: $id, agentId: $agentId})
 SET m.tags = $tags, m.importance = $importance, m.occurredAt = $occurredAt, m.metadata = $metadata,
-    m.accessCount = coalesce(m.accessCount, 0) + 1, m.lastAccessedAt = $now, m.revision = $revision`,
+    m.variants = $variants, m.accessCount = coalesce(m.accessCount, 0) + 1, m.lastAccessedAt = $now,
+    m.revision = $revision`,
+  invalidateMany: `UNWIND $items AS item
+MATCH (m:Memory {id: item.id, agentId: $agentId})
+SET m.validUntil = item.validUntil, m.revision = $revision
+RETURN m`,
   linkEntity: `MATCH (a:Agent {id: $agentId})
 MATCH (m:Memory {id: $memoryId})
 OPTIONAL MATCH (found:Entity {key: $key})
@@ -150,15 +181,6 @@ RETURN e.id AS id`,
   linkRelation: `MATCH (f:Entity {key: $fromKey})
 MATCH (t:Entity {key: $toKey})
 MERGE (f)-[:RELATED {type: $type}]->(t)`,
-  linkDerived: `MATCH (m:Memory {id: $memoryId})
-OPTIONAL MATCH (source:Memory {id: $sourceId, agentId: $agentId})
-FOREACH (s IN CASE WHEN source IS NULL OR source = m THEN [] ELSE [source] END | MERGE (m)-[:DERIVED_FROM]->(s))
-RETURN source IS NOT NULL AS found`,
-  evictionVictims: `MATCH (m:Memory {agentId: $agentId})
-WHERE NOT m.id IN $keep AND coalesce(m.pinned, false) = false
-RETURN m.id AS id
-ORDER BY m.importance ASC, coalesce(m.lastAccessedAt, m.occurredAt) ASC, m.seq ASC
-LIMIT $limit`,
   deleteMemory: `MATCH (m:Memory {id: $id, agentId: $agentId})
 OPTIONAL MATCH (m)-[:FOLLOWS]->(previous:Memory)
 OPTIONAL MATCH (next:Memory)-[:FOLLOWS]->(m)
@@ -219,7 +241,7 @@ SET keep.accessCount = coalesce(keep.accessCount, 0) + coalesce(from.accessCount
 RETURN count(*) AS moved`,
   updateConsolidated: `MATCH (m:Memory {id: $id, agentId: $agentId})
 SET m.tags = $tags, m.importance = $importance, m.occurredAt = $occurredAt, m.metadata = $metadata,
-    m.pinned = $pinned, m.consolidation = $consolidation, m.revision = $revision`,
+    m.variants = $variants, m.pinned = $pinned, m.consolidation = $consolidation, m.revision = $revision`,
   configuredAgents: `MATCH (a:Agent)
 WHERE a.memoryConfig IS NOT NULL
 RETURN a.id AS agentId
@@ -283,26 +305,37 @@ UNWIND $ids AS id
 MATCH (f:Entity)-[r:RELATED]->(t:Entity {id: id})
 RETURN f.id AS fromId, t.id AS toId, r.type AS type`,
   links: `UNWIND $ids AS id
-MATCH (f:Memory {id: id})-[l:FOLLOWS|DERIVED_FROM]->(t:Memory)
+MATCH (f:Memory {id: id})-[l:FOLLOWS|DERIVED_FROM|CONTRADICTS|SUPERSEDES]->(t:Memory)
 RETURN f.id AS fromId, t.id AS toId, type(l) AS type
 UNION
 UNWIND $ids AS id
-MATCH (f:Memory)-[l:FOLLOWS|DERIVED_FROM]->(t:Memory {id: id})
+MATCH (f:Memory)-[l:FOLLOWS|DERIVED_FROM|CONTRADICTS|SUPERSEDES]->(t:Memory {id: id})
 RETURN f.id AS fromId, t.id AS toId, type(l) AS type`,
+  // Both searches return one row: how many hits the index gave (`fetched`, to know whether
+  // widening can find more) and those of this agent that pass the filter, best first.
   vectorSearch: `CALL db.index.vector.queryNodes('${VECTOR_INDEX}', $fetch, $vector) YIELD node, score
-WITH collect({node: node, score: score}) AS hits
-UNWIND hits AS hit
-WITH size(hits) AS fetched, hit.node AS m, hit.score AS score
-WHERE m.agentId = $agentId AND ${FILTER}
-RETURN m.id AS id, score, fetched
-ORDER BY score DESC
-LIMIT $limit`,
+WITH collect(node) AS hits
+CALL (hits) {
+  UNWIND hits AS m
+  WITH m
+  WHERE m.agentId = $agentId AND ${FILTER}
+  // The index's own score is approximate (off by up to ~3e-4 in cosine): rank and report the exact one.
+  WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+  ORDER BY score DESC, m.seq DESC
+  RETURN collect({id: m.id, score: score})[..$limit] AS matches
+}
+RETURN size(hits) AS fetched, matches`,
   textSearch: `CALL db.index.fulltext.queryNodes('${TEXT_INDEX}', $query, {limit: $fetch}) YIELD node, score
-WITH node AS m, score
-WHERE m.agentId = $agentId AND ${FILTER}
-RETURN m.id AS id, score
-ORDER BY score DESC
-LIMIT $limit`,
+WITH collect({node: node, score: score}) AS hits
+CALL (hits) {
+  UNWIND hits AS hit
+  WITH hit.node AS m, hit.score AS score
+  WHERE m.agentId = $agentId AND ${FILTER}
+  WITH m, score
+  ORDER BY score DESC, m.seq DESC
+  RETURN collect({id: m.id, score: score})[..$limit] AS matches
+}
+RETURN size(hits) AS fetched, matches`,
   entityMentionCounts: `UNWIND range(0, size($ids) - 1) AS position
 MATCH (e:Entity {id: $ids[position], agentId: $agentId})
 RETURN position, COUNT { (e)<-[:MENTIONS]-(:Memory) } AS mentions`,
@@ -318,10 +351,33 @@ LIMIT $limit`,
   candidates: `MATCH (m:Memory)
 WHERE m.id IN $ids AND m.agentId = $agentId AND ${FILTER}
 RETURN m {.id, .agentId, .content, .kind, .tags, .importance, .createdAt, .occurredAt, .metadata, .modality,
-          .mediaUri, .caption, .validFrom, .validUntil, .sessionId, .pinned, .consolidation} AS m,
+          .mediaUri, .caption, .validFrom, .validUntil, .sessionId, .pinned, .consolidation, .variants} AS m,
        CASE WHEN m.id IN $vectorsFor THEN m.embedding ELSE null END AS embedding`,
   ping: "RETURN 1 AS ok",
 } as const;
+
+/**
+ * Links between memories, one statement per type: relationship types are fixed in the
+ * statement text, never built from data. Both ends must be the agent's.
+ */
+export const LINK_CYPHER: Record<MemoryLinkType, string> = {
+  FOLLOWS: `UNWIND $pairs AS pair
+MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
+MATCH (t:Memory {id: pair.toId, agentId: $agentId})
+MERGE (f)-[:FOLLOWS]->(t)`,
+  DERIVED_FROM: `UNWIND $pairs AS pair
+MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
+MATCH (t:Memory {id: pair.toId, agentId: $agentId})
+MERGE (f)-[:DERIVED_FROM]->(t)`,
+  CONTRADICTS: `UNWIND $pairs AS pair
+MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
+MATCH (t:Memory {id: pair.toId, agentId: $agentId})
+MERGE (f)-[:CONTRADICTS]->(t)`,
+  SUPERSEDES: `UNWIND $pairs AS pair
+MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
+MATCH (t:Memory {id: pair.toId, agentId: $agentId})
+MERGE (f)-[:SUPERSEDES]->(t)`,
+};
 
 type GraphNode = Node<Integer, Record<string, unknown>>;
 
@@ -337,6 +393,7 @@ function toMemory(node: GraphNode | Record<string, unknown>, encryption: Encrypt
       content: p.content as string,
       caption: text(p.caption),
       metadata: text(p.metadata),
+      variants: text(p.variants),
     }),
     kind: p.kind as MemoryKind,
     tags: (p.tags as string[] | undefined) ?? [],
@@ -382,7 +439,6 @@ function filterParams(filter: MemoryFilter, now: string) {
 
 /** Neo4j's cosine index score is (1 + cosine) / 2; the port speaks plain cosine. */
 const scoreToCosine = (score: number) => 2 * score - 1;
-const cosineToScore = (cosine: number) => (1 + cosine) / 2;
 const entityKey = (agentId: string, normalizedName: string) => `${agentId}#${normalizedName}`;
 
 /** Deletes a memory (keeping its session chain connected) and the entities only it mentioned. */
@@ -408,6 +464,8 @@ export async function createNeo4jMemoryStore(
     MEMORY_CYPHER.memoryAgentIndex,
     MEMORY_CYPHER.memoryHashIndex,
     MEMORY_CYPHER.memorySessionIndex,
+    MEMORY_CYPHER.memoryStatementIndex,
+    MEMORY_CYPHER.memoryFrameIndex,
     MEMORY_CYPHER.entityAgentIndex,
     memoryVectorIndexCypher(dimensions),
     MEMORY_CYPHER.textIndex,
@@ -561,144 +619,154 @@ export class Neo4jMemoryStore implements MemoryStore {
   }
 
   /** One transaction function; the driver may retry it, and every step recomputes from the database. */
-  async write(batch: WriteBatch): Promise<WriteResult> {
-    const { agentId } = batch;
+  async write(query: WriteQuery, plan: (snapshot: WriteSnapshot) => WritePlan): Promise<WriteResult> {
+    const { agentId } = query;
+    // The first statement bumps the agent's revision, taking the Agent node's write lock: the
+    // reads below and the changes that follow cannot interleave with another writer of this
+    // agent. The driver may retry the whole function; `plan` is pure, so it decides the same.
     return this.writeTx(async (tx) => {
-      const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
-      const revision = toNumber(lock.get("revision"));
-      const before = toNumber(lock.get("memories"));
-      const validNow = filterParams({}, batch.now);
-      const results: WriteOutcome[] = [];
-      const created: string[] = [];
-      const entityIds = new Set<string>();
-      const superseded: MemoryRecord[] = [];
-
-      for (const item of batch.items) {
-        const record = item.record;
-        let duplicate = (
-          await tx.run(MEMORY_CYPHER.exactDuplicate, { ...validNow, agentId, hash: item.contentHash })
-        ).records[0]?.get("m") as GraphNode | undefined;
-        if (!duplicate && item.embedding && batch.dedupThreshold < 1) {
-          // The vector index sees committed data only: near duplicates within one batch are not merged.
-          const near = await tx.run(MEMORY_CYPHER.nearDuplicate, {
-            ...validNow,
-            agentId,
-            fetch: neo4j.int(64),
-            vector: [...item.embedding],
-            minScore: cosineToScore(batch.dedupThreshold),
-          });
-          duplicate = near.records
-            .map((row) => row.get("m") as GraphNode)
-            .find((node) => batch.mayMergeNear(toMemory(node, this.encryption), record));
-        }
-        let memoryId: string;
-        if (duplicate) {
-          const merged = batch.merge(toMemory(duplicate, this.encryption), record);
-          await tx.run(MEMORY_CYPHER.mergeMemory, {
-            id: merged.id,
-            tags: merged.tags,
-            importance: merged.importance,
-            occurredAt: merged.occurredAt,
-            metadata: sealMemoryFields(this.encryption, merged).metadata,
-            now: batch.now,
-            revision: neo4j.int(revision),
-          });
-          memoryId = merged.id;
-          results.push({ outcome: "MERGED", memory: merged });
-        } else {
-          await tx.run(MEMORY_CYPHER.insertMemory, {
-            agentId,
-            sessionId: record.sessionId,
-            props: {
-              id: record.id,
-              agentId,
-              ...sealMemoryFields(this.encryption, record),
-              contentHash: item.contentHash,
-              searchText: item.searchText,
-              agentToken: agentToken(agentId),
-              kind: record.kind,
-              tags: record.tags,
-              importance: record.importance,
-              createdAt: record.createdAt,
-              occurredAt: record.occurredAt,
-              modality: record.modality,
-              mediaUri: record.mediaUri,
-              validFrom: record.validFrom,
-              validUntil: record.validUntil,
-              sessionId: record.sessionId,
-              pinned: record.pinned,
-              consolidation: record.consolidation === null ? null : JSON.stringify(record.consolidation),
-              revision: neo4j.int(revision),
-              embedding: item.embedding ? [...item.embedding] : null,
-            },
-          });
-          memoryId = record.id;
-          created.push(record.id);
-          results.push({ outcome: "CREATED", memory: record });
-        }
-        for (const entity of item.entities) {
-          const linked = await tx.run(MEMORY_CYPHER.linkEntity, {
-            agentId,
-            memoryId,
-            key: entityKey(agentId, entity.normalizedName),
-            entityId: newEntityId(agentId),
-            name: entity.name,
-            normalizedName: entity.normalizedName,
-            type: entity.type,
-            now: batch.now,
-            revision: neo4j.int(revision),
-          });
-          entityIds.add(linked.records[0]!.get("id") as string);
-        }
-        for (const relation of item.relations) {
-          await tx.run(MEMORY_CYPHER.linkRelation, {
-            fromKey: entityKey(agentId, relation.from),
-            toKey: entityKey(agentId, relation.to),
-            type: relation.type,
-          });
-        }
-        for (const sourceId of item.derivedFrom) {
-          const linked = await tx.run(MEMORY_CYPHER.linkDerived, { memoryId, sourceId, agentId });
-          if (!linked.records[0]?.get("found")) throw new UnknownMemoryError(sourceId);
-        }
-        if (item.supersedes) {
-          const old = await tx.run(MEMORY_CYPHER.invalidate, {
-            id: item.supersedes,
-            agentId,
-            validUntil: record.occurredAt,
-            revision: neo4j.int(revision),
-          });
-          const node = old.records[0]?.get("m") as GraphNode | undefined;
-          if (!node) throw new UnknownMemoryError(item.supersedes, "supersedes");
-          superseded.push(toMemory(node, this.encryption));
-        }
-      }
-
-      const evicted: string[] = [];
-      if (batch.capacity !== null) {
-        const excess = before + created.length - batch.capacity;
-        if (excess > 0) {
-          const victims = await tx.run(MEMORY_CYPHER.evictionVictims, {
-            agentId,
-            keep: created,
-            limit: neo4j.int(excess),
-          });
-          for (const row of victims.records) {
-            const id = row.get("id") as string;
-            await deleteMemoryTx(tx, agentId, id);
-            evicted.push(id);
-          }
-        }
-      }
-      return {
-        results,
-        revision,
-        evicted,
-        superseded,
-        entityIds: [...entityIds],
-        firstMemories: before === 0,
-      };
+      const snapshot = await this.readSnapshot(tx, query);
+      return this.apply(tx, agentId, snapshot, plan(snapshot));
     });
+  }
+
+  private async readSnapshot(tx: ManagedTransaction, query: WriteQuery): Promise<WriteSnapshot> {
+    const { agentId } = query;
+    const lock = (await tx.run(MEMORY_CYPHER.lockAgent, { agentId })).records[0]!;
+    const matches = await tx.run(MEMORY_CYPHER.writeMatches, {
+      ...filterParams({}, query.now),
+      agentId,
+      hashes: query.contentHashes,
+      statements: query.statementKeys,
+      frames: query.frameKeys,
+      frameMatches: neo4j.int(FRAME_MATCHES),
+    });
+    const referenced = await tx.run(MEMORY_CYPHER.referenced, { agentId, ids: query.referencedIds });
+    const heads = await tx.run(MEMORY_CYPHER.sessionHeads, { agentId, sessionIds: query.sessionIds });
+    const eviction =
+      query.evictionCandidates === 0
+        ? null
+        : await tx.run(MEMORY_CYPHER.capacityVictims, {
+            agentId,
+            exclude: [],
+            limit: neo4j.int(query.evictionCandidates),
+          });
+    return {
+      revision: toNumber(lock.get("revision")),
+      memoryCount: toNumber(lock.get("memories")),
+      matches: matches.records.map((row) => {
+        const node = row.get("m") as GraphNode;
+        const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+        return {
+          record: toMemory(node, this.encryption),
+          contentHash: node.properties.contentHash as string,
+          statementKey: text(node.properties.statementKey),
+          frameKey: text(node.properties.frameKey),
+        };
+      }),
+      referenced: referenced.records.map((row) => toMemory(row.get("m") as GraphNode, this.encryption)),
+      sessionHeads: heads.records.map((row) => ({
+        sessionId: row.get("sessionId") as string,
+        id: row.get("id") as string,
+      })),
+      evictionOrder: eviction ? eviction.records.map((row) => row.get("id") as string) : [],
+    };
+  }
+
+  private async apply(
+    tx: ManagedTransaction,
+    agentId: string,
+    snapshot: WriteSnapshot,
+    plan: WritePlan,
+  ): Promise<WriteResult> {
+    const revision = neo4j.int(snapshot.revision);
+    const now = new Date().toISOString();
+    for (const item of plan.creates) {
+      const record = item.record;
+      await tx.run(MEMORY_CYPHER.insertMemory, {
+        agentId,
+        props: {
+          id: record.id,
+          agentId,
+          ...sealMemoryFields(this.encryption, record),
+          contentHash: item.contentHash,
+          statementKey: item.statementKey,
+          frameKey: item.frameKey,
+          searchText: item.searchText,
+          agentToken: agentToken(agentId),
+          kind: record.kind,
+          tags: record.tags,
+          importance: record.importance,
+          createdAt: record.createdAt,
+          occurredAt: record.occurredAt,
+          modality: record.modality,
+          mediaUri: record.mediaUri,
+          validFrom: record.validFrom,
+          validUntil: record.validUntil,
+          sessionId: record.sessionId,
+          pinned: record.pinned,
+          consolidation: record.consolidation === null ? null : JSON.stringify(record.consolidation),
+          revision,
+          embedding: item.embedding ? [...item.embedding] : null,
+        },
+      });
+    }
+    for (const record of plan.merges) {
+      const sealed = sealMemoryFields(this.encryption, record);
+      await tx.run(MEMORY_CYPHER.mergeMemory, {
+        id: record.id,
+        agentId,
+        tags: record.tags,
+        importance: record.importance,
+        occurredAt: record.occurredAt,
+        metadata: sealed.metadata,
+        variants: sealed.variants,
+        now,
+        revision,
+      });
+    }
+    const entityIds = new Set<string>();
+    for (const { memoryId, entities, relations } of plan.mentions) {
+      for (const entity of entities) {
+        const linked = await tx.run(MEMORY_CYPHER.linkEntity, {
+          agentId,
+          memoryId,
+          key: entityKey(agentId, entity.normalizedName),
+          entityId: newEntityId(agentId),
+          name: entity.name,
+          normalizedName: entity.normalizedName,
+          type: entity.type,
+          now,
+          revision,
+        });
+        entityIds.add(linked.records[0]!.get("id") as string);
+      }
+      for (const relation of relations) {
+        await tx.run(MEMORY_CYPHER.linkRelation, {
+          fromKey: entityKey(agentId, relation.from),
+          toKey: entityKey(agentId, relation.to),
+          type: relation.type,
+        });
+      }
+    }
+    for (const type of MEMORY_LINK_TYPES) {
+      const pairs = plan.links.filter((link) => link.type === type);
+      if (pairs.length > 0) await tx.run(LINK_CYPHER[type], { agentId, pairs });
+    }
+    const invalidated =
+      plan.invalidations.length === 0
+        ? []
+        : (
+            await tx.run(MEMORY_CYPHER.invalidateMany, { agentId, items: plan.invalidations, revision })
+          ).records.map((row) => toMemory(row.get("m") as GraphNode, this.encryption));
+    for (const id of plan.deletions) await deleteMemoryTx(tx, agentId, id);
+    return {
+      plan,
+      revision: snapshot.revision,
+      invalidated,
+      entityIds: [...entityIds],
+      firstMemories: snapshot.memoryCount === 0,
+    };
   }
 
   async forget(
@@ -808,13 +876,15 @@ export class Neo4jMemoryStore implements MemoryStore {
           const moved = await tx.run(MEMORY_CYPHER.moveToKept, { agentId, keepId: keep.id, fromId });
           if (toNumber(moved.records[0]?.get("moved") ?? 0) === 0) throw new UnknownMemoryError(fromId);
         }
+        const sealed = sealMemoryFields(this.encryption, keep);
         await tx.run(MEMORY_CYPHER.updateConsolidated, {
           id: keep.id,
           agentId,
           tags: keep.tags,
           importance: keep.importance,
           occurredAt: keep.occurredAt,
-          metadata: sealMemoryFields(this.encryption, keep).metadata,
+          metadata: sealed.metadata,
+          variants: sealed.variants,
           pinned: keep.pinned,
           consolidation: keep.consolidation === null ? null : JSON.stringify(keep.consolidation),
           revision: neo4j.int(revision),
@@ -857,6 +927,27 @@ export class Neo4jMemoryStore implements MemoryStore {
     });
   }
 
+  /**
+   * Runs an index search with growing over-fetch until `limit` matches survive the post-filter,
+   * the index has nothing more (it returned fewer hits than asked), or `maxFetch` is reached.
+   */
+  private async widening(
+    cypher: string,
+    params: Record<string, unknown>,
+    limit: number,
+    maxFetch: number,
+  ): Promise<ScoredId[]> {
+    let fetch = Math.min(maxFetch, limit * 4 + 32);
+    for (;;) {
+      const row = (await this.readTx((tx) => tx.run(cypher, { ...params, fetch: neo4j.int(fetch) })))
+        .records[0]!;
+      const matches = row.get("matches") as ScoredId[];
+      const exhausted = toNumber(row.get("fetched")) < fetch;
+      if (matches.length >= limit || exhausted || fetch >= maxFetch) return matches;
+      fetch = Math.min(maxFetch, fetch * 4);
+    }
+  }
+
   async vectorSearch(
     agentId: string,
     vector: Float32Array,
@@ -866,21 +957,8 @@ export class Neo4jMemoryStore implements MemoryStore {
   ): Promise<ScoredId[]> {
     const params = { ...filterParams(filter, now), agentId, vector: [...vector], limit: neo4j.int(limit) };
     // The index spans every agent: over-fetch, post-filter, and widen until `limit` survive.
-    let fetch = Math.min(MAX_VECTOR_FETCH, limit * 4 + 32);
-    for (;;) {
-      const result = await this.readTx((tx) =>
-        tx.run(MEMORY_CYPHER.vectorSearch, { ...params, fetch: neo4j.int(fetch) }),
-      );
-      const rows = result.records;
-      const exhausted = rows.length > 0 && toNumber(rows[0]!.get("fetched")) < fetch;
-      if (rows.length >= limit || exhausted || fetch >= MAX_VECTOR_FETCH) {
-        return rows.map((row) => ({
-          id: row.get("id") as string,
-          score: scoreToCosine(row.get("score") as number),
-        }));
-      }
-      fetch = Math.min(MAX_VECTOR_FETCH, fetch * 4);
-    }
+    const matches = await this.widening(MEMORY_CYPHER.vectorSearch, params, limit, MAX_VECTOR_FETCH);
+    return matches.map((match) => ({ id: match.id, score: scoreToCosine(match.score) }));
   }
 
   async textSearch(
@@ -893,16 +971,10 @@ export class Neo4jMemoryStore implements MemoryStore {
     if (terms.length === 0) return [];
     // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
     const query = `agentToken:"${agentToken(agentId)}" AND searchText:(${terms.map((t) => `"${t}"`).join(" OR ")})`;
-    const result = await this.readTx((tx) =>
-      tx.run(MEMORY_CYPHER.textSearch, {
-        ...filterParams(filter, now),
-        agentId,
-        query,
-        fetch: neo4j.int(limit * 4),
-        limit: neo4j.int(limit),
-      }),
-    );
-    return result.records.map((row) => ({ id: row.get("id") as string, score: row.get("score") as number }));
+    const params = { ...filterParams(filter, now), agentId, query, limit: neo4j.int(limit) };
+    // The index holds this agent's memories only (the token clause), but the filter is applied
+    // after it: over-fetch, and widen until `limit` survive or the index has no more.
+    return this.widening(MEMORY_CYPHER.textSearch, params, limit, MAX_TEXT_FETCH);
   }
 
   async entityMentionCounts(

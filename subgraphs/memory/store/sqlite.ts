@@ -3,9 +3,10 @@
  * graph edges; FTS5 for BM25; a sqlite-vec `vec0` table for vectors, partitioned by agent so a
  * nearest-neighbour query only scans that agent's vectors.
  *
- * Writes run in one IMMEDIATE transaction (the database write lock is taken first), so the
- * duplicate check and the insert that follows cannot interleave with another writer, and a
- * failing item (e.g. an unknown `derivedFrom`) rolls the whole batch back.
+ * Writes run in one IMMEDIATE transaction (the database write lock is taken first): the reads
+ * a write's plan is decided on (domain/write-plan.ts) and the changes it makes cannot interleave
+ * with another writer, and a failing item (e.g. an unknown `derivedFrom`) rolls the whole batch
+ * back. The adapter decides nothing itself: it reads and applies.
  */
 import path from "node:path";
 import { LRUCache } from "lru-cache";
@@ -32,8 +33,6 @@ import type {
   RelationRecord,
   ScoreComponents,
 } from "../domain/model.js";
-import { agentToken } from "./agent-token.js";
-import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 import {
   type AccessUpdate,
   type Candidate,
@@ -47,10 +46,13 @@ import {
   type RemovalResult,
   type ScoredId,
   UnknownMemoryError,
-  type WriteBatch,
-  type WriteOutcome,
+  type WritePlan,
+  type WriteQuery,
   type WriteResult,
-} from "./port.js";
+  type WriteSnapshot,
+} from "../domain/store-port.js";
+import { agentToken } from "./agent-token.js";
+import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 
 const MIGRATIONS = [
   `CREATE TABLE memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -132,14 +134,25 @@ const MIGRATIONS = [
      seq INTEGER PRIMARY KEY REFERENCES memories (seq) ON DELETE CASCADE,
      embedding BLOB NOT NULL
    );`,
+  // Facts are never lost (issue 13): statement and frame keys for dedup and contradictions, and
+  // the wordings merged into a memory. Rows written before have none (no paraphrase merging or
+  // contradiction links with them; exact duplicates still merge by content_hash).
+  `ALTER TABLE memories ADD COLUMN statement_key TEXT;
+   ALTER TABLE memories ADD COLUMN frame_key TEXT;
+   ALTER TABLE memories ADD COLUMN variants TEXT;
+   CREATE INDEX memories_agent_statement ON memories (agent_id, statement_key);
+   CREATE INDEX memories_agent_frame ON memories (agent_id, frame_key, seq);`,
 ];
+
+/** Stored memories of one frame a write compares with (the most recent): bounds a write's reads. */
+const FRAME_MATCHES = 20;
 
 /** vec0 refuses k above this. */
 const MAX_KNN = 4096;
 
 const MEMORY_COLUMNS = `m.seq, m.id, m.agent_id, m.content, m.kind, m.tags, m.importance, m.created_at,
   m.occurred_at, m.metadata, m.modality, m.media_uri, m.caption, m.valid_from, m.valid_until, m.session_id, m.revision,
-  m.pinned, m.consolidation`;
+  m.pinned, m.consolidation, m.variants`;
 
 /**
  * The filter as one static SQL fragment over `m`: unset parameters are NULL and switch their
@@ -174,6 +187,7 @@ interface MemoryRow {
   revision: number;
   pinned: number;
   consolidation: string | null;
+  variants: string | null;
 }
 
 interface EntityRow {
@@ -233,6 +247,9 @@ function filterParams(filter: MemoryFilter, now: string) {
     at: filter.asOf ?? now,
   };
 }
+
+const pick = <T extends object, K extends keyof T>(value: T, ...keys: K[]) =>
+  Object.fromEntries(keys.map((key) => [key, value[key]])) as Pick<T, K>;
 
 const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
 const blobVector = (blob: Buffer) =>
@@ -321,26 +338,49 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       countAgent: db.prepare("SELECT count(*) AS n FROM memories WHERE agent_id = ?"),
       agentRevision: db.prepare("SELECT revision FROM memory_agents WHERE agent_id = ?"),
-      exactDuplicate: filtered(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m
-         WHERE m.agent_id = @agentId AND m.content_hash = @hash AND FILTER ORDER BY m.seq DESC LIMIT 1`,
+      // A write's reads (WriteQuery): valid memories by content hash, statement key or frame
+      // key (the newest FRAME_MATCHES of each frame), each lookup on its own index.
+      writeMatches: filtered(
+        `SELECT ${MEMORY_COLUMNS}, m.content_hash, m.statement_key, m.frame_key FROM memories m
+         WHERE m.seq IN (
+           SELECT seq FROM memories WHERE agent_id = @agentId AND content_hash IN (SELECT value FROM json_each(@hashes))
+           UNION SELECT seq FROM memories WHERE agent_id = @agentId AND statement_key IN (SELECT value FROM json_each(@statements))
+           UNION SELECT seq FROM (
+             SELECT seq, row_number() OVER (PARTITION BY frame_key ORDER BY seq DESC) AS n FROM memories
+             WHERE agent_id = @agentId AND frame_key IN (SELECT value FROM json_each(@frames))
+           ) WHERE n <= ${FRAME_MATCHES}
+         ) AND FILTER`,
       ),
       knn: db.prepare(
         `SELECT rowid AS seq, distance FROM memory_vectors
          WHERE embedding MATCH @vector AND k = @k AND agent_id = @agentId`,
       ),
-      memoryBySeqFiltered: filtered(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.seq = @seq AND FILTER`),
+      referenced: db.prepare(
+        `SELECT ${MEMORY_COLUMNS} FROM json_each(@ids) j CROSS JOIN memories m ON m.id = j.value
+         WHERE m.agent_id = @agentId`,
+      ),
+      evictionOrder: db.prepare(
+        `SELECT id FROM memories WHERE agent_id = @agentId AND pinned = 0
+         ORDER BY importance ASC, coalesce(last_accessed_at, occurred_at) ASC, seq ASC LIMIT @limit`,
+      ),
       insertMemory: db.prepare(
-        `INSERT INTO memories (id, agent_id, content, content_hash, kind, tags, importance, created_at, occurred_at,
-           metadata, modality, media_uri, caption, valid_from, valid_until, session_id, revision, pinned, consolidation)
-         VALUES (@id, @agentId, @content, @contentHash, @kind, @tags, @importance, @createdAt, @occurredAt,
-           @metadata, @modality, @mediaUri, @caption, @validFrom, @validUntil, @sessionId, @revision, @pinned, @consolidation)
+        `INSERT INTO memories (id, agent_id, content, content_hash, statement_key, frame_key, kind, tags, importance,
+           created_at, occurred_at, metadata, modality, media_uri, caption, valid_from, valid_until, session_id,
+           revision, pinned, consolidation, variants)
+         VALUES (@id, @agentId, @content, @contentHash, @statementKey, @frameKey, @kind, @tags, @importance,
+           @createdAt, @occurredAt, @metadata, @modality, @mediaUri, @caption, @validFrom, @validUntil, @sessionId,
+           @revision, @pinned, @consolidation, @variants)
          RETURNING seq`,
       ),
       mergeMemory: db.prepare(
         `UPDATE memories SET tags = @tags, importance = @importance, occurred_at = @occurredAt, metadata = @metadata,
-           access_count = access_count + 1, last_accessed_at = @now, revision = @revision
-         WHERE seq = @seq`,
+           variants = @variants, access_count = access_count + 1, last_accessed_at = @now, revision = @revision
+         WHERE id = @id AND agent_id = @agentId`,
+      ),
+      insertLinkById: db.prepare(
+        `INSERT OR IGNORE INTO memory_links (from_seq, to_seq, type)
+         SELECT f.seq, t.seq, @type FROM memories f CROSS JOIN memories t
+         WHERE f.id = @fromId AND f.agent_id = @agentId AND t.id = @toId AND t.agent_id = @agentId`,
       ),
       insertFts: db.prepare("INSERT INTO memory_fts (rowid, agent, text) VALUES (?, ?, ?)"),
       insertVector: db.prepare("INSERT INTO memory_vectors (rowid, agent_id, embedding) VALUES (?, ?, ?)"),
@@ -357,8 +397,7 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       insertLink: db.prepare("INSERT OR IGNORE INTO memory_links (from_seq, to_seq, type) VALUES (?, ?, ?)"),
       sessionHead: db.prepare(
-        `SELECT seq FROM memories WHERE agent_id = ? AND session_id = ? AND seq <> ?
-         ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
+        `SELECT id FROM memories WHERE agent_id = ? AND session_id = ? ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
       ),
       agentMemorySeq: db.prepare("SELECT seq FROM memories WHERE id = ? AND agent_id = ?"),
       followsOf: db.prepare(
@@ -368,10 +407,6 @@ export class SqliteMemoryStore implements MemoryStore {
       deleteMemory: db.prepare("DELETE FROM memories WHERE seq = ?"),
       deleteFts: db.prepare("DELETE FROM memory_fts WHERE rowid = ?"),
       deleteVector: db.prepare("DELETE FROM memory_vectors WHERE rowid = ?"),
-      evictionVictims: db.prepare(
-        `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0 AND seq NOT IN (SELECT value FROM json_each(@keep))
-         ORDER BY importance ASC, coalesce(last_accessed_at, occurred_at) ASC, seq ASC LIMIT @limit`,
-      ),
       idOfSeq: db.prepare("SELECT id FROM memories WHERE seq = ?"),
       recordAccess: db.prepare(
         `UPDATE memories SET access_count = access_count + @count,
@@ -385,6 +420,10 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       invalidate: db.prepare(
         `UPDATE memories SET valid_until = @validUntil, revision = @revision WHERE seq = @seq RETURNING ${MEMORY_COLUMNS.replaceAll("m.", "")}`,
+      ),
+      invalidateById: db.prepare(
+        `UPDATE memories SET valid_until = @validUntil, revision = @revision WHERE id = @id AND agent_id = @agentId
+         RETURNING ${MEMORY_COLUMNS.replaceAll("m.", "")}`,
       ),
       policyVictims: db.prepare(
         `SELECT seq FROM memories WHERE agent_id = @agentId AND pinned = 0 AND (
@@ -421,7 +460,7 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       updateConsolidated: db.prepare(
         `UPDATE memories SET tags = @tags, importance = @importance, occurred_at = @occurredAt, metadata = @metadata,
-           pinned = @pinned, consolidation = @consolidation, revision = @revision WHERE seq = @seq`,
+           variants = @variants, pinned = @pinned, consolidation = @consolidation, revision = @revision WHERE seq = @seq`,
       ),
       resetFeedback: db.prepare(
         "UPDATE memories SET useful_count = 0, not_useful_count = 0 WHERE agent_id = ? AND (useful_count > 0 OR not_useful_count > 0)",
@@ -581,99 +620,91 @@ export class SqliteMemoryStore implements MemoryStore {
     return rows.map((row) => ({ fromId: row.from_id, toId: row.to_id, type: row.type }));
   }
 
-  async write(batch: WriteBatch): Promise<WriteResult> {
-    return this.db.transaction(() => this.writeInTransaction(batch)).immediate();
+  async write(query: WriteQuery, plan: (snapshot: WriteSnapshot) => WritePlan): Promise<WriteResult> {
+    // IMMEDIATE: the database write lock is taken before the reads, so nothing changes between
+    // what the plan was decided on and where it is applied.
+    return this.db
+      .transaction(() => {
+        const snapshot = this.readSnapshot(query);
+        return this.apply(query.agentId, snapshot, plan(snapshot));
+      })
+      .immediate();
   }
 
-  private writeInTransaction(batch: WriteBatch): WriteResult {
+  private readSnapshot(query: WriteQuery): WriteSnapshot {
     const { s } = this;
-    const { agentId } = batch;
-    const before = (s.countAgent.get(agentId) as { n: number }).n;
+    const { agentId } = query;
+    const memoryCount = (s.countAgent.get(agentId) as { n: number }).n;
     const { revision } = s.bumpAgent.get(agentId) as { revision: number };
-    const validNow = filterParams({}, batch.now);
-    const results: WriteOutcome[] = [];
-    const created: number[] = [];
-    const entityIds = new Set<string>();
-    const superseded: MemoryRecord[] = [];
-
-    for (const item of batch.items) {
-      const duplicate = this.findDuplicate(agentId, item, batch, validNow);
-      let seq: number;
-      if (duplicate) {
-        const merged = batch.merge(toMemory(duplicate, this.encryption), item.record);
-        s.mergeMemory.run({
-          seq: duplicate.seq,
-          tags: JSON.stringify(merged.tags),
-          importance: merged.importance,
-          occurredAt: merged.occurredAt,
-          metadata: sealMemoryFields(this.encryption, merged).metadata,
-          now: batch.now,
-          revision,
-        });
-        seq = duplicate.seq;
-        results.push({ outcome: "MERGED", memory: merged });
-      } else {
-        seq = this.insertMemory(item, revision);
-        created.push(seq);
-        results.push({ outcome: "CREATED", memory: item.record });
-      }
-      this.linkEntities(agentId, seq, item, revision, batch.now, entityIds);
-      for (const id of item.derivedFrom) {
-        const source = s.agentMemorySeq.get(id, agentId) as { seq: number } | undefined;
-        if (!source) throw new UnknownMemoryError(id);
-        if (source.seq !== seq) s.insertLink.run(seq, source.seq, "DERIVED_FROM");
-      }
-      if (item.supersedes) {
-        const old = s.agentMemorySeq.get(item.supersedes, agentId) as { seq: number } | undefined;
-        if (!old) throw new UnknownMemoryError(item.supersedes, "supersedes");
-        const row = s.invalidate.get({
-          seq: old.seq,
-          validUntil: item.record.occurredAt,
-          revision,
-        }) as MemoryRow;
-        superseded.push(toMemory(row, this.encryption));
-      }
-    }
-
-    const evicted: string[] = [];
-    if (batch.capacity !== null) {
-      const excess = before + created.length - batch.capacity;
-      if (excess > 0) {
-        const victims = s.evictionVictims.all({
-          agentId,
-          keep: JSON.stringify(created),
-          limit: excess,
-        }) as { seq: number }[];
-        for (const victim of victims) {
-          evicted.push((s.idOfSeq.get(victim.seq) as { id: string }).id);
-          this.deleteBySeq(victim.seq);
-        }
-      }
-    }
-    return { results, revision, evicted, superseded, entityIds: [...entityIds], firstMemories: before === 0 };
+    const matches = (
+      s.writeMatches.all({
+        ...filterParams({}, query.now),
+        agentId,
+        hashes: JSON.stringify(query.contentHashes),
+        statements: JSON.stringify(query.statementKeys),
+        frames: JSON.stringify(query.frameKeys),
+      }) as (MemoryRow & { content_hash: string; statement_key: string | null; frame_key: string | null })[]
+    ).map((row) => ({
+      record: toMemory(row, this.encryption),
+      contentHash: row.content_hash,
+      statementKey: row.statement_key,
+      frameKey: row.frame_key,
+    }));
+    const referenced = (
+      s.referenced.all({ agentId, ids: JSON.stringify(query.referencedIds) }) as MemoryRow[]
+    ).map((row) => toMemory(row, this.encryption));
+    const sessionHeads = query.sessionIds.flatMap((sessionId) => {
+      const head = s.sessionHead.get(agentId, sessionId) as { id: string } | undefined;
+      return head ? [{ sessionId, id: head.id }] : [];
+    });
+    const evictionOrder =
+      query.evictionCandidates === 0
+        ? []
+        : (s.evictionOrder.all({ agentId, limit: query.evictionCandidates }) as { id: string }[]).map(
+            (row) => row.id,
+          );
+    return { revision, memoryCount, matches, referenced, sessionHeads, evictionOrder };
   }
 
-  private findDuplicate(
-    agentId: string,
-    item: NewMemory,
-    batch: WriteBatch,
-    validNow: ReturnType<typeof filterParams>,
-  ): MemoryRow | undefined {
-    const threshold = batch.dedupThreshold;
-    const exact = this.s.exactDuplicate.get({ ...validNow, agentId, hash: item.contentHash }) as
-      | MemoryRow
-      | undefined;
-    if (exact || !item.embedding || threshold >= 1) return exact;
-    const nearest = this.s.knn.all({ vector: vectorBlob(item.embedding), k: 8, agentId }) as {
-      seq: number;
-      distance: number;
-    }[];
-    for (const hit of nearest) {
-      if (1 - hit.distance < threshold) break;
-      const row = this.s.memoryBySeqFiltered.get({ ...validNow, seq: hit.seq }) as MemoryRow | undefined;
-      if (row && batch.mayMergeNear(toMemory(row, this.encryption), item.record)) return row;
+  private apply(agentId: string, snapshot: WriteSnapshot, plan: WritePlan): WriteResult {
+    const { s } = this;
+    const { revision } = snapshot;
+    const now = new Date().toISOString();
+    for (const item of plan.creates) this.insertMemory(item, revision);
+    for (const record of plan.merges) {
+      const sealed = sealMemoryFields(this.encryption, record);
+      s.mergeMemory.run({
+        id: record.id,
+        agentId,
+        tags: JSON.stringify(record.tags),
+        importance: record.importance,
+        occurredAt: record.occurredAt,
+        metadata: sealed.metadata,
+        variants: sealed.variants,
+        now,
+        revision,
+      });
     }
-    return undefined;
+    const entityIds = new Set<string>();
+    for (const mention of plan.mentions) {
+      const memory = s.agentMemorySeq.get(mention.memoryId, agentId) as { seq: number };
+      this.linkEntities(agentId, memory.seq, mention, revision, now, entityIds);
+    }
+    for (const link of plan.links) s.insertLinkById.run({ ...link, agentId });
+    const invalidated = plan.invalidations.map(({ id, validUntil }) =>
+      toMemory(s.invalidateById.get({ id, agentId, validUntil, revision }) as MemoryRow, this.encryption),
+    );
+    for (const id of plan.deletions) {
+      const victim = s.agentMemorySeq.get(id, agentId) as { seq: number };
+      this.deleteBySeq(victim.seq);
+    }
+    return {
+      plan,
+      revision,
+      invalidated,
+      entityIds: [...entityIds],
+      firstMemories: snapshot.memoryCount === 0,
+    };
   }
 
   private insertMemory(item: NewMemory, revision: number): number {
@@ -683,6 +714,8 @@ export class SqliteMemoryStore implements MemoryStore {
       ...r,
       ...sealMemoryFields(this.encryption, r),
       contentHash: item.contentHash,
+      statementKey: item.statementKey,
+      frameKey: item.frameKey,
       tags: JSON.stringify(r.tags),
       pinned: r.pinned ? 1 : 0,
       consolidation: r.consolidation === null ? null : JSON.stringify(r.consolidation),
@@ -694,24 +727,20 @@ export class SqliteMemoryStore implements MemoryStore {
       s.insertVector.run(BigInt(seq), r.agentId, blob);
       s.insertEmbedding.run(seq, blob);
     }
-    if (r.sessionId !== null) {
-      const previous = s.sessionHead.get(r.agentId, r.sessionId, seq) as { seq: number } | undefined;
-      if (previous) s.insertLink.run(seq, previous.seq, "FOLLOWS");
-    }
     return seq;
   }
 
   private linkEntities(
     agentId: string,
     memorySeq: number,
-    item: NewMemory,
+    mention: Pick<NewMemory, "entities" | "relations">,
     revision: number,
     now: string,
     touched: Set<string>,
   ): void {
     const { s } = this;
     const seqByName = new Map<string, number>();
-    for (const entity of item.entities) {
+    for (const entity of mention.entities) {
       let row = s.entityByName.get(agentId, entity.normalizedName) as EntityRow | undefined;
       if (!row) {
         row = s.insertEntity.get({
@@ -728,7 +757,7 @@ export class SqliteMemoryStore implements MemoryStore {
       touched.add(row.id);
       s.insertMention.run(memorySeq, row.seq);
     }
-    for (const relation of item.relations) {
+    for (const relation of mention.relations) {
       const from = seqByName.get(relation.from);
       const to = seqByName.get(relation.to);
       if (from !== undefined && to !== undefined) s.insertRelation.run(from, to, relation.type);
@@ -864,7 +893,7 @@ export class SqliteMemoryStore implements MemoryStore {
             tags: JSON.stringify(keep.tags),
             importance: keep.importance,
             occurredAt: keep.occurredAt,
-            metadata: sealMemoryFields(this.encryption, keep).metadata,
+            ...pick(sealMemoryFields(this.encryption, keep), "metadata", "variants"),
             pinned: keep.pinned ? 1 : 0,
             consolidation: keep.consolidation === null ? null : JSON.stringify(keep.consolidation),
             revision,

@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
-import type { StateVersionRecord } from "../store/port.js";
+import type { StateVersionRecord } from "./store-port.js";
 
 export type HashedFields = Pick<StateVersionRecord, "version" | "data" | "createdAt" | "author" | "reason">;
 

@@ -12,6 +12,9 @@ import { badUserInput, notFound, payloadTooLarge, versionConflict } from "../../
 import { type EventBus, OrderedPublisher, topic } from "../../../core/events.js";
 import type { Logger } from "../../../core/logger.js";
 import { findJsonProblem, isWellFormedText } from "../../../core/validation/json.js";
+import { type ChainVerification, ChainVerifier, hashVersion } from "./hash-chain.js";
+import type { JsonValue } from "./json.js";
+import { applyStatePatch, type PatchFormat } from "./patch.js";
 import {
   type AppendResult,
   type HistoryPage,
@@ -19,10 +22,7 @@ import {
   type StateStore,
   type StateVersionRecord,
   VersionConflictError,
-} from "../store/port.js";
-import { type ChainVerification, ChainVerifier, hashVersion } from "./hash-chain.js";
-import type { JsonValue } from "./json.js";
-import { applyStatePatch, type PatchFormat } from "./patch.js";
+} from "./store-port.js";
 
 export interface StateLimits {
   /** Largest serialised state document, in bytes (STATE_MAX_BYTES). */

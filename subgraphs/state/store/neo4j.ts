@@ -28,7 +28,7 @@ import {
   type StateVersionRecord,
   stateDataContext,
   VersionConflictError,
-} from "./port.js";
+} from "../domain/store-port.js";
 
 /** Every statement this adapter sends; each is linted by the Cypher linter in `npm test`. */
 export const STATE_CYPHER = {

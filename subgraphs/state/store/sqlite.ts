@@ -24,7 +24,7 @@ import {
   type StateVersionRecord,
   stateDataContext,
   VersionConflictError,
-} from "./port.js";
+} from "../domain/store-port.js";
 
 const MIGRATIONS = [
   `CREATE TABLE agent_heads (

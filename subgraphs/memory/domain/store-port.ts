@@ -1,7 +1,12 @@
 /**
  * The MemoryStore port: everything the memory subgraph needs from its store of record. Two
  * adapters implement it (SQLite with sqlite-vec and FTS5; Neo4j with its vector and full-text
- * indexes) and one contract suite (test/memory/store-contract.ts) tests both.
+ * indexes) and one contract suite (test/contract/memory-store.contract.ts) tests both.
+ *
+ * It lives in the domain, next to the code that uses it: the adapters depend on the domain,
+ * never the other way. The rules of a write (dedup, merge, supersede, contradictions, links,
+ * eviction) are the domain's (domain/write-plan.ts); an adapter reads what a write asks for and
+ * applies what it decided.
  *
  * The store finds and returns candidates; it does not rank. Scoring lives in the domain
  * (domain/scoring.ts), so both adapters rank identically and a new signal needs no Cypher or SQL.
@@ -33,8 +38,12 @@ export interface NewRelation {
 
 export interface NewMemory {
   record: MemoryRecord;
-  /** sha256 of the normalised text: equal hashes are exact duplicates. */
+  /** Fingerprint of the normalised text: equal hashes are exact duplicates. */
   contentHash: string;
+  /** Fingerprint of the canonical statement (domain/statements.ts): equal keys say the same thing. */
+  statementKey: string;
+  /** Fingerprint of the frame and subject: memories that may contradict this one share it; null when it has none. */
+  frameKey: string | null;
   /** What the full-text index sees (the caption for non-text memories). */
   searchText: string;
   /** Unit-length; null when no embedder is configured and the client sent none. */
@@ -47,34 +56,81 @@ export interface NewMemory {
   supersedes?: string | null;
 }
 
-export interface WriteBatch {
+/**
+ * What a write must read before it can decide, inside its own transaction once it holds the
+ * agent's write lock (domain/write-plan.ts builds it; both adapters answer it the same way).
+ */
+export interface WriteQuery {
   agentId: string;
-  items: NewMemory[];
-  /** Cosine similarity at or above which an item merges into an existing memory (1 = exact text only). */
-  dedupThreshold: number;
-  /** Most memories kept for the agent; the lowest-value older ones are evicted past it. */
-  capacity: number | null;
-  /** The instant validity is judged at when looking for duplicates (ISO 8601). */
+  /** The instant validity is judged at (ISO 8601). */
   now: string;
-  /** Combines an existing memory with a duplicate of it; pure, so a retried transaction gets the same result. */
-  merge(existing: MemoryRecord, incoming: MemoryRecord): MemoryRecord;
-  /** Whether a near duplicate (by cosine) may be merged; exact duplicates always are. */
-  mayMergeNear(existing: MemoryRecord, incoming: MemoryRecord): boolean;
+  /** Valid memories with any of these content hashes, statement keys or frame keys. */
+  contentHashes: string[];
+  statementKeys: string[];
+  frameKeys: string[];
+  /** Memories of the agent by id, valid or not (derivedFrom and supersedes targets). */
+  referencedIds: string[];
+  /** The latest memory of each of these sessions (what a new memory FOLLOWS). */
+  sessionIds: string[];
+  /** How many of the agent's unpinned memories to list in eviction order (0: none). */
+  evictionCandidates: number;
 }
 
+/** A stored memory as the write algorithm compares it. */
+export interface StoredStatement {
+  record: MemoryRecord;
+  contentHash: string;
+  /** Null for memories written before statement keys existed. */
+  statementKey: string | null;
+  frameKey: string | null;
+}
+
+/** The answer to a WriteQuery, read under the agent's write lock. */
+export interface WriteSnapshot {
+  /** The agent's memory revision after this write; everything it touches carries it. */
+  revision: number;
+  /** How many memories the agent had before this write. */
+  memoryCount: number;
+  /** Valid memories matching a content hash, statement key or frame key of the query. */
+  matches: StoredStatement[];
+  /** The referenced memories that exist for this agent. */
+  referenced: MemoryRecord[];
+  sessionHeads: { sessionId: string; id: string }[];
+  /** Unpinned memories, least valuable first (lowest importance, then least recently used, then oldest). */
+  evictionOrder: string[];
+}
+
+/** What a write changes, decided by the domain from the snapshot; the adapter applies it as given. */
+export interface WritePlan {
+  /** New memories, in this order. */
+  creates: NewMemory[];
+  /** Existing memories as they are after merging (their variants, tags, importance, occurredAt, metadata). */
+  merges: MemoryRecord[];
+  /** Entities to create or find by normalised name, mentioned by a created or merged memory. */
+  mentions: { memoryId: string; entities: NewEntity[]; relations: NewRelation[] }[];
+  links: MemoryLink[];
+  invalidations: { id: string; validUntil: string }[];
+  /** Memories evicted to stay within the capacity. */
+  deletions: string[];
+  /** One per input item, in input order. */
+  outcomes: WriteOutcome[];
+}
+
+export type RememberOutcomeKind = "CREATED" | "MERGED" | "SUPERSEDED";
+
 export interface WriteOutcome {
-  outcome: "CREATED" | "MERGED";
+  outcome: RememberOutcomeKind;
   memory: MemoryRecord;
+  /** Valid memories this one contradicts (linked CONTRADICTS), as they were before this write. */
+  contradicts: string[];
 }
 
 export interface WriteResult {
-  results: WriteOutcome[];
+  plan: WritePlan;
   /** The agent's memory revision after this write; every memory and entity it touched carries it. */
   revision: number;
-  /** Memories removed to stay within the capacity limit. */
-  evicted: string[];
-  /** Memories invalidated by `supersedes`, as they are now. */
-  superseded: MemoryRecord[];
+  /** Memories invalidated by this write (supersedes, or the contradiction policy), as they are now. */
+  invalidated: MemoryRecord[];
   /** Entities created or linked by this write. */
   entityIds: string[];
   /** True when the agent had no memories before this write. */
@@ -132,7 +188,7 @@ export interface Page<T> {
   totalCount: number;
 }
 
-/** `derivedFrom` names a memory the agent does not have. Nothing was written. */
+/** `derivedFrom` or `supersedes` names a memory the agent does not have. Nothing was written. */
 export class UnknownMemoryError extends Error {
   constructor(
     readonly memoryId: string,
@@ -189,8 +245,12 @@ export interface MemoryStore {
   /** FOLLOWS and DERIVED_FROM links touching these memories, either direction. */
   links(memoryIds: readonly string[]): Promise<MemoryLink[]>;
 
-  /** Stores a batch atomically, merging duplicates; all or nothing. */
-  write(batch: WriteBatch): Promise<WriteResult>;
+  /**
+   * One write, all or nothing: takes the agent's write lock, reads what `query` asks for, calls
+   * `plan` with it (pure and quick; Neo4j may call it again when it retries the transaction) and
+   * applies the plan. What `plan` throws (e.g. UnknownMemoryError) aborts the write.
+   */
+  write(query: WriteQuery, plan: (snapshot: WriteSnapshot) => WritePlan): Promise<WriteResult>;
   /**
    * Removes a memory of the agent; `revision` is the agent's memory revision after the delete,
    * `remaining` how many memories the agent still has.
