@@ -10,7 +10,7 @@ import { createInProcessEventBus, type EventBus } from "../events.js";
 import type { Logger } from "../logger.js";
 import { CacheAdmin } from "./admin.js";
 import { CacheAvailability } from "./availability.js";
-import type { CacheBackend } from "./backend.js";
+import type { CacheBackend, EntryWrite } from "./backend.js";
 import { BackgroundWork } from "./background.js";
 import {
   CACHE_EVENTS_TOPIC,
@@ -21,7 +21,7 @@ import {
 import { type CoAccessStore, CoAccessTracker, createInProcessCoAccessStore } from "./coaccess.js";
 import { EntryCodec } from "./codec.js";
 import { StoreFill } from "./fill.js";
-import type { CacheRef } from "./keys.js";
+import { type CacheRef, parseCacheKey } from "./keys.js";
 import { NearCache } from "./near-cache.js";
 import { CachePolicies } from "./policies.js";
 import type { CacheDataType, CachePolicy } from "./policy.js";
@@ -64,6 +64,8 @@ export interface CacheLayerOptions {
 const SUBSCRIBE_WAIT_MS = 3000;
 /** Background work still running at shutdown is abandoned after this long. */
 const CLOSE_GRACE_MS = 3000;
+/** Entries per pipeline when re-seeding Redis from the near cache. */
+const RESEED_BATCH = 500;
 
 export class CacheLayer {
   readonly backend: CacheBackend;
@@ -84,6 +86,7 @@ export class CacheLayer {
   private readonly sources = new CacheSources();
   private readonly background: BackgroundWork;
   private readonly near: NearCache;
+  private readonly codec: EntryCodec;
   private readonly fill: StoreFill;
   private readonly reads: ReadThrough;
   private readonly writes: CacheWrites;
@@ -111,16 +114,16 @@ export class CacheLayer {
     this.availability = new CacheAvailability({
       backend: this.backend,
       reloadPolicies: () => this.policies.reload(),
-      // Redis now holds tombstones for what was written during the outage: the next read of
-      // each entry loads it and writes it back, so Redis is warm again for every replica.
-      onRecovered: () => this.near.clear(),
+      // Redis now holds tombstones for what was written during the outage; what the near
+      // cache holds is as good as a write-back (revision-compared like one).
+      onRecovered: () => this.background.track(this.reseedFromNear()),
       logger: options.logger,
     });
-    const codec = new EntryCodec(
+    const codec = (this.codec = new EntryCodec(
       options.encryption ?? plaintextStorage,
       (type) => this.policies.get(type).ttlSeconds,
       options.logger,
-    );
+    ));
     this.fill = new StoreFill({
       backend: this.backend,
       availability: this.availability,
@@ -287,6 +290,23 @@ export class CacheLayer {
   /** Resolves when background work started so far (write-backs, prefetch, lock releases) is done. */
   settled(): Promise<void> {
     return this.background.settled();
+  }
+
+  /**
+   * Writes the near cache's copies to Redis, as write-backs (refused where Redis holds a newer
+   * revision or a floor), so the shared cache is warm again after an outage for the admin view
+   * and any process that reads Redis.
+   */
+  private async reseedFromNear(): Promise<void> {
+    const writes: EntryWrite[] = [];
+    for (const [key, copy] of this.near.copies()) {
+      const parsed = parseCacheKey(key);
+      if (!parsed || !this.policies.get(parsed.type).enabled) continue;
+      writes.push(this.codec.entry(parsed.type, parsed, copy.revision, copy.value));
+    }
+    for (let start = 0; start < writes.length; start += RESEED_BATCH) {
+      await this.backend.putIfNewer(writes.slice(start, start + RESEED_BATCH));
+    }
   }
 
   private async flushCounters(): Promise<void> {

@@ -23,7 +23,7 @@ import type { EntryCodec } from "./codec.js";
 import { type CacheRef, cacheKey } from "./keys.js";
 import type { NearCache } from "./near-cache.js";
 import type { CachePolicies } from "./policies.js";
-import type { CacheDataType } from "./policy.js";
+import { type CacheDataType, ttlWithJitter } from "./policy.js";
 import type { BatchLoad, CacheSource } from "./sources.js";
 import type { CacheCounters, CounterName } from "./stats.js";
 
@@ -76,6 +76,7 @@ function deferred<T>() {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface StoreFillOptions {
   backend: CacheBackend;
@@ -93,6 +94,8 @@ export class StoreFill {
   /** Orders reads and store loads in this process. */
   private sequence = 0;
   private readonly inflight = new Map<string, Flight>();
+  /** Loaded values waiting to be kept in the near cache (see keepNearSoon). */
+  private readonly nearPending: { type: CacheDataType; miss: Miss; loaded: Revisioned<unknown> }[] = [];
 
   constructor(private readonly options: StoreFillOptions) {}
 
@@ -236,42 +239,31 @@ export class StoreFill {
     mode: FillMode,
     locking: Promise<Map<string, string>> | null,
   ): Promise<void> {
-    const { codec, near, policies, availability, backend, background } = this.options;
+    const { codec, policies, availability, backend, background } = this.options;
     const loaded = await this.loadFromStore(
       type,
       misses.map((miss) => miss.ref),
       load,
     );
-    // Encoded now, before anyone reads on: the near copy's size is its encoded size.
-    const writes =
-      mode.writeBack || mode.keepNear
-        ? misses.map((miss, i) => codec.entry(type, miss.ref, loaded[i]!.revision, loaded[i]!.value))
-        : [];
-    if (mode.keepNear) {
-      misses.forEach((miss, i) => {
-        const write = writes[i]!;
-        near.keep(
-          miss.key,
-          miss.ref.agentId,
-          write.revision,
-          loaded[i]!.value,
-          write.payload!.length,
-          write.ttlMs,
-        );
-      });
-    }
     misses.forEach((miss, i) => {
       flights.get(miss.key)!.resolve(loaded[i]!);
     });
-    // Off the response path: a failed write-back only costs a later miss. The same script
-    // releases the fill locks, so processes waiting for this fill find the value.
+    if (mode.keepNear) this.keepNearSoon(type, misses, loaded);
+    if (!mode.writeBack && !locking) return;
+    // Off the response path, from the next turn of the event loop (the readers answer first). A
+    // failed write-back only costs a later miss. The same script releases the fill locks, so
+    // processes waiting for this fill find the value.
     background.track(
       (async () => {
+        await nextTurn();
         const tokens = (await locking) ?? new Map<string, string>();
         if (mode.writeBack && policies.get(type).enabled && availability.usable) {
           try {
             await backend.putIfNewer(
-              writes.map((write, i) => ({ ...write, unlockToken: tokens.get(misses[i]!.key) })),
+              misses.map((miss, i) => ({
+                ...codec.entry(type, miss.ref, loaded[i]!.revision, loaded[i]!.value),
+                unlockToken: tokens.get(miss.key),
+              })),
             );
             return;
           } catch (error) {
@@ -280,6 +272,29 @@ export class StoreFill {
         }
         if (tokens.size > 0) await backend.releaseFills([...tokens.keys()], [...tokens.values()]);
       })(),
+    );
+  }
+
+  /**
+   * Keeps near copies of what was loaded, from the next turn of the event loop and batched for
+   * every fill of this turn: sizing a copy means serialising it, which costs as much as an
+   * embedded store's read, so it must not delay the readers. A copy older than one kept
+   * meanwhile is refused; one that is stale by then fails its probe on the next read.
+   */
+  private keepNearSoon(type: CacheDataType, misses: Miss[], loaded: Revisioned<unknown>[]): void {
+    misses.forEach((miss, i) => {
+      this.nearPending.push({ type, miss, loaded: loaded[i]! });
+    });
+    if (this.nearPending.length > misses.length) return; // a flush is scheduled already
+    this.options.background.track(
+      nextTurn().then(() => {
+        const { near, policies } = this.options;
+        for (const { type, miss, loaded } of this.nearPending.splice(0)) {
+          const size = JSON.stringify(loaded.value)?.length ?? 4;
+          const ttlMs = ttlWithJitter(policies.get(type).ttlSeconds);
+          near.keep(miss.key, miss.ref.agentId, loaded.revision, loaded.value, size, ttlMs);
+        }
+      }),
     );
   }
 

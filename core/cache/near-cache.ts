@@ -139,6 +139,13 @@ export class NearCache {
     this.entries?.clear();
   }
 
+  /** Every copy held now, with its key (for re-seeding Redis after an outage). */
+  *copies(): Generator<[string, NearEntry]> {
+    if (!this.entries) return;
+    for (const [key, entry] of this.entries.entries())
+      yield [key, { revision: entry.revision, value: entry.value }];
+  }
+
   private unindex(agentId: string, key: string): void {
     const keys = this.byAgent.get(agentId);
     keys?.delete(key);

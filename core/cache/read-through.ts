@@ -5,8 +5,8 @@
  *
  * - a type whose store is in this process (it registered a `probe`): this process's near cache,
  *   checked against the store's revisions in the same synchronous step (near-cache.ts); misses
- *   go straight to the store, which is cheaper than a Redis round trip, and are written back to
- *   Redis off the response path;
+ *   go straight to the store, which is cheaper than a Redis round trip. Redis is not read for
+ *   such a type, so nothing is written back to it; writes still update it (writes.ts);
  * - any other type: one MGET, which also reads each key's fill lock (fill.ts); tombstones and
  *   absent keys are misses.
  *
@@ -69,7 +69,8 @@ export class ReadThrough {
     let mode: FillMode;
     if (enabled && source.probe && near.enabled) {
       misses = this.readNear(type, keys, refs, source.probe, results);
-      mode = { lock: false, writeBack: availability.usable, keepNear: true };
+      // Nothing reads this type from Redis (every process has its store at hand): no write-back.
+      mode = { lock: false, writeBack: false, keepNear: true };
     } else {
       const read = enabled && availability.usable ? await this.readShared(type, keys) : null;
       misses = this.collectShared(type, keys, refs, read, results);

@@ -161,9 +161,12 @@ describe("cache layer (real Redis)", () => {
     await r.state.putState(WRITER, { agentId: "herd-1", data: { hot: true } });
     await r.cache.admin.invalidateAgent("herd-1");
     const loadsBefore = r.store.loads;
+    const missesBefore = r.cache.stats("AGENT_STATE").misses;
     r.store.hold();
     const reads = Array.from({ length: 100 }, () => r.state.createLoaders().current.load(current("herd-1")));
     await eventually(() => r.store.waiting === 1);
+    // Every read has had its MGET answered (and so joined the load) before the load ends.
+    await eventually(() => r.cache.stats("AGENT_STATE").misses - missesBefore === 100);
     r.store.release();
     const values = await Promise.all(reads);
     expect(values.every((v) => v?.version === 1)).toBe(true);

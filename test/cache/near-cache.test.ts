@@ -135,7 +135,7 @@ describe("near cache of an embedded store (two replicas, real Redis)", () => {
       async () => (await a.cache.availability.recover()) && (await b.cache.availability.recover()),
     );
     for (const reader of [a, b]) expect((await readState(reader, "down-1"))?.data).toEqual({ step: 5 });
-    // The first read after the outage wrote the value back: Redis no longer holds a tombstone.
+    // Recovery wrote the near copies back (revision-compared): Redis no longer holds a tombstone.
     await a.cache.settled();
     await b.cache.settled();
     expect(await a.redis.get(cacheKey("AGENT_STATE", current("down-1")))).toMatch(/^\d+\|V/);
