@@ -20,9 +20,9 @@ import {
   memoryAddedTopic,
   type RecallArgs,
 } from "./domain/memory-service.js";
-import type { EntityRecord, MemoryConfig, MemoryRecord } from "./domain/model.js";
+import type { EntityRecord, MemoryConfig, MemoryLinkType, MemoryRecord } from "./domain/model.js";
 import type { ScoredCandidate } from "./domain/scoring.js";
-import type { Page } from "./domain/store-port.js";
+import type { Page, WriteOutcome } from "./domain/store-port.js";
 import { DateTimeInput } from "./scalars.js";
 
 export interface MemoryContext extends SubgraphContext {
@@ -85,10 +85,17 @@ export function createMemoryResolvers(
       remember: async (_: unknown, args: { agentId: string; input: MemoryInput }, context: MemoryContext) => {
         const agentId = agentFor(args.agentId, context, "write");
         const [result] = await service.remember(context.principal, agentId, [args.input]);
-        return result;
+        return toRememberResult(result!, context);
       },
-      rememberMany: (_: unknown, args: { agentId: string; inputs: MemoryInput[] }, context: MemoryContext) =>
-        service.remember(context.principal, agentFor(args.agentId, context, "write"), args.inputs),
+      rememberMany: async (
+        _: unknown,
+        args: { agentId: string; inputs: MemoryInput[] },
+        context: MemoryContext,
+      ) => {
+        const agentId = agentFor(args.agentId, context, "write");
+        const results = await service.remember(context.principal, agentId, args.inputs);
+        return results.map((result) => toRememberResult(result, context));
+      },
       forget: (_: unknown, args: { id: string }, context: MemoryContext) => {
         const agentId = memoryOwner(args.id);
         if (!agentId) throw notFound(`Memory "${args.id.slice(0, 200)}" does not exist`, { argument: "id" });
@@ -188,16 +195,14 @@ export function createMemoryResolvers(
           ? context.loaders.memory.load(MemoryService.memoryRef({ ...memory, id: previous.toId }))
           : null;
       },
-      derivedFrom: async (memory: MemoryRecord, _: unknown, context: MemoryContext) => {
-        const links = await context.loaders.links.load(memory.id);
-        const sources = links.filter((link) => link.type === "DERIVED_FROM" && link.fromId === memory.id);
-        const records = await context.loaders.memory.loadMany(
-          sources.map((link) => ({ agentId: memory.agentId, id: link.toId })),
-        );
-        return records.filter(
-          (record): record is MemoryRecord => record !== null && !(record instanceof Error),
-        );
-      },
+      derivedFrom: (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        linked(memory, context, "DERIVED_FROM", "outgoing"),
+      contradicts: (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        linked(memory, context, "CONTRADICTS", "both"),
+      supersedes: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        (await linked(memory, context, "SUPERSEDES", "outgoing"))[0] ?? null,
+      supersededBy: async (memory: MemoryRecord, _: unknown, context: MemoryContext) =>
+        (await linked(memory, context, "SUPERSEDES", "incoming"))[0] ?? null,
     },
     Entity: {
       related: async (entity: EntityRecord, _: unknown, context: MemoryContext) => {
@@ -215,6 +220,41 @@ export function createMemoryResolvers(
       },
     },
   };
+}
+
+/** A write's outcome as the API shows it: the memories it contradicts and replaced are loaded on demand. */
+function toRememberResult(result: WriteOutcome, context: MemoryContext) {
+  const load = (id: string) => context.loaders.memory.load({ agentId: result.memory.agentId, id });
+  return {
+    outcome: result.outcome,
+    memory: result.memory,
+    contradicts: async () =>
+      (await Promise.all(result.contradicts.map(load))).filter((m): m is MemoryRecord => m !== null),
+    superseded: async () =>
+      result.outcome === "SUPERSEDED"
+        ? ((await linked(result.memory, context, "SUPERSEDES", "outgoing"))[0] ?? null)
+        : null,
+  };
+}
+
+/** The memories at the other end of a memory's links of one type, in the given direction. */
+async function linked(
+  memory: MemoryRecord,
+  context: MemoryContext,
+  type: MemoryLinkType,
+  direction: "outgoing" | "incoming" | "both",
+): Promise<MemoryRecord[]> {
+  const links = await context.loaders.links.load(memory.id);
+  const others = links.flatMap((link) => {
+    if (link.type !== type) return [];
+    if (link.fromId === memory.id && direction !== "incoming") return [link.toId];
+    if (link.toId === memory.id && direction !== "outgoing") return [link.fromId];
+    return [];
+  });
+  const records = await context.loaders.memory.loadMany(
+    [...new Set(others)].map((id) => ({ agentId: memory.agentId, id })),
+  );
+  return records.filter((record): record is MemoryRecord => record !== null && !(record instanceof Error));
 }
 
 /** Store pages carry their own cursors (row positions), which need not be node fields. */

@@ -222,20 +222,29 @@ describe.each(STORES)("learning, forgetting, consolidation and temporal facts (%
     const written = await rememberAll(agentId, [
       { content: "The wifi password is on the fridge", occurredAt: "2026-01-01T10:00:00Z", tags: ["home"] },
       {
-        content: "The wifi password is on the fridge door",
+        content: "The wifi password is actually on the fridge!",
         occurredAt: "2026-01-03T10:00:00Z",
         importance: 0.7,
       },
+      // Close by cosine, but another place: a different fact, never merged.
+      { content: "The wifi password is on the fridge door", occurredAt: "2026-01-04T10:00:00Z" },
       { content: "Lunch with the design team is at noon on Fridays", occurredAt: "2026-01-02T10:00:00Z" },
     ]);
     const response = await mutate<{
       consolidateMemories: {
         removed: number;
-        merged: { id: string; importance: number; tags: string[]; consolidation: Record<string, unknown> }[];
+        merged: {
+          id: string;
+          importance: number;
+          tags: string[];
+          consolidation: Record<string, unknown>;
+          variants: unknown[];
+        }[];
       };
     }>(
       `mutation { consolidateMemories(agentId: "consolidate-1", threshold: 0.8) { removed
-        merged { id importance tags consolidation { sourceIds count firstOccurredAt lastOccurredAt } } } }`,
+        merged { id importance tags consolidation { sourceIds count firstOccurredAt lastOccurredAt }
+          variants { content occurrences firstOccurredAt } } } }`,
     );
     expect(response.errors).toBeUndefined();
     const result = response.data!.consolidateMemories;
@@ -250,7 +259,20 @@ describe.each(STORES)("learning, forgetting, consolidation and temporal facts (%
       firstOccurredAt: "2026-01-01T10:00:00.000Z",
       lastOccurredAt: "2026-01-03T10:00:00.000Z",
     });
-    expect((await contents(agentId)).memories).toHaveLength(2);
+    // Both wordings are kept.
+    expect(merged!.variants).toEqual([
+      {
+        content: "The wifi password is on the fridge",
+        occurrences: 1,
+        firstOccurredAt: "2026-01-01T10:00:00.000Z",
+      },
+      {
+        content: "The wifi password is actually on the fridge!",
+        occurrences: 1,
+        firstOccurredAt: "2026-01-03T10:00:00.000Z",
+      },
+    ]);
+    expect((await contents(agentId)).memories).toHaveLength(3);
   });
 
   it("supersedes, invalidateMemory and asOf: recall answers what was true at a moment", async () => {

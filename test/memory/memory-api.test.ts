@@ -28,6 +28,13 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
   const count = async (agentId: string) =>
     (await env.mnemo.query<{ agent: { memories: { totalCount: number } } }>(COUNT, { id: agentId })).data!
       .agent.memories.totalCount;
+  const validCount = async (agentId: string) =>
+    (
+      await env.mnemo.query<{ agent: { memories: { totalCount: number } } }>(
+        `query Valid($id: ID!) { agent(id: $id) { memories { totalCount } } }`,
+        { id: agentId },
+      )
+    ).data!.agent.memories.totalCount;
 
   it("remembers a memory with every field and reads it back by id and through the agent", async () => {
     const written = await remember("api-1", {
@@ -158,12 +165,12 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
       occurredAt: "2099-01-01T00:00:00.000Z",
       accessCount: 1,
     });
-    // Near duplicate: a paraphrase the model scores above a lowered threshold.
-    await env.mnemo.query(
-      `mutation { configureMemory(agentId: "api-dedup", config: { dedupThreshold: 0.8 }) { dedupThreshold } }`,
-    );
-    const near = await remember("api-dedup", { content: "The deploy freeze begins on Friday" });
+    // A paraphrase that states the same thing (a filler word, another spelling of the day).
+    const near = await remember("api-dedup", { content: "The deploy freeze actually starts on Fri" });
     expect(near.data!.remember.outcome).toBe("MERGED");
+    // Another word is another statement, however close in meaning: kept.
+    const synonym = await remember("api-dedup", { content: "The deploy freeze begins on Friday" });
+    expect(synonym.data!.remember.outcome).toBe("CREATED");
     const unrelated = await remember("api-dedup", { content: "Lunch is pizza today" });
     expect(unrelated.data!.remember.outcome).toBe("CREATED");
     // The model scores these 0.99 alike, but the numbers differ: an update, not a duplicate.
@@ -176,8 +183,112 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
       inputs: [{ content: "same thing" }, { content: "Same thing!" }, { content: "another thing" }],
     });
     expect(many.data!.rememberMany.map((r) => r.outcome)).toEqual(["CREATED", "MERGED", "CREATED"]);
-    expect(await count("api-dedup")).toBe(4);
+    expect(await count("api-dedup")).toBe(5);
     expect(await count("api-dedup-batch")).toBe(2);
+  });
+
+  it("never loses a changed fact: the May/June release of the README, with and without supersedes", async () => {
+    const WRITE = `mutation R($agentId: ID!, $input: MemoryInput!) {
+      remember(agentId: $agentId, input: $input) {
+        outcome memory { id content createdAt validUntil } contradicts { id } superseded { id validUntil }
+      }
+    }`;
+    type Written = {
+      remember: {
+        outcome: string;
+        memory: { id: string; content: string; createdAt: string; validUntil: string | null };
+        contradicts: { id: string }[];
+        superseded: { id: string; validUntil: string } | null;
+      };
+    };
+    const LINKS = `query M($id: ID!) { memory(id: $id) {
+      validUntil contradicts { id } supersedes { id } supersededBy { id } } }`;
+    type Links = {
+      memory: {
+        validUntil: string | null;
+        contradicts: { id: string }[];
+        supersedes: { id: string } | null;
+        supersededBy: { id: string } | null;
+      };
+    };
+    const RECALL = `query Q($agentId: ID!, $asOf: DateTime) {
+      recall(agentId: $agentId, query: "When is the release due?", filter: { asOf: $asOf }) {
+        memory { content contradicts { content } } } }`;
+    type Recalled = { recall: { memory: { content: string; contradicts: { content: string }[] } }[] };
+
+    // With supersedes: two memories, June valid, May invalidated, both linked.
+    const may = await env.mnemo.query<Written>(WRITE, {
+      agentId: "release-1",
+      input: { content: "The release is due in May" },
+    });
+    const mayId = may.data!.remember.memory.id;
+    const june = await env.mnemo.query<Written>(WRITE, {
+      agentId: "release-1",
+      input: { content: "The release is due in June", supersedes: mayId },
+    });
+    expect(june.errors).toBeUndefined();
+    const juneId = june.data!.remember.memory.id;
+    expect(june.data!.remember).toMatchObject({
+      outcome: "SUPERSEDED",
+      memory: { content: "The release is due in June", validUntil: null },
+      superseded: { id: mayId },
+    });
+    expect(juneId).not.toBe(mayId);
+    const mayAfter = await env.mnemo.query<Links>(LINKS, { id: mayId });
+    expect(mayAfter.data!.memory).toMatchObject({ supersededBy: { id: juneId } });
+    expect(mayAfter.data!.memory.validUntil).not.toBeNull();
+    const juneAfter = await env.mnemo.query<Links>(LINKS, { id: juneId });
+    expect(juneAfter.data!.memory).toMatchObject({ validUntil: null, supersedes: { id: mayId } });
+    const later = new Date(Date.parse(june.data!.remember.memory.createdAt) + 1000).toISOString();
+    const asOfLater = await env.mnemo.query<Recalled>(RECALL, { agentId: "release-1", asOf: later });
+    expect(asOfLater.data!.recall.map((hit) => hit.memory.content)).toEqual(["The release is due in June"]);
+    expect(await count("release-1")).toBe(2); // nothing lost...
+    expect(await validCount("release-1")).toBe(1); // ...and only June holds now
+    const before = new Date(Date.parse(may.data!.remember.memory.createdAt) + 1).toISOString();
+    const asOfBefore = await env.mnemo.query<Recalled>(RECALL, { agentId: "release-1", asOf: before });
+    expect(asOfBefore.data!.recall.map((hit) => hit.memory.content)).toEqual(["The release is due in May"]);
+
+    // Without supersedes: June is its own memory, both valid, linked as contradicting.
+    const may2 = await env.mnemo.query<Written>(WRITE, {
+      agentId: "release-2",
+      input: { content: "The release is due in May" },
+    });
+    const june2 = await env.mnemo.query<Written>(WRITE, {
+      agentId: "release-2",
+      input: { content: "The release is due in June" },
+    });
+    expect(june2.data!.remember).toMatchObject({
+      outcome: "CREATED",
+      contradicts: [{ id: may2.data!.remember.memory.id }],
+      superseded: null,
+    });
+    expect(await validCount("release-2")).toBe(2);
+    const recalled = await env.mnemo.query<Recalled>(RECALL, { agentId: "release-2" });
+    expect(
+      recalled.data!.recall.map((hit) => [hit.memory.content, hit.memory.contradicts.map((m) => m.content)]),
+    ).toEqual(
+      expect.arrayContaining([
+        ["The release is due in May", ["The release is due in June"]],
+        ["The release is due in June", ["The release is due in May"]],
+      ]),
+    );
+
+    // The agent may choose temporal updates instead: the older fact ends when the newer is said.
+    await env.mnemo.query(
+      `mutation { configureMemory(agentId: "release-3", config: { contradictionPolicy: INVALIDATE_OLDER }) { contradictionPolicy } }`,
+    );
+    const may3 = await env.mnemo.query<Written>(WRITE, {
+      agentId: "release-3",
+      input: { content: "The release is due in May", occurredAt: "2026-03-01T00:00:00Z" },
+    });
+    await env.mnemo.query<Written>(WRITE, {
+      agentId: "release-3",
+      input: { content: "The release is due in June", occurredAt: "2026-04-01T00:00:00Z" },
+    });
+    const ended = await env.mnemo.query<Links>(LINKS, { id: may3.data!.remember.memory.id });
+    expect(ended.data!.memory.validUntil).toBe("2026-04-01T00:00:00.000Z");
+    expect(await count("release-3")).toBe(2);
+    expect(await validCount("release-3")).toBe(1);
   });
 
   it("rejects bad input with the right code and writes nothing", async () => {

@@ -6,6 +6,8 @@
 import { badUserInput, payloadTooLarge } from "../../../core/errors.js";
 import { searchTextOf } from "./dedup.js";
 import {
+  CONTRADICTION_POLICIES,
+  type ContradictionPolicy,
   type JsonObject,
   MEMORY_KINDS,
   type MemoryConfig,
@@ -328,6 +330,7 @@ export interface MemoryConfigInput {
   learningRate?: number | null;
   recencyHalfLifeHours?: number | null;
   dedupThreshold?: number | null;
+  contradictionPolicy?: ContradictionPolicy | null;
   capacity?: number | null;
 }
 
@@ -384,6 +387,16 @@ export function mergeConfig(base: MemoryConfig, input: MemoryConfigInput): Memor
       );
     }
     config.dedupThreshold = value;
+  }
+  if (input.contradictionPolicy !== null && input.contradictionPolicy !== undefined) {
+    // The GraphQL enum already refuses other values; this guards callers that bypass it.
+    if (!CONTRADICTION_POLICIES.includes(input.contradictionPolicy)) {
+      throw badUserInput(
+        `config.contradictionPolicy must be one of ${CONTRADICTION_POLICIES.join(", ")} (got ${String(input.contradictionPolicy)})`,
+        { argument: "config.contradictionPolicy" },
+      );
+    }
+    config.contradictionPolicy = input.contradictionPolicy;
   }
   if (input.capacity !== null && input.capacity !== undefined) {
     const value = input.capacity;

@@ -191,7 +191,8 @@ function rawWords(text: string): RawWord[] {
     .replace(/%/g, " percent ");
   const words: RawWord[] = [];
   let sentenceStart = true;
-  for (const match of prepared.matchAll(/\d+(?:\.\d+)?|[\p{L}\p{N}]+|[.!?]/gu)) {
+  // A number with a letter right after it ("3rd", "xk4471" reversed) is one word, not two.
+  for (const match of prepared.matchAll(/\d+(?:\.\d+)?(?![\p{L}\d])|[\p{L}\p{N}]+|[.!?]/gu)) {
     const piece = match[0];
     if (/^[.!?]$/.test(piece)) {
       sentenceStart = true;
@@ -211,33 +212,44 @@ export function tokenize(text: string, names: readonly string[] = []): Token[] {
   const nameWords = new Set(names.flatMap((name) => name.toLowerCase().split(/\s+/)).filter(Boolean));
   const words = rawWords(text);
   const tokens: Token[] = [];
-  words.forEach((word, i) => {
-    const lower = word.text.toLowerCase();
-    const neighbourIsNumber = [words[i - 1], words[i + 1]].some((w) => w && /^\d{1,2}$/.test(w.text));
-    const token = (canonical: string, kind: TokenKind, movable = false) =>
-      tokens.push({ text: canonical, kind, movable });
-
-    if (ARTICLES.has(lower) || FILLERS.has(lower)) return;
-    if (NEGATIONS.has(lower)) return token(lower, "negation");
-    if (/^t\d{4}$/.test(lower)) return token(`${lower.slice(1, 3)}:${lower.slice(3)}`, "time");
-    if (/^\d+(?:st|nd|rd|th)$/.test(lower)) return token(String(Number.parseInt(lower, 10)), "number");
-    if (/^\d+(?:\.\d+)?$/.test(lower)) return token(String(Number(lower)), "number");
-    if (NUMBER_WORDS[lower]) return token(NUMBER_WORDS[lower]!, "number");
-    if (RELATIVE_DAYS.has(lower)) return token(lower, "date", true);
-    if (MOVABLE.has(lower)) return token(lower, "word", true);
-    const midSentenceCapital = word.capitalised && !word.sentenceStart;
-    if (MONTHS.includes(lower) && (!AMBIGUOUS_MONTHS.has(lower) || midSentenceCapital || neighbourIsNumber)) {
-      return token(lower, "month");
-    }
-    if (MONTH_ABBREVIATIONS[lower]) return token(MONTH_ABBREVIATIONS[lower]!, "month");
-    if (WEEKDAYS.includes(lower)) return token(lower, "weekday");
-    if (WEEKDAY_ABBREVIATIONS[lower]) return token(WEEKDAY_ABBREVIATIONS[lower]!, "weekday");
-    if (AMBIGUOUS_WEEKDAYS[lower] && word.capitalised) return token(AMBIGUOUS_WEEKDAYS[lower]!, "weekday");
-    if (/\p{L}/u.test(lower) && /\p{N}/u.test(lower)) return token(lower, "code");
-    if (nameWords.has(lower) || (midSentenceCapital && lower !== "i")) return token(lower, "name");
-    token(lower, "word");
-  });
+  for (const [i, word] of words.entries()) {
+    const token = classify(word, words[i - 1], words[i + 1], nameWords);
+    if (token) tokens.push(token);
+  }
   return tokens;
+}
+
+/** One word as a token, or null for a word that carries no meaning here (an article, a filler). */
+function classify(
+  word: RawWord,
+  previous: RawWord | undefined,
+  next: RawWord | undefined,
+  nameWords: ReadonlySet<string>,
+): Token | null {
+  const lower = word.text.toLowerCase();
+  const neighbourIsNumber = [previous, next].some((w) => w && /^\d{1,2}$/.test(w.text));
+  const token = (text: string, kind: TokenKind, movable = false): Token => ({ text, kind, movable });
+
+  if (ARTICLES.has(lower) || FILLERS.has(lower)) return null;
+  if (NEGATIONS.has(lower)) return token(lower, "negation");
+  if (/^t\d{4}$/.test(lower)) return token(`${lower.slice(1, 3)}:${lower.slice(3)}`, "time");
+  if (/^\d+(?:st|nd|rd|th)$/.test(lower)) return token(String(Number.parseInt(lower, 10)), "number");
+  if (/^\d+(?:\.\d+)?$/.test(lower)) return token(String(Number(lower)), "number");
+  if (NUMBER_WORDS[lower]) return token(NUMBER_WORDS[lower]!, "number");
+  if (RELATIVE_DAYS.has(lower)) return token(lower, "date", true);
+  if (lower === "too") return token("also", "word", true);
+  if (MOVABLE.has(lower)) return token(lower, "word", true);
+  const midSentenceCapital = word.capitalised && !word.sentenceStart;
+  if (MONTHS.includes(lower) && (!AMBIGUOUS_MONTHS.has(lower) || midSentenceCapital || neighbourIsNumber)) {
+    return token(lower, "month");
+  }
+  if (MONTH_ABBREVIATIONS[lower]) return token(MONTH_ABBREVIATIONS[lower]!, "month");
+  if (WEEKDAYS.includes(lower)) return token(lower, "weekday");
+  if (WEEKDAY_ABBREVIATIONS[lower]) return token(WEEKDAY_ABBREVIATIONS[lower]!, "weekday");
+  if (AMBIGUOUS_WEEKDAYS[lower] && word.capitalised) return token(AMBIGUOUS_WEEKDAYS[lower]!, "weekday");
+  if (/\p{L}/u.test(lower) && /\p{N}/u.test(lower)) return token(lower, "code");
+  if (nameWords.has(lower) || (midSentenceCapital && lower !== "i")) return token(lower, "name");
+  return token(lower, "word");
 }
 
 const isValue = (token: Token) => token.kind !== "word" && token.kind !== "negation";
