@@ -31,6 +31,7 @@ import { AuditLog, type AuditStore } from "../core/audit/audit-log.js";
 import type { Principal } from "../core/auth/principal.js";
 import { type CacheLayer, createCacheLayer } from "../core/cache/index.js";
 import { CACHE_DATA_TYPES } from "../core/cache/policy.js";
+import type { Neo4jConfig } from "../core/config.js";
 import { createInProcessEventBus, createRedisEventBus } from "../core/events.js";
 import { createLogger } from "../core/logger.js";
 import { closeRedis, createRedisClient, waitForRedis } from "../core/redis.js";
@@ -40,8 +41,8 @@ import type { StateStore } from "../subgraphs/state/domain/store-port.js";
 import { createNeo4jStateStore } from "../subgraphs/state/store/neo4j.js";
 import { createSqliteStateStore } from "../subgraphs/state/store/sqlite.js";
 import { RedisServer } from "../test/support/redis-server.js";
+import { type BenchNeo4j, startBenchNeo4j } from "./support/neo4j.js";
 import { type LatencySummary, printTable, summarize, writeResults } from "./support/report.js";
-import { BENCH_STORES, type BenchNeo4j, startBenchNeo4j } from "./support/stores.js";
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
 const VERSIONS = 3;
@@ -403,6 +404,26 @@ async function runMix(
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
+/** BENCH_STORES: the stores to run on, "sqlite,neo4j" by default. */
+function benchStores(): ("sqlite" | "neo4j")[] {
+  const wanted = (process.env.BENCH_STORES ?? "sqlite,neo4j").split(",");
+  for (const name of wanted) {
+    if (name !== "sqlite" && name !== "neo4j")
+      throw new Error(`BENCH_STORES takes sqlite and/or neo4j (got "${name}")`);
+  }
+  return wanted as ("sqlite" | "neo4j")[];
+}
+
+/** The Neo4j settings in a benchmark server's environment. */
+function neo4jConfigOf(neo4j: BenchNeo4j): Neo4jConfig {
+  return {
+    uri: neo4j.env.NEO4J_URI!,
+    user: neo4j.env.NEO4J_USER!,
+    password: neo4j.env.NEO4J_PASSWORD!,
+    database: neo4j.env.NEO4J_DATABASE!,
+  };
+}
+
 async function main() {
   const redis = await RedisServer.start();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-cache-"));
@@ -411,12 +432,12 @@ async function main() {
   const results: Awaited<ReturnType<typeof runMode>>[] = [];
   try {
     const profiles: StoreProfile[] = [];
-    for (const name of BENCH_STORES) {
+    for (const name of benchStores()) {
       if (name === "sqlite") profiles.push(sqliteProfile(dataDir));
       else {
         neo4j = await startBenchNeo4j();
-        driver = createNeo4jDriver(neo4j.config);
-        profiles.push(neo4jProfile(driver, neo4j.config.database));
+        driver = createNeo4jDriver(neo4jConfigOf(neo4j));
+        profiles.push(neo4jProfile(driver, neo4jConfigOf(neo4j).database));
       }
     }
     for (const profile of profiles) {

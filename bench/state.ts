@@ -16,6 +16,7 @@
 import os from "node:os";
 import { Redis } from "ioredis";
 import type { CacheLayer } from "../core/cache/index.js";
+import type { Neo4jConfig } from "../core/config.js";
 import { createNeo4jDriver } from "../core/store/neo4j.js";
 import { hashVersion } from "../subgraphs/state/domain/hash-chain.js";
 import type { StateStore } from "../subgraphs/state/domain/store-port.js";
@@ -23,6 +24,7 @@ import { createNeo4jStateStore } from "../subgraphs/state/store/neo4j.js";
 import { createSqliteStateStore } from "../subgraphs/state/store/sqlite.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { ADMIN, startTestStack, type TestStack } from "../test/support/stack.js";
+import { type BenchNeo4j, startBenchNeo4j } from "./support/neo4j.js";
 import {
   createGraphQLPoster,
   type LoadResult,
@@ -31,7 +33,6 @@ import {
   summarize,
   writeResults,
 } from "./support/report.js";
-import { BENCH_STORES, type BenchNeo4j, startBenchNeo4j } from "./support/stores.js";
 
 const AGENTS = 100;
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
@@ -169,9 +170,9 @@ async function benchStore(store: "sqlite" | "neo4j", redis: RedisServer, neo4j: 
       readTask,
     ),
   );
-  const floorDriver = neo4j ? createNeo4jDriver(neo4j.config) : null;
+  const floorDriver = neo4j ? createNeo4jDriver(neo4jConfigOf(neo4j)) : null;
   const floorStore: StateStore = floorDriver
-    ? await createNeo4jStateStore(floorDriver, neo4j!.config.database)
+    ? await createNeo4jStateStore(floorDriver, neo4jConfigOf(neo4j!).database)
     : createSqliteStateStore(mnemo.dataDir);
   const floorLatencies: number[] = [];
   const floorStarted = performance.now();
@@ -314,12 +315,32 @@ async function benchStore(store: "sqlite" | "neo4j", redis: RedisServer, neo4j: 
   return { store, reads, floor, many, writes, appendFloor, memory, loadAverage: os.loadavg() };
 }
 
+/** BENCH_STORES: the stores to run on, "sqlite,neo4j" by default. */
+function benchStores(): ("sqlite" | "neo4j")[] {
+  const wanted = (process.env.BENCH_STORES ?? "sqlite,neo4j").split(",");
+  for (const name of wanted) {
+    if (name !== "sqlite" && name !== "neo4j")
+      throw new Error(`BENCH_STORES takes sqlite and/or neo4j (got "${name}")`);
+  }
+  return wanted as ("sqlite" | "neo4j")[];
+}
+
+/** The Neo4j settings in a benchmark server's environment. */
+function neo4jConfigOf(neo4j: BenchNeo4j): Neo4jConfig {
+  return {
+    uri: neo4j.env.NEO4J_URI!,
+    user: neo4j.env.NEO4J_USER!,
+    password: neo4j.env.NEO4J_PASSWORD!,
+    database: neo4j.env.NEO4J_DATABASE!,
+  };
+}
+
 async function main() {
   const redis = await RedisServer.start();
   let neo4j: BenchNeo4j | null = null;
   const results: Awaited<ReturnType<typeof benchStore>>[] = [];
   try {
-    for (const store of BENCH_STORES) {
+    for (const store of benchStores()) {
       if (store === "neo4j") neo4j = await startBenchNeo4j();
       results.push(await benchStore(store, redis, store === "neo4j" ? neo4j : null));
     }

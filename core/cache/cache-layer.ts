@@ -119,17 +119,17 @@ export class CacheLayer {
       onRecovered: () => this.background.track(this.reseedFromNear()),
       logger: options.logger,
     });
-    const codec = (this.codec = new EntryCodec(
+    this.codec = new EntryCodec(
       options.encryption ?? plaintextStorage,
       (type) => this.policies.get(type).ttlSeconds,
       options.logger,
-    ));
+    );
     this.fill = new StoreFill({
       backend: this.backend,
       availability: this.availability,
       policies: this.policies,
       counters: this.counters,
-      codec,
+      codec: this.codec,
       near: this.near,
       background: this.background,
       fillLockMs: this.settings.fillLockMs,
@@ -155,7 +155,7 @@ export class CacheLayer {
       policies: this.policies,
       sources: this.sources,
       counters: this.counters,
-      codec,
+      codec: this.codec,
       near: this.near,
       fill: this.fill,
       prefetcher: this.prefetcher,
@@ -165,7 +165,7 @@ export class CacheLayer {
       availability: this.availability,
       policies: this.policies,
       counters: this.counters,
-      codec,
+      codec: this.codec,
       near: this.near,
       publisher,
     });
