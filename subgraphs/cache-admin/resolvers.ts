@@ -11,7 +11,12 @@ import type { CacheAdmin } from "../../core/cache/admin.js";
 import { InvalidCursorError, type KeyDetails } from "../../core/cache/backend.js";
 import { CACHE_EVENTS_TOPIC, type CacheEvent } from "../../core/cache/cache-events.js";
 import { parseCacheKey } from "../../core/cache/keys.js";
-import { type CacheDataType, type CachePolicyPatch, isCacheDataType } from "../../core/cache/policy.js";
+import {
+  type CacheDataType,
+  type CachePolicyPatch,
+  isCacheDataType,
+  RETIRED_CACHE_TYPE,
+} from "../../core/cache/policy.js";
 import { badUserInput, MnemoError, unavailable } from "../../core/errors.js";
 import type { EventBus } from "../../core/events.js";
 import { pageSize } from "../../core/graphql/pagination.js";
@@ -37,6 +42,12 @@ function assertInNamespace(value: string, argument: "prefix" | "key"): string {
 }
 
 function assertType(type: unknown): CacheDataType {
+  if (type === RETIRED_CACHE_TYPE) {
+    throw badUserInput(
+      `${RETIRED_CACHE_TYPE} is not a cached type: recall results are not cached, since a stored ranking goes stale with time and with every recall's access counts (docs/cache.md)`,
+      { argument: "type" },
+    );
+  }
   if (!isCacheDataType(type)) throw badUserInput(`Unknown cache data type ${JSON.stringify(type)}`);
   return type;
 }

@@ -325,13 +325,13 @@ describe("cache layer (real Redis)", () => {
 
   it("re-seeds policies into a Redis that lost them", async () => {
     const a = await replica();
-    await a.cache.policies.update("RECALL", { ttlSeconds: 7 }, "ops");
+    await a.cache.policies.update("ENTITY", { ttlSeconds: 7 }, "ops");
     await admin.flushall();
     await a.cache.policies.reload();
-    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "RECALL")) ?? "{}")).toMatchObject({
+    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "ENTITY")) ?? "{}")).toMatchObject({
       ttlSeconds: 7,
     });
     const late = await replica();
-    expect(late.cache.policies.get("RECALL").ttlSeconds).toBe(7);
+    expect(late.cache.policies.get("ENTITY").ttlSeconds).toBe(7);
   });
 });
