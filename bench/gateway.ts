@@ -5,6 +5,8 @@
  *   direct          the state subgraph itself (the client signs the principal header)
  *   gateway         Mnemo's gateway in the default one-process start (`npm start`): it calls
  *                   the subgraphs in process
+ *   gateway + limit the same with the per-principal rate limit on (it is off in the other rows:
+ *                   one principal drives all the load), to show what its Redis call costs
  *   gateway (sep.)  Mnemo's gateway in a process of its own, calling the subgraphs over HTTP
  *   Hive Gateway    @graphql-hive/gateway on the same supergraph and subgraphs, forwarding the
  *                   client's signed principal header (installed on demand, bench/support/hive-gateway.ts)
@@ -60,6 +62,13 @@ async function main() {
     console.log("starting: one process with every service, and a gateway on its own…");
     const all = await ServiceProcess.start("gateway,state,memory,cache-admin", env);
     processes.push(all);
+    // The same start with the per-principal rate limit on (a Redis call per request), set so high
+    // that nothing is refused: what the limit itself costs.
+    const limited = await ServiceProcess.start("gateway,state,memory,cache-admin", {
+      ...env,
+      RATE_LIMIT_PER_MINUTE: "10000000",
+    });
+    processes.push(limited);
     const subgraphUrls = {
       state: all.url("state"),
       memory: all.url("memory"),
@@ -83,6 +92,12 @@ async function main() {
     const targets: Target[] = [
       { name: "direct (state subgraph)", url: subgraphUrls.state, headers: signed, pids: [all.pid] },
       { name: "gateway, one process", url: all.url("gateway"), headers: bearer, pids: [all.pid] },
+      {
+        name: "gateway, one process, rate limit on",
+        url: limited.url("gateway"),
+        headers: bearer,
+        pids: [limited.pid],
+      },
       {
         name: "gateway, own process",
         url: separate.url("gateway"),

@@ -162,6 +162,7 @@ export class CacheLayer {
       background: this.background,
     });
     this.writes = new CacheWrites({
+      readsNear: (type) => this.near.enabled && this.sources.get(type)?.probe !== undefined,
       availability: this.availability,
       policies: this.policies,
       counters: this.counters,

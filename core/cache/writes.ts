@@ -16,6 +16,8 @@ import type { CacheDataType } from "./policy.js";
 import type { CacheCounters } from "./stats.js";
 
 export interface CacheWritesOptions {
+  /** Whether a type is read through the near cache (its store is in this process). */
+  readsNear: (type: CacheDataType) => boolean;
   availability: CacheAvailability;
   policies: CachePolicies;
   counters: CacheCounters;
@@ -32,15 +34,16 @@ export class CacheWrites {
    * (always a tombstone).
    */
   async write<T>(type: CacheDataType, ref: CacheRef, revision: number, value?: T | null): Promise<void> {
-    const { policies, counters, codec, availability, near, publisher } = this.options;
+    const { policies, counters, codec, availability, near, publisher, readsNear } = this.options;
     const policy = policies.get(type);
     const writeThrough = policy.enabled && policy.writeMode === "WRITE_THROUGH" && value !== undefined;
     counters.add(type, writeThrough ? "writes" : "invalidations");
     // Even a disabled type gets tombstones: re-enabling it must not serve what was cached before.
     const write = codec.entry(type, ref, revision, writeThrough ? value : undefined);
     // The writer's own near copy follows at once (others are checked against the store anyway).
-    if (writeThrough) near.keep(write.key, ref.agentId, revision, value, write.payload!.length, write.ttlMs);
-    else near.drop(write.key);
+    if (writeThrough && readsNear(type)) {
+      near.keep(write.key, ref.agentId, revision, value, write.payload!.length, write.ttlMs);
+    } else near.drop(write.key);
     await availability.write([write]);
     if (!writeThrough) {
       publisher.publish({

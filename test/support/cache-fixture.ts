@@ -117,6 +117,8 @@ export interface ReplicaOptions {
   settings?: Partial<CacheSettings>;
   /** Read as an embedded store is (near cache checked by revision probes); default: across a network. */
   embedded?: boolean;
+  /** Recover when the Redis connection is ready again, as the runtime does (default true). */
+  recoverOnReconnect?: boolean;
 }
 
 /** One "process": its own connections, bus, cache layer and state service, sharing Redis and SQLite. */
@@ -136,7 +138,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     settings: { statsFlushMs: 600_000, ...options.settings },
     hooks: { onRoundTrip: (label) => roundTrips.push(label) },
   });
-  redis.on("ready", () => void cache.availability.recover());
+  if (options.recoverOnReconnect !== false) redis.on("ready", () => void cache.availability.recover());
   await cache.start();
   // Under load a subscription can take longer than start() waits for it; tests need it live.
   await cache.listening;
