@@ -1,4 +1,4 @@
-import { type Driver, neo4j, runRead, runWrite, toNumber } from "../store/neo4j.js";
+import { type Driver, ensureSchema, neo4j, runRead, runWrite, toNumber } from "../store/neo4j.js";
 import type { AgentDirectory, AgentFacet, AgentListOptions, AgentPage } from "./directory.js";
 
 /** Every statement this adapter sends; linted in `npm test`. */
@@ -25,7 +25,7 @@ LIMIT $limit`,
 } as const;
 
 export async function createNeo4jAgentDirectory(driver: Driver, database: string): Promise<AgentDirectory> {
-  await runWrite(driver, database, (tx) => tx.run(AGENT_DIRECTORY_CYPHER.constraint));
+  await ensureSchema(driver, database, [AGENT_DIRECTORY_CYPHER.constraint]);
   return {
     async mark(agentId: string, facet: AgentFacet, present: boolean) {
       const statement =

@@ -1,4 +1,4 @@
-import { type Driver, neo4j, runRead, runWrite, toNumber } from "../store/neo4j.js";
+import { type Driver, ensureSchema, neo4j, runRead, runWrite, toNumber } from "../store/neo4j.js";
 import type { AuditEntry, AuditPage, AuditStore } from "./audit-log.js";
 
 /** Every statement this adapter sends; linted in `npm test`. */
@@ -24,8 +24,7 @@ RETURN count(e) AS total`,
 } as const;
 
 export async function createNeo4jAuditStore(driver: Driver, database: string): Promise<AuditStore> {
-  await runWrite(driver, database, (tx) => tx.run(AUDIT_CYPHER.constraint));
-  await runWrite(driver, database, (tx) => tx.run(AUDIT_CYPHER.index));
+  await ensureSchema(driver, database, [AUDIT_CYPHER.constraint, AUDIT_CYPHER.index]);
   return {
     async append(entry) {
       await runWrite(driver, database, (tx) =>

@@ -15,13 +15,42 @@ export function createNeo4jDriver(config: Neo4jConfig): Driver {
     disableLosslessIntegers: false,
     maxConnectionPoolSize: 50,
     connectionAcquisitionTimeout: 10_000,
-    // A server that is down should fail a request in seconds, not hold it for the driver's
-    // default 30 s of connection attempts plus 30 s of retries (measured in
-    // test/e2e/crash-restart.test.ts). Deadlock and leader-switch retries finish well within this.
+    // A server that is down should fail each attempt in seconds, not after the default 30 s
+    // (measured in test/e2e/crash-restart.test.ts). Transient errors (deadlocks between
+    // writers, a leader switch) keep the driver's 30 s of retries: under contention a write
+    // may need several (test/store/neo4j-server.test.ts).
     connectionTimeout: 5_000,
-    maxTransactionRetryTime: 10_000,
   });
 }
+
+/**
+ * Creates indexes and constraints, each in its own transaction (schema statements cannot share
+ * one), then waits for them to be online. Idempotent, and safe when several services start at
+ * once on an empty database: `IF NOT EXISTS` does not stop two concurrent creators from both
+ * trying, and the loser's "already exists" means the schema is there (found on a real server).
+ */
+export async function ensureSchema(
+  driver: Driver,
+  database: string,
+  statements: readonly string[],
+): Promise<void> {
+  for (const statement of statements) {
+    try {
+      await runWrite(driver, database, async (tx) => {
+        await tx.run(statement);
+      });
+    } catch (error) {
+      if (!(error instanceof Neo4jError && SCHEMA_ALREADY_THERE.has(error.code))) throw error;
+    }
+  }
+  await runRead(driver, database, (tx) => tx.run("CALL db.awaitIndexes(300)"));
+}
+
+const SCHEMA_ALREADY_THERE = new Set([
+  "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+  "Neo.ClientError.Schema.IndexAlreadyExists",
+  "Neo.ClientError.Schema.ConstraintAlreadyExists",
+]);
 
 /** Neo4j error codes that mean the server (or the cluster's leader) could not be reached. */
 const UNREACHABLE = new Set(["ServiceUnavailable", "SessionExpired"]);

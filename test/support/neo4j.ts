@@ -33,6 +33,11 @@ export function testNeo4jConfig(): Promise<Neo4jConfig> {
   return fresh;
 }
 
+/** Empties this worker's Neo4j again, for a file that uses it with two incompatible schemas. */
+export async function emptyTestNeo4j(): Promise<void> {
+  await emptyDatabase(await testNeo4jConfig());
+}
+
 /** A driver on this worker's (emptied) Neo4j; close it after use. */
 export async function neo4jTestDriver(): Promise<{ driver: Driver; database: string }> {
   const config = await testNeo4jConfig();

@@ -20,6 +20,7 @@ import { type Integer, isNode, type Node } from "neo4j-driver";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import {
   type Driver,
+  ensureSchema,
   type ManagedTransaction,
   neo4j,
   runRead,
@@ -107,7 +108,6 @@ export const MEMORY_CYPHER = {
   vectorIndex: memoryVectorIndexCypher(512),
   textIndex: `CREATE FULLTEXT INDEX ${TEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.searchText, m.agentToken]
 OPTIONS {indexConfig: {\`fulltext.analyzer\`: 'english'}}`,
-  awaitIndexes: "CALL db.awaitIndexes(300)",
   recordDimensions: `MERGE (s:MemoryStoreMeta {name: 'memory'})
 ON CREATE SET s.dimensions = $dimensions
 RETURN s.dimensions AS dimensions`,
@@ -470,13 +470,7 @@ export async function createNeo4jMemoryStore(
     memoryVectorIndexCypher(dimensions),
     MEMORY_CYPHER.textIndex,
   ];
-  // Schema statements cannot share a transaction with each other or with data writes.
-  for (const statement of schema) {
-    await runWrite(driver, database, async (tx) => {
-      await tx.run(statement);
-    });
-  }
-  await runRead(driver, database, (tx) => tx.run(MEMORY_CYPHER.awaitIndexes));
+  await ensureSchema(driver, database, schema);
   const recorded = await runWrite(driver, database, (tx) =>
     tx.run(MEMORY_CYPHER.recordDimensions, { dimensions: neo4j.int(dimensions) }),
   );

@@ -12,6 +12,7 @@ import type { Integer, Node } from "neo4j-driver";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import {
   type Driver,
+  ensureSchema,
   type ManagedTransaction,
   neo4j,
   runRead,
@@ -37,7 +38,6 @@ export const STATE_CYPHER = {
     "CREATE CONSTRAINT state_version_key IF NOT EXISTS FOR (v:StateVersion) REQUIRE v.key IS UNIQUE",
   versionIndex:
     "CREATE INDEX state_version_agent IF NOT EXISTS FOR (v:StateVersion) ON (v.agentId, v.version)",
-  awaitIndexes: "CALL db.awaitIndexes(300)",
   lockHead: `MERGE (a:Agent {id: $agentId})
 ON CREATE SET a.createdAt = datetime()
 SET a.stateRevision = coalesce(a.stateRevision, 0) + 1
@@ -118,16 +118,11 @@ export async function createNeo4jStateStore(
   database: string,
   encryption: Encryptor = plaintextStorage,
 ): Promise<StateStore> {
-  await runWrite(driver, database, async (tx) => {
-    await tx.run(STATE_CYPHER.agentConstraint);
-  });
-  await runWrite(driver, database, async (tx) => {
-    await tx.run(STATE_CYPHER.versionConstraint);
-  });
-  await runWrite(driver, database, async (tx) => {
-    await tx.run(STATE_CYPHER.versionIndex);
-  });
-  await runRead(driver, database, (tx) => tx.run(STATE_CYPHER.awaitIndexes));
+  await ensureSchema(driver, database, [
+    STATE_CYPHER.agentConstraint,
+    STATE_CYPHER.versionConstraint,
+    STATE_CYPHER.versionIndex,
+  ]);
   return new Neo4jStateStore(driver, database, encryption);
 }
 
