@@ -8,8 +8,8 @@
  *  (b) one query reading 100 agents' states: cold (every entry invalidated first, not timed)
  *      and warm, BENCH_MANY_QUERIES (20) of each: latency, store queries and Redis commands
  *  (c) write throughput with 1 and 16 concurrent writers (and the store append alone)
- *  (d) memory reads: a memory by id with its entities, cache on (hits) and off; the agent
- *      directory (`agents`), which is not cached
+ *  (d) memory reads: a memory by id with its entities, and the agent directory (`agents`),
+ *      cache on (hits) and off
  *
  * BENCH_STORES (sqlite,neo4j), BENCH_DURATION_MS (4000 per load run).
  */
@@ -103,10 +103,13 @@ async function benchStore(store: "sqlite" | "neo4j", redis: RedisServer, neo4j: 
   const authorization = `Bearer ${await mnemo.token(ADMIN)}`;
   const client = createGraphQLPoster(mnemo.url("gateway"), { authorization });
   const post: Post = client.post;
-  const setEnabled = (types: readonly ("AGENT_STATE" | "MEMORY" | "ENTITY")[], enabled: boolean) => {
+  const setEnabled = (
+    types: readonly ("AGENT_STATE" | "MEMORY" | "ENTITY" | "AGENT_DIRECTORY")[],
+    enabled: boolean,
+  ) => {
     for (const type of types) cache.policies.setLocal(type, { ...cache.policies.get(type), enabled });
   };
-  const storeLoads = (type: "AGENT_STATE" | "MEMORY" | "ENTITY" = "AGENT_STATE") =>
+  const storeLoads = (type: "AGENT_STATE" | "MEMORY" | "ENTITY" | "AGENT_DIRECTORY" = "AGENT_STATE") =>
     cache.stats(type).storeLoads;
 
   console.log(`${store}: seeding ${AGENTS} agents…`);
@@ -299,15 +302,23 @@ async function benchStore(store: "sqlite" | "neo4j", redis: RedisServer, neo4j: 
       ),
     };
   }
-  memory["agent directory (not cached)"] = {
-    ...(await runLoad({
+  for (const mode of ["cache off", "cache on, hits"] as const) {
+    setEnabled(["AGENT_DIRECTORY"], mode !== "cache off");
+    let before = 0;
+    const result = await runLoad({
       concurrency: READ_CONCURRENCY,
       durationMs: DURATION_MS,
       warmupMs: 500,
       task: () => post(DIRECTORY),
-    })),
-    storeQueriesPerRequest: 1,
-  };
+      onMeasureStart: () => {
+        before = storeLoads("AGENT_DIRECTORY");
+      },
+    });
+    memory[`agent directory: ${mode}`] = {
+      ...result,
+      storeQueriesPerRequest: round3((storeLoads("AGENT_DIRECTORY") - before) / result.requests),
+    };
+  }
 
   await client.close();
   inspector.disconnect();
@@ -437,6 +448,10 @@ async function main() {
     "memory by id hit ÷ off (p50)": round3(
       r.memory["memory by id: cache on, hits"]!.latency.p50Ms /
         r.memory["memory by id: cache off"]!.latency.p50Ms,
+    ),
+    "agent directory hit ÷ off (p50)": round3(
+      r.memory["agent directory: cache on, hits"]!.latency.p50Ms /
+        r.memory["agent directory: cache off"]!.latency.p50Ms,
     ),
   }));
   printTable("Ratios", ratios);

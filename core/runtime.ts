@@ -9,6 +9,7 @@
  * bus, no store connections, no agent directory or audit files.
  */
 
+import { cachedAgentDirectory } from "./agents/cached-directory.js";
 import type { AgentDirectory } from "./agents/directory.js";
 import { createNeo4jAgentDirectory } from "./agents/neo4j-directory.js";
 import { createSqliteAgentDirectory } from "./agents/sqlite-directory.js";
@@ -121,6 +122,8 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     agents = createSqliteAgentDirectory(config.dataDir);
     auditStore = createSqliteAuditStore(config.dataDir);
   }
+  // Listings are read through the cache; a change of the agent set purges them.
+  agents = cachedAgentDirectory(agents, cache);
   const audit = new AuditLog(auditStore, (error, entry) =>
     logger.error(
       { err: String(error), action: entry.action, agentId: entry.agentId },

@@ -5,7 +5,13 @@
  * with `setCachePolicy`, which persists the change in Redis (every replica, and every replica
  * started later, uses it) and broadcasts it (see policy-store.ts and cache.ts).
  */
-export const CACHE_DATA_TYPES = ["AGENT_STATE", "STATE_VERSION", "MEMORY", "ENTITY"] as const;
+export const CACHE_DATA_TYPES = [
+  "AGENT_STATE",
+  "STATE_VERSION",
+  "MEMORY",
+  "ENTITY",
+  "AGENT_DIRECTORY",
+] as const;
 export type CacheDataType = (typeof CACHE_DATA_TYPES)[number];
 
 /**
@@ -40,6 +46,8 @@ export const DEFAULT_CACHE_POLICIES: Readonly<Record<CacheDataType, CachePolicy>
   STATE_VERSION: { enabled: true, ttlSeconds: 3600, writeMode: "WRITE_THROUGH" },
   MEMORY: { enabled: true, ttlSeconds: 300, writeMode: "INVALIDATE" },
   ENTITY: { enabled: true, ttlSeconds: 300, writeMode: "INVALIDATE" },
+  // Listings are purged (with a floor) whenever the set of agents changes; writes never store one.
+  AGENT_DIRECTORY: { enabled: true, ttlSeconds: 300, writeMode: "INVALIDATE" },
 };
 
 /**

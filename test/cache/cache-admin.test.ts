@@ -162,6 +162,7 @@ describe("cache-admin API", () => {
       ["STATE_VERSION", 3600],
       ["MEMORY", 300],
       ["ENTITY", 30],
+      ["AGENT_DIRECTORY", 300],
     ]);
     expect(await systemAudit()).toMatchObject({
       agentId: "*",
@@ -189,6 +190,7 @@ describe("cache-admin API", () => {
       "STATE_VERSION",
       "MEMORY",
       "ENTITY",
+      "AGENT_DIRECTORY",
     ]);
   });
 
@@ -330,6 +332,8 @@ describe("cache-admin API", () => {
       client,
       `subscription { cacheEvents { kind scope cause type agentId key count origin at policy { type ttlSeconds } } }`,
     );
+    // Written first: a new agent also purges the cached agent listings (an event of its own).
+    await put("ev-1", { e: 1 });
     // The subscription is live once a probe event comes through.
     for (let i = 0; sub.events.length === 0; i++) {
       if (i > 50) throw new Error("cacheEvents never delivered a probe event");
@@ -337,7 +341,6 @@ describe("cache-admin API", () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const seen = sub.events.length;
-    await put("ev-1", { e: 1 });
     await mnemo.query(`mutation { invalidateAgent(agentId: "ev-1") }`);
     await mnemo.query(`mutation { setCachePolicy(type: ENTITY, policy: { ttlSeconds: 120 }) { type } }`);
     const events = (await sub.waitFor(seen + 2)).slice(seen).map((e) => e.cacheEvents);
