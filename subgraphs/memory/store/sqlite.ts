@@ -12,13 +12,7 @@ import path from "node:path";
 import { LRUCache } from "lru-cache";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import type { Revisioned, RevisionProbe } from "../../../core/store/revisioned.js";
-import {
-  migrate,
-  openSqlite,
-  positionedRevisions,
-  type RevisionRow,
-  type SqliteDatabase,
-} from "../../../core/store/sqlite.js";
+import { migrate, openSqlite, revisionProbe, type SqliteDatabase } from "../../../core/store/sqlite.js";
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,
@@ -269,6 +263,8 @@ export function createSqliteMemoryStore(
 
 export class SqliteMemoryStore implements MemoryStore {
   readonly dimensions: number;
+  readonly memoryRevisions: RevisionProbe;
+  readonly entityRevisions: RevisionProbe;
   private readonly s;
   private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
 
@@ -279,6 +275,18 @@ export class SqliteMemoryStore implements MemoryStore {
   ) {
     migrate(db, MIGRATIONS);
     this.dimensions = ensureVectorTable(db, dimensions);
+    this.memoryRevisions = revisionProbe(
+      db.prepare("SELECT revision FROM memories WHERE id = ?").pluck(),
+      db.prepare(
+        "SELECT j.key AS position, m.revision FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value",
+      ),
+    );
+    this.entityRevisions = revisionProbe(
+      db.prepare("SELECT revision FROM entities WHERE id = ?").pluck(),
+      db.prepare(
+        "SELECT j.key AS position, e.revision FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value",
+      ),
+    );
     copyEmbeddingsOnce(db);
     const filtered = (sql: string) => db.prepare(sql.replace("FILTER", FILTER_SQL));
     this.s = {
@@ -287,12 +295,6 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       entitiesById: db.prepare(
         `SELECT j.key AS position, e.* FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value`,
-      ),
-      memoryRevisionsById: db.prepare(
-        "SELECT j.key AS position, m.revision FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value",
-      ),
-      entityRevisionsById: db.prepare(
-        "SELECT j.key AS position, e.revision FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value",
       ),
       accessById: db.prepare(
         `SELECT j.key AS position, m.last_accessed_at, m.access_count, m.useful_count, m.not_useful_count
@@ -518,11 +520,6 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
     };
   }
-
-  readonly memoryRevisions: RevisionProbe = (ids) =>
-    positionedRevisions(ids.length, this.s.memoryRevisionsById.all(JSON.stringify(ids)) as RevisionRow[]);
-  readonly entityRevisions: RevisionProbe = (ids) =>
-    positionedRevisions(ids.length, this.s.entityRevisionsById.all(JSON.stringify(ids)) as RevisionRow[]);
 
   async getMemories(ids: readonly string[]): Promise<Revisioned<MemoryRecord>[]> {
     const results: Revisioned<MemoryRecord>[] = ids.map(() => ({ revision: 0, value: null }));

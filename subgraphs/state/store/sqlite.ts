@@ -7,13 +7,7 @@
 import path from "node:path";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import type { RevisionProbe } from "../../../core/store/revisioned.js";
-import {
-  migrate,
-  openSqlite,
-  positionedRevisions,
-  type RevisionRow,
-  type SqliteDatabase,
-} from "../../../core/store/sqlite.js";
+import { migrate, openSqlite, revisionProbe, type SqliteDatabase } from "../../../core/store/sqlite.js";
 import type { JsonValue } from "../domain/json.js";
 import {
   type AppendRequest,
@@ -87,6 +81,12 @@ export class SqliteStateStore implements StateStore {
     private readonly encryption: Encryptor = plaintextStorage,
   ) {
     migrate(db, MIGRATIONS);
+    this.revisions = revisionProbe(
+      db.prepare("SELECT revision FROM agent_heads WHERE agent_id = ?").pluck(),
+      db.prepare(
+        "SELECT j.key AS position, h.revision FROM json_each(?) j JOIN agent_heads h ON h.agent_id = j.value",
+      ),
+    );
     this.statements = {
       head: db.prepare("SELECT current_version, revision FROM agent_heads WHERE agent_id = ?"),
       version: db.prepare(
@@ -97,9 +97,6 @@ export class SqliteStateStore implements StateStore {
          FROM json_each(?) j
          JOIN agent_heads h ON h.agent_id = j.value
          LEFT JOIN state_versions v ON v.agent_id = h.agent_id AND v.version = h.current_version`,
-      ),
-      revisionsMany: db.prepare(
-        `SELECT j.key AS position, h.revision FROM json_each(?) j JOIN agent_heads h ON h.agent_id = j.value`,
       ),
       versionsMany: db.prepare(
         `SELECT j.key AS position, h.revision, ${VERSION_COLUMNS}
@@ -140,11 +137,7 @@ export class SqliteStateStore implements StateStore {
     return toRecord(row, this.encryption);
   }
 
-  readonly revisions: RevisionProbe = (agentIds) =>
-    positionedRevisions(
-      agentIds.length,
-      this.statements.revisionsMany.all(JSON.stringify(agentIds)) as RevisionRow[],
-    );
+  readonly revisions: RevisionProbe;
 
   async currentStates(agentIds: readonly string[]): Promise<RevisionedVersion[]> {
     const results: RevisionedVersion[] = agentIds.map(() => ({ revision: 0, value: null }));
