@@ -286,14 +286,22 @@ export class StoreFill {
       this.nearPending.push({ type, miss, loaded: loaded[i]! });
     });
     if (this.nearPending.length > misses.length) return; // a flush is scheduled already
+    // One promise per turn, not per read: this is on the read's path.
     this.options.background.track(
-      nextTurn().then(() => {
-        const { near, policies } = this.options;
-        for (const { type, miss, loaded } of this.nearPending.splice(0)) {
-          const size = JSON.stringify(loaded.value)?.length ?? 4;
-          const ttlMs = ttlWithJitter(policies.get(type).ttlSeconds);
-          near.keep(miss.key, miss.ref.agentId, loaded.revision, loaded.value, size, ttlMs);
-        }
+      new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          try {
+            const { near, policies } = this.options;
+            for (const { type, miss, loaded } of this.nearPending.splice(0)) {
+              const size = JSON.stringify(loaded.value)?.length ?? 4;
+              const ttlMs = ttlWithJitter(policies.get(type).ttlSeconds);
+              near.keep(miss.key, miss.ref.agentId, loaded.revision, loaded.value, size, ttlMs);
+            }
+            resolve();
+          } catch (error) {
+            reject(error);
+          }
+        });
       }),
     );
   }
