@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
 import {
   ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
@@ -129,6 +130,9 @@ export async function startService<TContext extends BaseContext>(
     // No field has a cache hint, and the built-in plugin would wrap every resolver to compute a
     // Cache-Control header nobody sets: 6 % of a subgraph's CPU on a 100-agent query.
     ApolloServerPluginCacheControlDisabled(),
+    // Federated traces are for Apollo Studio, which Mnemo does not report to; the built-in
+    // plugin builds a trace tree for every subgraph request before it looks at the header.
+    ApolloServerPluginInlineTraceDisabled(),
     ...(options.plugins ?? []),
   ];
   if (websocket) {
