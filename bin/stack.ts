@@ -1,10 +1,12 @@
 /**
- * Starts a set of Mnemo services in this process on one shared Runtime: all four for
- * `npm start`, or one for a container. Subgraphs start first so the gateway knows their ports.
+ * Starts a set of Mnemo services in this process on one shared runtime: all four for
+ * `npm start`, or one for a container. Subgraphs start first so the gateway knows their ports;
+ * a gateway that shares the process with a subgraph calls it in-process (gateway/data-sources.ts).
  */
 import type { Config, ServiceName } from "../core/config.js";
-import { createRuntime, type Runtime } from "../core/runtime.js";
+import { createGatewayRuntime, createRuntime, type ProcessRuntime, type Runtime } from "../core/runtime.js";
 import type { RunningService } from "../core/service/http-service.js";
+import type { LocalSubgraph } from "../core/service/subgraph.js";
 import { startGateway } from "../gateway/index.js";
 import type { SubgraphName } from "../gateway/supergraph.js";
 import { startCacheAdminSubgraph } from "../subgraphs/cache-admin/index.js";
@@ -12,7 +14,7 @@ import { startMemorySubgraph } from "../subgraphs/memory/index.js";
 import { startStateSubgraph } from "../subgraphs/state/index.js";
 
 export interface Stack {
-  readonly runtime: Runtime;
+  readonly runtime: ProcessRuntime;
   readonly services: Partial<Record<ServiceName, RunningService>>;
   close(): Promise<void>;
 }
@@ -23,6 +25,11 @@ export interface StackOptions {
   runtime?: Runtime;
   /** Subgraph URLs for a gateway whose subgraphs run elsewhere. */
   subgraphUrls?: Partial<Record<SubgraphName, string>>;
+  /**
+   * Call subgraphs in this process over HTTP like remote ones, instead of in-process (to
+   * measure or test the separate-process path in one process). Default false.
+   */
+  gatewayOverHttp?: boolean;
 }
 
 const SUBGRAPH_STARTERS = {
@@ -31,8 +38,13 @@ const SUBGRAPH_STARTERS = {
   "cache-admin": startCacheAdminSubgraph,
 } as const;
 
+const SUBGRAPHS = ["state", "memory", "cache-admin"] as const;
+
 export async function startStack(config: Config, options: StackOptions): Promise<Stack> {
-  const runtime = options.runtime ?? (await createRuntime(config));
+  const runsSubgraphs = SUBGRAPHS.some((name) => options.services.includes(name));
+  // A gateway alone builds no cache, stores, agent directory or audit log.
+  const full = options.runtime ?? (runsSubgraphs ? await createRuntime(config) : null);
+  const runtime: ProcessRuntime = full ?? (await createGatewayRuntime(config));
   const services: Partial<Record<ServiceName, RunningService>> = {};
   const started: RunningService[] = [];
   const close = async () => {
@@ -41,21 +53,22 @@ export async function startStack(config: Config, options: StackOptions): Promise
     if (!options.runtime) await runtime.close();
   };
   try {
-    for (const name of ["state", "memory", "cache-admin"] as const) {
-      if (!options.services.includes(name)) continue;
-      const service = await SUBGRAPH_STARTERS[name](runtime, { port: config.ports[name] });
+    const local: Partial<Record<SubgraphName, LocalSubgraph>> = {};
+    for (const name of SUBGRAPHS) {
+      if (!options.services.includes(name) || !full) continue;
+      const service = await SUBGRAPH_STARTERS[name](full, { port: config.ports[name] });
       services[name] = service;
       started.push(service);
+      if (service.local) local[name] = service.local;
     }
     if (options.services.includes("gateway")) {
-      const local = Object.fromEntries(
-        (["state", "memory", "cache-admin"] as const).flatMap((name) =>
-          services[name] ? [[name, services[name].url]] : [],
-        ),
+      const urls = Object.fromEntries(
+        SUBGRAPHS.flatMap((name) => (services[name] ? [[name, services[name].url]] : [])),
       );
       const gateway = await startGateway(runtime, {
         port: config.ports.gateway,
-        subgraphUrls: { ...options.subgraphUrls, ...local },
+        subgraphUrls: { ...options.subgraphUrls, ...urls },
+        localSubgraphs: options.gatewayOverHttp ? {} : local,
       });
       services.gateway = gateway;
       started.push(gateway);

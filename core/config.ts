@@ -67,7 +67,7 @@ export interface EmbeddingsConfig {
 /** Where `npm run models` puts the default model, relative to the working directory. */
 export const DEFAULT_MODEL_PATH = "models/all-minilm-l6-v2";
 
-/** Cache layer settings (see core/cache/cache.ts CacheSettings and docs/cache.md). */
+/** Cache layer settings (see core/cache/settings.ts and docs/cache.md). */
 export interface CacheConfig {
   fillLockMs: number;
   prefetch: boolean;
@@ -75,6 +75,8 @@ export interface CacheConfig {
   statsFlushMs: number;
   /** TTL auto-tuning (core/cache/auto-tune.ts), run by cache-admin. */
   autoTune: AutoTuneSettings;
+  /** Bytes the near cache (copies kept in this process) may hold. */
+  nearCacheBytes: number;
 }
 
 export interface Config {
@@ -410,6 +412,7 @@ export function loadConfig(
         targetHitRatio: read.number("CACHE_AUTOTUNE_TARGET_HIT_RATIO", 0.9, 0.05, 0.99),
         bounds: readTtlBounds(read),
       },
+      nearCacheBytes: read.int("CACHE_NEAR_MAX_MB", 64, 0, 65_536) * 2 ** 20,
     },
     neo4j,
     auth: {
@@ -500,7 +503,7 @@ function readRedisConfig(read: EnvReader): RedisConfig | null {
   return null;
 }
 
-/** CACHE_AUTOTUNE_BOUNDS: `TYPE:min-max` pairs, e.g. `RECALL:10-300,MEMORY:60-3600`; the rest keep their defaults. */
+/** CACHE_AUTOTUNE_BOUNDS: `TYPE:min-max` pairs, e.g. `AGENT_STATE:30-600,MEMORY:60-3600`; the rest keep their defaults. */
 function readTtlBounds(read: EnvReader): AutoTuneSettings["bounds"] {
   const bounds = { ...DEFAULT_TTL_BOUNDS };
   const value = read.raw("CACHE_AUTOTUNE_BOUNDS");
@@ -509,7 +512,7 @@ function readTtlBounds(read: EnvReader): AutoTuneSettings["bounds"] {
     const match = /^([A-Z_]+):(\d+)-(\d+)$/.exec(entry);
     if (!match || !isCacheDataType(match[1])) {
       read.problems.push(
-        `CACHE_AUTOTUNE_BOUNDS entries must look like RECALL:10-300 with a cache data type (bad entry "${entry}")`,
+        `CACHE_AUTOTUNE_BOUNDS entries must look like MEMORY:60-3600 with a cache data type (bad entry "${entry}")`,
       );
       continue;
     }

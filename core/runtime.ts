@@ -1,18 +1,22 @@
 /**
  * The shared infrastructure of one process: Redis connections, the event bus, the cache layer,
- * the agent directory and the Neo4j driver. Services receive a Runtime instead of creating
- * their own connections, so `npm start` (four services, one process) opens each only once,
- * while a test can build two runtimes to act as two replicas.
+ * the agent directory, the audit log and the Neo4j driver. Services receive a runtime instead of
+ * creating their own connections, so `npm start` (four services, one process) opens each only
+ * once, while a test can build two runtimes to act as two replicas.
+ *
+ * A process that runs only the gateway builds only what the gateway uses (config, logger, the
+ * Redis command connection for rate limits and connection quotas): no cache layer, no event
+ * bus, no store connections, no agent directory or audit files.
  */
 
+import { cachedAgentDirectory } from "./agents/cached-directory.js";
 import type { AgentDirectory } from "./agents/directory.js";
 import { createNeo4jAgentDirectory } from "./agents/neo4j-directory.js";
 import { createSqliteAgentDirectory } from "./agents/sqlite-directory.js";
 import { AuditLog, type AuditStore } from "./audit/audit-log.js";
 import { createNeo4jAuditStore } from "./audit/neo4j-audit.js";
 import { createSqliteAuditStore } from "./audit/sqlite-audit.js";
-import type { CacheLayer } from "./cache/cache.js";
-import { createCacheLayer } from "./cache/create.js";
+import { type CacheLayer, createCacheLayer } from "./cache/index.js";
 import type { Config } from "./config.js";
 import { createEncryptor, type Encryptor } from "./crypto/encryption.js";
 import { createInProcessEventBus, createRedisEventBus, type EventBus } from "./events.js";
@@ -23,11 +27,19 @@ import { createNeo4jDriver, type Driver } from "./store/neo4j.js";
 import { UsageRecorder } from "./usage/recorder.js";
 import { createInProcessUsageStore, createRedisUsageStore } from "./usage/store.js";
 
-export interface Runtime {
+/** What every process has, the gateway's included. */
+export interface ProcessRuntime {
   readonly config: Config;
   readonly logger: Logger;
   /** The command connection, or null when Redis is off. */
   readonly redis: RedisClient | null;
+  /** Readiness checks for what the runtime owns (Redis; the cache and Neo4j in a subgraph's). */
+  readiness(): ReadinessChecks;
+  close(): Promise<void>;
+}
+
+/** What a process running subgraphs has besides. */
+export interface Runtime extends ProcessRuntime {
   readonly events: EventBus;
   readonly cache: CacheLayer;
   readonly agents: AgentDirectory;
@@ -39,14 +51,35 @@ export interface Runtime {
   readonly audit: AuditLog;
   /** Usage analytics per agent and principal, shared by replicas through Redis (admin `usage`). */
   readonly usage: UsageRecorder;
-  /** Readiness checks for what the runtime owns (Redis, Neo4j). */
-  readiness(): ReadinessChecks;
-  close(): Promise<void>;
 }
 
 /** How long start-up waits for Redis before continuing degraded (reads fall back to the store). */
 const REDIS_START_WAIT_MS = 5000;
 
+/** The runtime of a process that runs only the gateway. */
+export async function createGatewayRuntime(
+  config: Config,
+  options: { logger?: Logger } = {},
+): Promise<ProcessRuntime> {
+  const logger = options.logger ?? createLogger(config, "mnemo");
+  const redis = config.redis ? createRedisClient(config.redis, "command", logger) : null;
+  if (redis && !(await waitForRedis(redis, REDIS_START_WAIT_MS))) {
+    logger.warn(
+      "Redis is not reachable yet; rate limits and connection quotas count in this process meanwhile",
+    );
+  }
+  return {
+    config,
+    logger,
+    redis,
+    readiness: () => redisReadiness(redis),
+    async close() {
+      if (redis) await closeRedis(redis);
+    },
+  };
+}
+
+/** The runtime of a process that runs one or more subgraphs (and maybe the gateway too). */
 export async function createRuntime(config: Config, options: { logger?: Logger } = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config, "mnemo");
   let redis: RedisClient | null = null;
@@ -74,7 +107,7 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
       logger.warn("Redis is not reachable yet; starting degraded (cache bypassed) and retrying");
     // After any reconnect: replay invalidations queued during the outage, re-read policies.
     redis.on("ready", () => {
-      void cache.recover();
+      void cache.availability.recover();
     });
   } else {
     events = createInProcessEventBus();
@@ -93,6 +126,8 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     agents = createSqliteAgentDirectory(config.dataDir);
     auditStore = createSqliteAuditStore(config.dataDir);
   }
+  // Listings are read through the cache; a change of the agent set purges them.
+  agents = cachedAgentDirectory(agents, cache);
   const audit = new AuditLog(auditStore, (error, entry) =>
     logger.error(
       { err: String(error), action: entry.action, agentId: entry.agentId },
@@ -119,14 +154,10 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
     audit,
     usage,
     readiness() {
-      const checks: ReadinessChecks = {};
-      if (redis) {
-        const client = redis;
-        checks.redis = () => pingRedis(client);
-      }
+      const checks = redisReadiness(redis);
       // The cache's own view: degraded until Redis answers AND the outage's invalidations are replayed.
       checks.cache = async () => {
-        const health = await cache.health();
+        const health = await cache.availability.health();
         if (!health.ok) {
           throw new Error(
             `degraded since ${health.degradedSince}: reads bypass the cache, ` +
@@ -155,4 +186,10 @@ export async function createRuntime(config: Config, options: { logger?: Logger }
       await neo4jDriver?.close();
     },
   };
+}
+
+function redisReadiness(redis: RedisClient | null): ReadinessChecks {
+  const checks: ReadinessChecks = {};
+  if (redis) checks.redis = () => pingRedis(redis);
+  return checks;
 }

@@ -19,9 +19,10 @@ import { bearerToken, createTokenVerifier } from "../core/auth/tokens.js";
 import { unauthenticated } from "../core/errors.js";
 import { createLogger } from "../core/logger.js";
 import { ServiceMetrics } from "../core/metrics.js";
-import type { Runtime } from "../core/runtime.js";
+import type { ProcessRuntime } from "../core/runtime.js";
 import { type RunningService, startService } from "../core/service/http-service.js";
 import type { ReadinessChecks } from "../core/service/readiness.js";
+import type { LocalSubgraph } from "../core/service/subgraph.js";
 import { createMcpEndpoint } from "../mcp/index.js";
 import { createDataSources } from "./data-sources.js";
 import { createGraphiqlRoutes } from "./graphiql/index.js";
@@ -41,9 +42,14 @@ export interface GatewayOptions {
   port: number;
   /** Where each subgraph's /graphql endpoint is; defaults to the configured URLs. */
   subgraphUrls?: Partial<Record<SubgraphName, string>>;
+  /** Subgraphs running in this process: called in process instead of over HTTP. */
+  localSubgraphs?: Partial<Record<SubgraphName, LocalSubgraph>>;
 }
 
-export async function startGateway(runtime: Runtime, options: GatewayOptions): Promise<RunningService> {
+export async function startGateway(
+  runtime: ProcessRuntime,
+  options: GatewayOptions,
+): Promise<RunningService> {
   const { config } = runtime;
   const logger = createLogger(config, "gateway");
   const metrics = new ServiceMetrics("gateway");
@@ -78,7 +84,7 @@ export async function startGateway(runtime: Runtime, options: GatewayOptions): P
 
   const supergraphSdl = readSupergraph();
   // One data source per subgraph, shared by Apollo Gateway and the subscription executor.
-  const dataSources = createDataSources(urls, sign, subgraphFetcher.fetcher);
+  const dataSources = createDataSources(urls, sign, subgraphFetcher.fetcher, options.localSubgraphs);
 
   const gateway = new ApolloGateway({
     supergraphSdl,

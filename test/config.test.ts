@@ -23,6 +23,8 @@ describe("configuration", () => {
     expect(config.dataDir).toMatch(/data$/);
     expect(config.redis).toBeNull();
     expect(config.auth.jwtSecretGenerated).toBe(true);
+    expect(config.cache.nearCacheBytes).toBe(64 * 2 ** 20);
+    expect(loadConfig({ CACHE_NEAR_MAX_MB: "0" }).cache.nearCacheBytes).toBe(0);
   });
 
   it("reports every bad value, one sentence each", () => {
@@ -31,8 +33,10 @@ describe("configuration", () => {
       STORE: "postgres",
       REDIS_URL: "localhost:6379",
       LOG_LEVEL: "loud",
+      CACHE_NEAR_MAX_MB: "lots",
     });
-    expect(found).toHaveLength(4);
+    expect(found).toHaveLength(5);
+    expect(found).toContain('CACHE_NEAR_MAX_MB must be an integer from 0 to 65536 (got "lots")');
     expect(found).toContain('GATEWAY_PORT must be an integer from 0 to 65535 (got "http")');
     expect(found).toContain('STORE must be one of sqlite, neo4j (got "postgres")');
     expect(found.some((p) => p.startsWith("REDIS_URL must"))).toBe(true);

@@ -64,6 +64,8 @@ export function writeResults(name: string, results: unknown, directory?: string)
       cpuModel: os.cpus()[0]?.model,
       node: process.version,
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      // The machine is shared: figures taken under load are noisier (1, 5, 15 minute averages).
+      loadAverage: os.loadavg().map((load) => Math.round(load * 100) / 100),
     },
     results,
   };

@@ -24,7 +24,7 @@ import { SYSTEM_AUDIT_SCOPE } from "../audit/audit-log.js";
 import type { Principal } from "../auth/principal.js";
 import type { LockManager } from "../locks/lock.js";
 import type { Logger } from "../logger.js";
-import type { CacheLayer, CacheStatsSnapshot } from "./cache.js";
+import type { CacheAdmin, CacheStatsSnapshot } from "./admin.js";
 import type { PolicyRecord } from "./cache-events.js";
 import { CACHE_DATA_TYPES, type CacheDataType, MAX_TTL_SECONDS, MIN_TTL_SECONDS } from "./policy.js";
 
@@ -45,8 +45,8 @@ export const DEFAULT_TTL_BOUNDS: Readonly<Record<CacheDataType, TtlBounds>> = {
   AGENT_STATE: { minTtlSeconds: 60, maxTtlSeconds: 1200 },
   STATE_VERSION: { minTtlSeconds: 720, maxTtlSeconds: 14_400 },
   MEMORY: { minTtlSeconds: 60, maxTtlSeconds: 1200 },
-  RECALL: { minTtlSeconds: 12, maxTtlSeconds: 240 },
   ENTITY: { minTtlSeconds: 60, maxTtlSeconds: 1200 },
+  AGENT_DIRECTORY: { minTtlSeconds: 60, maxTtlSeconds: 1200 },
 };
 
 export interface AutoTuneSettings {
@@ -156,7 +156,7 @@ export function validateBounds(bounds: TtlBounds): string | null {
 }
 
 export interface CacheAutoTunerOptions {
-  cache: CacheLayer;
+  cache: CacheAdmin;
   settings: AutoTuneSettings;
   audit?: AuditLog;
   locks?: LockManager;

@@ -4,7 +4,8 @@
  * depends on an event arriving, only liveness of the admin view and how fast policies converge
  * (each process also re-reads the policies periodically and on reconnect).
  */
-import { topic } from "../events.js";
+import { type EventBus, topic } from "../events.js";
+import type { Logger } from "../logger.js";
 import type { CacheDataType, CachePolicy } from "./policy.js";
 
 export const CACHE_EVENTS_TOPIC = topic("cache");
@@ -35,8 +36,40 @@ export interface CacheEvent {
   /** Entries affected, when known. */
   count: number | null;
   policy: PolicyRecord | null;
-  /** The process that caused it (CacheLayer.instanceId). */
+  /** The process that caused it (CacheEventPublisher.origin). */
   origin: string;
   /** ISO 8601. */
   at: string;
+}
+
+/** What a role says happened; the publisher fills in the rest. */
+export type CacheEventInput = Pick<CacheEvent, "kind"> & Partial<Omit<CacheEvent, "origin" | "at">>;
+
+export class CacheEventPublisher {
+  constructor(
+    private readonly events: EventBus,
+    /** Identifies this process in the events it publishes. */
+    readonly origin: string,
+    private readonly logger?: Logger,
+  ) {}
+
+  publish(event: CacheEventInput): void {
+    const full: CacheEvent = {
+      scope: null,
+      cause: null,
+      type: null,
+      agentId: null,
+      key: null,
+      count: null,
+      policy: null,
+      ...event,
+      origin: this.origin,
+      at: new Date().toISOString(),
+    };
+    // Not awaited, not tracked: an event must never hold (or fail) the write that caused it, and
+    // the publisher queues while Redis is down, so waiting for it could hold a shutdown too.
+    this.events.publish(CACHE_EVENTS_TOPIC, full).catch((error: unknown) => {
+      this.logger?.debug({ err: String(error) }, "cache event not published");
+    });
+  }
 }

@@ -8,7 +8,7 @@
  * the process, so a Prometheus summing over services does not count them twice.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { CacheLayer } from "./cache.js";
+import type { CacheLayer } from "./cache-layer.js";
 import { CACHE_DATA_TYPES } from "./policy.js";
 
 const exported = new WeakSet<CacheLayer>();
@@ -61,7 +61,7 @@ export function exportCacheMetrics(cache: CacheLayer, registry: Registry): boole
     help: "1 while Redis is unreachable or an outage's invalidations are not replayed yet (reads bypass the cache)",
     registers,
     collect() {
-      this.set(cache.degraded ? 1 : 0);
+      this.set(cache.availability.usable ? 0 : 1);
     },
   });
   return true;

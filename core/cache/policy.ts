@@ -5,8 +5,22 @@
  * with `setCachePolicy`, which persists the change in Redis (every replica, and every replica
  * started later, uses it) and broadcasts it (see policy-store.ts and cache.ts).
  */
-export const CACHE_DATA_TYPES = ["AGENT_STATE", "STATE_VERSION", "MEMORY", "RECALL", "ENTITY"] as const;
+export const CACHE_DATA_TYPES = [
+  "AGENT_STATE",
+  "STATE_VERSION",
+  "MEMORY",
+  "ENTITY",
+  "AGENT_DIRECTORY",
+] as const;
 export type CacheDataType = (typeof CACHE_DATA_TYPES)[number];
+
+/**
+ * Recall results were once a cache type; they are not cached, because a stored ranking is not
+ * the one a fresh recall returns (it moves with time and with the access counts every recall
+ * adds, neither of which changes the agent's revision), and identical recalls are rare (one
+ * repeat in 757 LoCoMo questions). The API keeps the name (deprecated) and refuses it clearly.
+ */
+export const RETIRED_CACHE_TYPE = "RECALL";
 
 export function isCacheDataType(value: unknown): value is CacheDataType {
   return typeof value === "string" && (CACHE_DATA_TYPES as readonly string[]).includes(value);
@@ -31,9 +45,9 @@ export const DEFAULT_CACHE_POLICIES: Readonly<Record<CacheDataType, CachePolicy>
   // Versions are immutable once written, so they can live long.
   STATE_VERSION: { enabled: true, ttlSeconds: 3600, writeMode: "WRITE_THROUGH" },
   MEMORY: { enabled: true, ttlSeconds: 300, writeMode: "INVALIDATE" },
-  // Any memory write of the agent changes recall results; they are short-lived by design.
-  RECALL: { enabled: true, ttlSeconds: 60, writeMode: "INVALIDATE" },
   ENTITY: { enabled: true, ttlSeconds: 300, writeMode: "INVALIDATE" },
+  // Listings are purged (with a floor) whenever the set of agents changes; writes never store one.
+  AGENT_DIRECTORY: { enabled: true, ttlSeconds: 300, writeMode: "INVALIDATE" },
 };
 
 /**

@@ -17,7 +17,7 @@ import type { CacheDataType } from "./policy.js";
 export const PREFETCH_MIN_COUNT = 2;
 /** Per entry and process, successors of a hit are looked up at most this often (or half the TTL). */
 export const PREFETCH_INTERVAL_MS = 10_000;
-/** Recall results are keyed by a query hash and cannot be loaded by id, so they are not prefetched. */
+/** The types whose entries can be loaded by id, so prefetched (agent listings cannot: their ids are hashes). */
 export const PREFETCH_TYPES: ReadonlySet<CacheDataType> = new Set([
   "AGENT_STATE",
   "STATE_VERSION",

@@ -12,6 +12,8 @@ import { CACHE_DATA_TYPES, type CacheDataType } from "./policy.js";
 export const COUNTER_NAMES = [
   /** Reads answered by the cache. */
   "hits",
+  /** Of those, answered by this process's near cache (types whose store is in the process). */
+  "nearHits",
   /** Reads the cache was asked for and did not have. */
   "misses",
   /** Reads that did not consult the cache (type disabled, or Redis unavailable). */

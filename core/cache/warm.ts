@@ -9,10 +9,13 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EventBus } from "../events.js";
+import type { Logger } from "../logger.js";
 import { KEY_PREFIX, type RedisClient } from "../redis.js";
+import type { CacheBackend } from "./backend.js";
 import { WARM_REQUEST_TOPIC, warmReplyTopic } from "./cache-events.js";
-import { warmClaimKey } from "./keys.js";
+import { agentTagKey, type CacheRef, cacheKey, parseCacheKey, warmClaimKey } from "./keys.js";
 import { CACHE_DATA_TYPES, type CacheDataType } from "./policy.js";
+import type { CacheSource, CacheSources } from "./sources.js";
 
 export interface WarmRequest {
   requestId: string;
@@ -113,4 +116,39 @@ export async function requestWarm(
     stop();
   }
   return warmed;
+}
+
+export interface WarmAnswerOptions {
+  sources: CacheSources;
+  coordination: WarmCoordination;
+  backend: CacheBackend;
+  events: EventBus;
+  /** Loads the refs that are not cached yet and writes them to the cache; returns how many. */
+  fill: (type: CacheDataType, source: CacheSource, refs: CacheRef[]) => Promise<number>;
+  logger?: Logger;
+}
+
+/**
+ * Answers a warm request in a process that can load some types: for each type it claims first,
+ * loads the agent's working set (what the source names, and every entry cached for the agent
+ * recently: its tag set, which survives invalidation as tombstones) and replies with the count.
+ */
+export async function answerWarmRequest(request: WarmRequest, options: WarmAnswerOptions): Promise<void> {
+  const { sources, coordination, backend, events, logger } = options;
+  for (const [type, source] of sources.entries()) {
+    try {
+      if (!(await coordination.claim(request.agentId, type, request.requestId))) continue;
+      const refs = new Map<string, CacheRef>();
+      for (const ref of (await source.warmRefs?.(request.agentId)) ?? []) refs.set(cacheKey(type, ref), ref);
+      for (const key of await backend.tagged(agentTagKey(request.agentId))) {
+        const parsed = parseCacheKey(key);
+        if (parsed?.type === type) refs.set(key, { agentId: parsed.agentId, id: parsed.id });
+      }
+      const warmed = await options.fill(type, source, [...refs.values()]);
+      const reply: WarmReply = { requestId: request.requestId, type, warmed };
+      await events.publish(warmReplyTopic(request.requestId), reply);
+    } catch (error) {
+      logger?.warn({ err: String(error), type, agentId: request.agentId }, "could not warm agent");
+    }
+  }
 }

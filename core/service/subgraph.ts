@@ -1,7 +1,8 @@
 /**
  * Starting a subgraph: its SDL file from `schema/`, built with `@apollo/subgraph`, served over
- * HTTP and graphql-ws on `/graphql` by the shared service shell. Both transports accept only
- * requests carrying a principal signed by the gateway.
+ * HTTP and graphql-ws on `/graphql` by the shared service shell, and in process to a gateway in
+ * the same process (`RunningService.local`). Every path accepts only requests carrying a
+ * principal signed by the gateway, verified by the same function.
  */
 import { readFileSync } from "node:fs";
 import { buildSubgraphSchema } from "@apollo/subgraph";
@@ -18,9 +19,12 @@ import { createLogger } from "../logger.js";
 import { ServiceMetrics } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
 import { type UsageOfResult, usagePlugin } from "../usage/usage-plugin.js";
-import { type RunningService, startService } from "./http-service.js";
+import { type LocalEndpoint, type RunningService, startService } from "./http-service.js";
 import type { ReadinessChecks } from "./readiness.js";
 import { OperationRecords } from "./ws-operations.js";
+
+/** A subgraph's endpoint for a gateway in the same process (header: the signed principal). */
+export type LocalSubgraph = LocalEndpoint;
 
 /** Every subgraph's context starts with the caller. */
 export interface SubgraphContext {
@@ -91,6 +95,10 @@ export async function startSubgraph<TContext extends SubgraphContext>(
     ],
     async context(req) {
       const principal = await verifyPrincipal(req.header(PRINCIPAL_HEADER));
+      return options.createContext(principal);
+    },
+    async localContext(header) {
+      const principal = await verifyPrincipal(header);
       return options.createContext(principal);
     },
     attachWebSocket(httpServer) {

@@ -14,7 +14,7 @@ export async function startCacheAdminSubgraph(
   options: { port: number },
 ): Promise<RunningService> {
   const autoTune = new CacheAutoTuner({
-    cache: runtime.cache,
+    cache: runtime.cache.admin,
     settings: runtime.config.cache.autoTune,
     audit: runtime.audit,
     locks: createLockManager(runtime.redis),
@@ -27,7 +27,7 @@ export async function startCacheAdminSubgraph(
       runtime,
       port: options.port,
       resolvers: createCacheAdminResolvers(
-        runtime.cache,
+        runtime.cache.admin,
         runtime.events,
         runtime.audit,
         runtime.usage,

@@ -7,9 +7,9 @@ import { DateTimeResolver } from "graphql-scalars";
 import { assertAgentId } from "../../core/agents/agent-id.js";
 import { type AuditLog, SYSTEM_AUDIT_SCOPE } from "../../core/audit/audit-log.js";
 import { authorizeAdmin } from "../../core/auth/authorize.js";
+import type { CacheAdmin } from "../../core/cache/admin.js";
 import type { CacheAutoTuner, Decision } from "../../core/cache/auto-tune.js";
 import { InvalidCursorError, type KeyDetails } from "../../core/cache/backend.js";
-import type { CacheLayer } from "../../core/cache/cache.js";
 import { CACHE_EVENTS_TOPIC, type CacheEvent } from "../../core/cache/cache-events.js";
 import { parseCacheKey } from "../../core/cache/keys.js";
 import {
@@ -17,6 +17,7 @@ import {
   type CacheDataType,
   type CachePolicyPatch,
   isCacheDataType,
+  RETIRED_CACHE_TYPE,
 } from "../../core/cache/policy.js";
 import { badUserInput, MnemoError, unavailable } from "../../core/errors.js";
 import type { EventBus } from "../../core/events.js";
@@ -45,6 +46,12 @@ function assertInNamespace(value: string, argument: "prefix" | "key"): string {
 }
 
 function assertType(type: unknown): CacheDataType {
+  if (type === RETIRED_CACHE_TYPE) {
+    throw badUserInput(
+      `${RETIRED_CACHE_TYPE} is not a cached type: recall results are not cached, since a stored ranking goes stale with time and with every recall's access counts (docs/cache.md)`,
+      { argument: "type" },
+    );
+  }
   if (!isCacheDataType(type)) throw badUserInput(`Unknown cache data type ${JSON.stringify(type)}`);
   return type;
 }
@@ -78,7 +85,7 @@ function keyNode(details: KeyDetails) {
 }
 
 export function createCacheAdminResolvers(
-  cache: CacheLayer,
+  cache: CacheAdmin,
   events: EventBus,
   audit: AuditLog,
   usage: UsageRecorder,

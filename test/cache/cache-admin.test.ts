@@ -139,19 +139,19 @@ describe("cache-admin API", () => {
 
   it("changes a policy at run time and persists it in Redis", async () => {
     const response = await mnemo.query<{ setCachePolicy: Record<string, unknown> }>(
-      `mutation { setCachePolicy(type: RECALL, policy: { ttlSeconds: 30, writeMode: INVALIDATE }) {
+      `mutation { setCachePolicy(type: ENTITY, policy: { ttlSeconds: 30, writeMode: WRITE_THROUGH }) {
         type enabled ttlSeconds writeMode isDefault updatedBy updatedAt } }`,
     );
     expect(response.errors).toBeUndefined();
     expect(response.data?.setCachePolicy).toMatchObject({
-      type: "RECALL",
+      type: "ENTITY",
       enabled: true,
       ttlSeconds: 30,
-      writeMode: "INVALIDATE",
+      writeMode: "WRITE_THROUGH",
       isDefault: false,
       updatedBy: "test-admin",
     });
-    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "RECALL"))!)).toMatchObject({
+    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "ENTITY"))!)).toMatchObject({
       ttlSeconds: 30,
     });
     const policies = await mnemo.query<{ cachePolicies: { type: string; ttlSeconds: number }[] }>(
@@ -161,16 +161,37 @@ describe("cache-admin API", () => {
       ["AGENT_STATE", 300],
       ["STATE_VERSION", 3600],
       ["MEMORY", 300],
-      ["RECALL", 30],
-      ["ENTITY", 300],
+      ["ENTITY", 30],
+      ["AGENT_DIRECTORY", 300],
     ]);
     expect(await systemAudit()).toMatchObject({
       agentId: "*",
       action: "cache.setCachePolicy",
       actor: "test-admin",
-      target: "RECALL",
-      details: { ttlSeconds: 30, writeMode: "INVALIDATE" },
+      target: "ENTITY",
+      details: { ttlSeconds: 30, writeMode: "WRITE_THROUGH" },
     });
+  });
+
+  it("refuses a policy for RECALL, which is not cached (deprecated name), and changes nothing", async () => {
+    const response = await mnemo.query(
+      `mutation { setCachePolicy(type: RECALL, policy: { ttlSeconds: 5 }) { type } }`,
+    );
+    expect(errorCodes(response)).toEqual(["BAD_USER_INPUT"]);
+    expect(response.errors?.[0]?.message).toMatch(
+      /RECALL is not a cached type: recall results are not cached/,
+    );
+    expect(await admin.hget("mnemo:v1:cache:policies", "RECALL")).toBeNull();
+    const types = await mnemo.query<{ cacheStats: { byType: { type: string }[] } }>(
+      `{ cacheStats { byType { type } } }`,
+    );
+    expect(types.data?.cacheStats.byType.map((t) => t.type)).toEqual([
+      "AGENT_STATE",
+      "STATE_VERSION",
+      "MEMORY",
+      "ENTITY",
+      "AGENT_DIRECTORY",
+    ]);
   });
 
   it("pages through keys with SCAN (never KEYS), resuming from any edge", async () => {
@@ -311,6 +332,8 @@ describe("cache-admin API", () => {
       client,
       `subscription { cacheEvents { kind scope cause type agentId key count origin at policy { type ttlSeconds } } }`,
     );
+    // Written first: a new agent also purges the cached agent listings (an event of its own).
+    await put("ev-1", { e: 1 });
     // The subscription is live once a probe event comes through.
     for (let i = 0; sub.events.length === 0; i++) {
       if (i > 50) throw new Error("cacheEvents never delivered a probe event");
@@ -318,7 +341,6 @@ describe("cache-admin API", () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const seen = sub.events.length;
-    await put("ev-1", { e: 1 });
     await mnemo.query(`mutation { invalidateAgent(agentId: "ev-1") }`);
     await mnemo.query(`mutation { setCachePolicy(type: ENTITY, policy: { ttlSeconds: 120 }) { type } }`);
     const events = (await sub.waitFor(seen + 2)).slice(seen).map((e) => e.cacheEvents);

@@ -81,7 +81,7 @@ describe("cache layer (real Redis)", () => {
     await b.state.createLoaders().current.load(current("sum-1"));
     await b.state.createLoaders().current.load(current("sum-2"));
     await b.cache.flush();
-    const snapshot = await a.cache.statsSnapshot();
+    const snapshot = await a.cache.admin.statsSnapshot();
     expect(snapshot.allReplicas).toBe(true);
     expect(snapshot.since).not.toBeNull();
     expect(snapshot.byType.find((t) => t.type === "AGENT_STATE")).toMatchObject({
@@ -113,7 +113,7 @@ describe("cache layer (real Redis)", () => {
   it("refuses a late write-back of an older version (value, tombstone and purge floor)", async () => {
     const r = await replica({ prefetch: false });
     await r.state.putState(WRITER, { agentId: "late-1", data: { v: 1 } });
-    await r.cache.invalidateAgent("late-1");
+    await r.cache.admin.invalidateAgent("late-1");
 
     // A reader loads version 1 and stalls before its write-back; meanwhile version 2 is written.
     r.store.hold();
@@ -129,8 +129,8 @@ describe("cache layer (real Redis)", () => {
     expect(r.store.loads).toBe(loadsBefore);
 
     // INVALIDATE: the write leaves a tombstone of its revision, which refuses the old value too.
-    await r.cache.updatePolicy("AGENT_STATE", { writeMode: "INVALIDATE" }, "test");
-    await r.cache.invalidateAgent("late-1");
+    await r.cache.policies.update("AGENT_STATE", { writeMode: "INVALIDATE" }, "test");
+    await r.cache.admin.invalidateAgent("late-1");
     r.store.hold();
     const slow2 = r.state.createLoaders().current.load(current("late-1"));
     await eventually(() => r.store.waiting === 1);
@@ -143,7 +143,7 @@ describe("cache layer (real Redis)", () => {
 
     // A delete purges the agent and raises a floor: a reader from before cannot bring it back.
     await r.cache.settled();
-    await r.cache.invalidateAgent("late-1");
+    await r.cache.admin.invalidateAgent("late-1");
     r.store.hold();
     const slow3 = r.state.createLoaders().current.load(current("late-1"));
     await eventually(() => r.store.waiting === 1);
@@ -159,11 +159,14 @@ describe("cache layer (real Redis)", () => {
     // Without the cross-process fill lock, so only in-process single-flight is at work.
     const r = await replica({ prefetch: false, fillLockMs: 0 });
     await r.state.putState(WRITER, { agentId: "herd-1", data: { hot: true } });
-    await r.cache.invalidateAgent("herd-1");
+    await r.cache.admin.invalidateAgent("herd-1");
     const loadsBefore = r.store.loads;
+    const missesBefore = r.cache.stats("AGENT_STATE").misses;
     r.store.hold();
     const reads = Array.from({ length: 100 }, () => r.state.createLoaders().current.load(current("herd-1")));
     await eventually(() => r.store.waiting === 1);
+    // Every read has had its MGET answered (and so joined the load) before the load ends.
+    await eventually(() => r.cache.stats("AGENT_STATE").misses - missesBefore === 100);
     r.store.release();
     const values = await Promise.all(reads);
     expect(values.every((v) => v?.version === 1)).toBe(true);
@@ -173,7 +176,7 @@ describe("cache layer (real Redis)", () => {
   it("makes a second process wait for the first one's load instead of loading (fill lock)", async () => {
     const [a, b] = [await replica({ prefetch: false }), await replica({ prefetch: false })];
     await a.state.putState(WRITER, { agentId: "herd-2", data: { hot: true } });
-    await a.cache.invalidateAgent("herd-2");
+    await a.cache.admin.invalidateAgent("herd-2");
     a.store.hold();
     b.store.hold();
     const readsA = Array.from({ length: 100 }, () => a.state.createLoaders().current.load(current("herd-2")));
@@ -224,12 +227,12 @@ describe("cache layer (real Redis)", () => {
     };
     const churn = async () => {
       for (let i = 0; running; i++) {
-        await pick([a, b]).cache.updatePolicy(
+        await pick([a, b]).cache.policies.update(
           "AGENT_STATE",
           { writeMode: i % 2 ? "WRITE_THROUGH" : "INVALIDATE" },
           "t",
         );
-        await pick([a, b]).cache.invalidateAgent(pick(agents));
+        await pick([a, b]).cache.admin.invalidateAgent(pick(agents));
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     };
@@ -251,7 +254,7 @@ describe("cache layer (real Redis)", () => {
     }
     await learner.cache.settled();
     await learner.cache.flush();
-    await learner.cache.invalidateAgent("co-1");
+    await learner.cache.admin.invalidateAgent("co-1");
     const versionKey = cacheKey("STATE_VERSION", StateService.versionRef("co-1", 2));
     expect(await admin.get(versionKey)).toMatch(/\|T$/);
 
@@ -273,7 +276,7 @@ describe("cache layer (real Redis)", () => {
 
   it("applies a policy change on every replica, and a replica started later reads it", async () => {
     const [a, b] = [await replica(), await replica()];
-    const changed = await a.cache.updatePolicy("MEMORY", { ttlSeconds: 42, enabled: false }, "ops");
+    const changed = await a.cache.policies.update("MEMORY", { ttlSeconds: 42, enabled: false }, "ops");
     expect(changed).toMatchObject({
       type: "MEMORY",
       ttlSeconds: 42,
@@ -281,17 +284,25 @@ describe("cache layer (real Redis)", () => {
       isDefault: false,
       updatedBy: "ops",
     });
-    await eventually(() => b.cache.policy("MEMORY").ttlSeconds === 42);
-    expect(b.cache.policy("MEMORY")).toEqual({ enabled: false, ttlSeconds: 42, writeMode: "INVALIDATE" });
+    await eventually(() => b.cache.policies.get("MEMORY").ttlSeconds === 42);
+    expect(b.cache.policies.get("MEMORY")).toEqual({
+      enabled: false,
+      ttlSeconds: 42,
+      writeMode: "INVALIDATE",
+    });
 
     const late = await replica();
-    expect(late.cache.policy("MEMORY")).toEqual({ enabled: false, ttlSeconds: 42, writeMode: "INVALIDATE" });
-    expect(late.cache.policyRecords().find((p) => p.type === "MEMORY")?.updatedBy).toBe("ops");
+    expect(late.cache.policies.get("MEMORY")).toEqual({
+      enabled: false,
+      ttlSeconds: 42,
+      writeMode: "INVALIDATE",
+    });
+    expect(late.cache.policies.records().find((p) => p.type === "MEMORY")?.updatedBy).toBe("ops");
 
-    expect(await a.cache.updatePolicy("MEMORY", { ttlSeconds: 0 }, "ops")).toEqual([
+    expect(await a.cache.policies.update("MEMORY", { ttlSeconds: 0 }, "ops")).toEqual([
       "ttlSeconds must be an integer from 1 to 604800 (got 0)",
     ]);
-    expect(a.cache.policy("MEMORY").ttlSeconds).toBe(42);
+    expect(a.cache.policies.get("MEMORY").ttlSeconds).toBe(42);
   });
 
   it("keeps cached values encrypted when encryption at rest is on", async () => {
@@ -314,13 +325,13 @@ describe("cache layer (real Redis)", () => {
 
   it("re-seeds policies into a Redis that lost them", async () => {
     const a = await replica();
-    await a.cache.updatePolicy("RECALL", { ttlSeconds: 7 }, "ops");
+    await a.cache.policies.update("ENTITY", { ttlSeconds: 7 }, "ops");
     await admin.flushall();
-    await a.cache.reloadPolicies();
-    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "RECALL")) ?? "{}")).toMatchObject({
+    await a.cache.policies.reload();
+    expect(JSON.parse((await admin.hget("mnemo:v1:cache:policies", "ENTITY")) ?? "{}")).toMatchObject({
       ttlSeconds: 7,
     });
     const late = await replica();
-    expect(late.cache.policy("RECALL").ttlSeconds).toBe(7);
+    expect(late.cache.policies.get("ENTITY").ttlSeconds).toBe(7);
   });
 });

@@ -226,11 +226,11 @@ describe.skipIf(!available)("against a real 3-node Redis Cluster", () => {
 
   it("shares policies and fill locks between replicas on the cluster", async () => {
     const [a, b] = [await replica(), await replica()];
-    await a.cache.updatePolicy("STATE_VERSION", { ttlSeconds: 77 }, "ops");
-    await eventually(() => b.cache.policy("STATE_VERSION").ttlSeconds === 77);
+    await a.cache.policies.update("STATE_VERSION", { ttlSeconds: 77 }, "ops");
+    await eventually(() => b.cache.policies.get("STATE_VERSION").ttlSeconds === 77);
 
     await a.state.putState(WRITER, { agentId: "cl-herd", data: { hot: true } });
-    await a.cache.invalidateAgent("cl-herd");
+    await a.cache.admin.invalidateAgent("cl-herd");
     a.store.hold();
     b.store.hold();
     const readsA = Array.from({ length: 50 }, () =>

@@ -9,8 +9,7 @@ import { createSqliteAgentDirectory } from "../../core/agents/sqlite-directory.j
 import { AuditLog } from "../../core/audit/audit-log.js";
 import { createSqliteAuditStore } from "../../core/audit/sqlite-audit.js";
 import type { Principal } from "../../core/auth/principal.js";
-import type { CacheLayer, CacheSettings } from "../../core/cache/cache.js";
-import { createCacheLayer } from "../../core/cache/create.js";
+import { type CacheLayer, type CacheSettings, createCacheLayer } from "../../core/cache/index.js";
 import type { RedisConfig } from "../../core/config.js";
 import type { Encryptor } from "../../core/crypto/encryption.js";
 import { createRedisEventBus, type EventBus } from "../../core/events.js";
@@ -23,10 +22,16 @@ import { createSqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
 export const WRITER: Principal = { sub: "fixture", role: "admin", agents: ["*"] };
 const silent = createLogger({ logLevel: (process.env.TEST_LOG_LEVEL as "silent") ?? "silent" }, "test");
 
-/** A real store that counts batched loads and can hold them at a gate. */
+/**
+ * A real store that counts batched loads and can hold them at a gate. By default it stands for a
+ * store across a network (no revision probe, so reads go through Redis); `embedded` passes the
+ * SQLite store's probe through, as the embedded store is read (near cache).
+ */
 export class CountingStore {
   loads = 0;
   loadedKeys = 0;
+  /** Revision probes (embedded only). */
+  probes = 0;
   private gate: Promise<void> | null = null;
   private openGate: (() => void) | null = null;
   /** Loads waiting at the gate right now. */
@@ -37,7 +42,30 @@ export class CountingStore {
    */
   latencyMs = 0;
 
-  constructor(readonly inner: StateStore) {}
+  readonly store: StateStore;
+
+  constructor(
+    readonly inner: StateStore,
+    embedded = false,
+  ) {
+    this.store = {
+      revisions: embedded
+        ? (ids) => {
+            this.probes++;
+            return this.inner.revisions!(ids);
+          }
+        : undefined,
+      currentStates: (ids) => this.pass(ids.length, () => this.inner.currentStates(ids)),
+      versions: (refs) => this.pass(refs.length, () => this.inner.versions(refs)),
+      history: (...args) => this.inner.history(...args),
+      scanVersions: (...args) => this.inner.scanVersions(...args),
+      append: (request) => this.inner.append(request),
+      deleteAgent: (agentId) => this.inner.deleteAgent(agentId),
+      prune: (agentId, keepLast) => this.inner.prune(agentId, keepLast),
+      ping: () => this.inner.ping(),
+      close: () => this.inner.close(),
+    };
+  }
 
   /** Loads started from now on wait until `release()`. */
   hold(): void {
@@ -69,18 +97,6 @@ export class CountingStore {
     }
     return run();
   }
-
-  readonly store: StateStore = {
-    currentStates: (ids) => this.pass(ids.length, () => this.inner.currentStates(ids)),
-    versions: (refs) => this.pass(refs.length, () => this.inner.versions(refs)),
-    history: (...args) => this.inner.history(...args),
-    scanVersions: (...args) => this.inner.scanVersions(...args),
-    append: (request) => this.inner.append(request),
-    deleteAgent: (agentId) => this.inner.deleteAgent(agentId),
-    prune: (agentId, keepLast) => this.inner.prune(agentId, keepLast),
-    ping: () => this.inner.ping(),
-    close: () => this.inner.close(),
-  };
 }
 
 export interface Replica {
@@ -99,6 +115,10 @@ export interface ReplicaOptions {
   dataDir: string;
   encryption?: Encryptor;
   settings?: Partial<CacheSettings>;
+  /** Read as an embedded store is (near cache checked by revision probes); default: across a network. */
+  embedded?: boolean;
+  /** Recover when the Redis connection is ready again, as the runtime does (default true). */
+  recoverOnReconnect?: boolean;
 }
 
 /** One "process": its own connections, bus, cache layer and state service, sharing Redis and SQLite. */
@@ -118,11 +138,11 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     settings: { statsFlushMs: 600_000, ...options.settings },
     hooks: { onRoundTrip: (label) => roundTrips.push(label) },
   });
-  redis.on("ready", () => void cache.recover());
+  if (options.recoverOnReconnect !== false) redis.on("ready", () => void cache.availability.recover());
   await cache.start();
   // Under load a subscription can take longer than start() waits for it; tests need it live.
   await cache.listening;
-  const store = new CountingStore(createSqliteStateStore(options.dataDir));
+  const store = new CountingStore(createSqliteStateStore(options.dataDir), options.embedded);
   const agents = createSqliteAgentDirectory(options.dataDir);
   const audit = new AuditLog(createSqliteAuditStore(options.dataDir), () => {});
   const state = new StateService({

@@ -31,6 +31,11 @@ export class ServiceProcess {
     });
   }
 
+  /** The child's process id (for reading its CPU time from /proc). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   url(service: string): string {
     const url = this.urls[service];
     if (!url) throw new Error(`service ${service} is not running in this process`);

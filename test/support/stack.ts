@@ -11,7 +11,7 @@ import { type Stack, startStack } from "../../bin/stack.js";
 import type { Principal } from "../../core/auth/principal.js";
 import { issueToken } from "../../core/auth/tokens.js";
 import { type Config, loadConfig, SERVICE_NAMES, type ServiceName } from "../../core/config.js";
-import { createRuntime } from "../../core/runtime.js";
+import { createRuntime, type Runtime } from "../../core/runtime.js";
 import { readModelDirectory } from "../../subgraphs/memory/analysis/onnx-model.js";
 import { type GraphQLResponse, postGraphQL } from "./graphql-client.js";
 import { neo4jTestEnvironment, type TestStore } from "./neo4j.js";
@@ -32,10 +32,14 @@ export interface TestStackOptions {
   dataDir?: string;
   /** Subgraph URLs for a gateway whose subgraphs run in another stack. */
   subgraphUrls?: Partial<Record<"state" | "memory" | "cache-admin", string>>;
+  /** The gateway calls this stack's subgraphs over HTTP instead of in process. */
+  gatewayOverHttp?: boolean;
 }
 
 export interface TestStack {
   readonly stack: Stack;
+  /** The runtime of the stack's subgraphs (cache, stores); a gateway-only stack has none and throws. */
+  readonly runtime: Runtime;
   readonly config: Config;
   readonly dataDir: string;
   url(service: ServiceName): string;
@@ -98,17 +102,20 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "mnemo-test-"));
   // A directory the caller made is the caller's to remove; one this harness made is ours.
   const ownsDataDir = options.dataDir === undefined || keptDataDirs.delete(dataDir);
+  const services = options.services ?? SERVICE_NAMES;
   let config: Config;
-  let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;
+  let runtime: Runtime | undefined;
   let stack: Stack;
   try {
     const env = { ...(await storeEnvironment(options.store)), ...options.env };
     config = testConfig({ ...options, env, dataDir });
-    runtime = await createRuntime(config);
+    // As in production, a gateway alone builds no runtime for stores (bin/stack.ts does it).
+    runtime = services.some((name) => name !== "gateway") ? await createRuntime(config) : undefined;
     stack = await startStack(config, {
-      services: options.services ?? SERVICE_NAMES,
+      services,
       runtime,
       subgraphUrls: options.subgraphUrls,
+      gatewayOverHttp: options.gatewayOverHttp,
     });
   } catch (error) {
     // Nobody gets a stack to close: release what was made so far, the data directory included.
@@ -134,6 +141,10 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   };
   return {
     stack,
+    get runtime(): Runtime {
+      if (!runtime) throw new Error("this test stack runs only the gateway: it has no subgraph runtime");
+      return runtime;
+    },
     config,
     dataDir,
     url,
@@ -145,7 +156,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     },
     async close({ keepData = false } = {}) {
       await stack.close();
-      await runtime.close();
+      await runtime?.close();
       if (!ownsDataDir) return;
       if (keepData) keptDataDirs.add(dataDir);
       else rmSync(dataDir, { recursive: true, force: true });

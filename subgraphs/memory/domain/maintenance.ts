@@ -6,7 +6,7 @@
 import type { AgentDirectory } from "../../../core/agents/directory.js";
 import type { AuditLog } from "../../../core/audit/audit-log.js";
 import type { Principal } from "../../../core/auth/principal.js";
-import type { CacheLayer } from "../../../core/cache/cache.js";
+import type { CacheLayer } from "../../../core/cache/index.js";
 import { badUserInput, notFound, unavailable } from "../../../core/errors.js";
 import type { LockManager } from "../../../core/locks/lock.js";
 import { planConsolidation } from "./consolidation.js";

@@ -8,7 +8,7 @@ import { LRUCache } from "lru-cache";
 import type { AgentDirectory } from "../../../core/agents/directory.js";
 import type { AuditLog } from "../../../core/audit/audit-log.js";
 import type { Principal } from "../../../core/auth/principal.js";
-import type { CacheLayer } from "../../../core/cache/cache.js";
+import type { CacheLayer } from "../../../core/cache/index.js";
 import type { CacheRef } from "../../../core/cache/keys.js";
 import { badUserInput, notFound, unavailable } from "../../../core/errors.js";
 import { type EventBus, topic } from "../../../core/events.js";
@@ -103,9 +103,17 @@ export class MemoryService {
 
   constructor(private readonly deps: MemoryServiceDeps) {
     this.tracker = new AccessTracker((updates) => deps.store.recordAccess(updates), deps.logger);
-    // The same loads serve requests, prefetch and warmAgent.
-    deps.cache.registerSource("MEMORY", this.loadMemories);
-    deps.cache.registerSource("ENTITY", this.loadEntities);
+    // The same loads serve requests, prefetch and warmAgent; a store in this process can also
+    // confirm a near-cache copy by its revision (a memory's and an entity's own).
+    const { memoryRevisions, entityRevisions } = deps.store;
+    deps.cache.registerSource("MEMORY", {
+      load: this.loadMemories,
+      probe: memoryRevisions && ((refs: readonly CacheRef[]) => memoryRevisions(refs.map((ref) => ref.id))),
+    });
+    deps.cache.registerSource("ENTITY", {
+      load: this.loadEntities,
+      probe: entityRevisions && ((refs: readonly CacheRef[]) => entityRevisions(refs.map((ref) => ref.id))),
+    });
   }
 
   private readonly loadMemories = (refs: readonly CacheRef[]) =>
@@ -120,8 +128,8 @@ export class MemoryService {
   createLoaders(): MemoryLoaders {
     const { cache, store } = this.deps;
     return {
-      memory: cache.loader("MEMORY", this.loadMemories),
-      entity: cache.loader("ENTITY", this.loadEntities),
+      memory: cache.loader("MEMORY"),
+      entity: cache.loader("ENTITY"),
       access: new DataLoader(async (ids) => {
         await this.tracker.settle();
         return store.accessStats(ids);

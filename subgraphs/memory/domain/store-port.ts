@@ -11,7 +11,7 @@
  * The store finds and returns candidates; it does not rank. Scoring lives in the domain
  * (domain/scoring.ts), so both adapters rank identically and a new signal needs no Cypher or SQL.
  */
-import type { Revisioned } from "../../../core/cache/cache.js";
+import type { Revisioned, RevisionProbe } from "../../../core/store/revisioned.js";
 import type {
   AccessStats,
   EntityRecord,
@@ -264,6 +264,12 @@ export interface MemoryStore {
   /** Memories by id (batched); `revision` is the memory's own, 0 when it does not exist. */
   getMemories(ids: readonly string[]): Promise<Revisioned<MemoryRecord>[]>;
   getEntities(ids: readonly string[]): Promise<Revisioned<EntityRecord>[]>;
+  /**
+   * The revisions `getMemories` and `getEntities` would return now, answered synchronously:
+   * only a store in this process (SQLite) has them (see core/cache/near-cache.ts).
+   */
+  readonly memoryRevisions?: RevisionProbe;
+  readonly entityRevisions?: RevisionProbe;
   /** Access statistics are read fresh (never cached): they change on every recall. */
   accessStats(ids: readonly string[]): Promise<(AccessStats | null)[]>;
   /** Newest first; `after` is a cursor returned by a previous page. */

@@ -17,7 +17,6 @@
  * Labels and relationship types are fixed in the statements below, never built from input.
  */
 import { type Integer, isNode, type Node } from "neo4j-driver";
-import type { Revisioned } from "../../../core/cache/cache.js";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
 import {
   type Driver,
@@ -28,6 +27,7 @@ import {
   runWrite,
   toNumber,
 } from "../../../core/store/neo4j.js";
+import type { Revisioned } from "../../../core/store/revisioned.js";
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,

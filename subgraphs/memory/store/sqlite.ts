@@ -10,9 +10,9 @@
  */
 import path from "node:path";
 import { LRUCache } from "lru-cache";
-import type { Revisioned } from "../../../core/cache/cache.js";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
-import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
+import type { Revisioned, RevisionProbe } from "../../../core/store/revisioned.js";
+import { migrate, openSqlite, revisionProbe, type SqliteDatabase } from "../../../core/store/sqlite.js";
 import { newEntityId } from "../domain/ids.js";
 import type {
   AccessStats,
@@ -283,6 +283,8 @@ export function createSqliteMemoryStore(
 export class SqliteMemoryStore implements MemoryStore {
   /** Changes only when a re-embedding swaps the vectors. */
   dimensions: number;
+  readonly memoryRevisions: RevisionProbe;
+  readonly entityRevisions: RevisionProbe;
   private readonly s;
   private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
   private index: SqliteVectorIndex;
@@ -302,6 +304,18 @@ export class SqliteMemoryStore implements MemoryStore {
     // Another model is named before another size: it says more about what to do.
     if (model) this.model.refuseOther(model);
     this.dimensions = ensureVectorTable(db, dimensions);
+    this.memoryRevisions = revisionProbe(
+      db.prepare("SELECT revision FROM memories WHERE id = ?").pluck(),
+      db.prepare(
+        "SELECT j.key AS position, m.revision FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value",
+      ),
+    );
+    this.entityRevisions = revisionProbe(
+      db.prepare("SELECT revision FROM entities WHERE id = ?").pluck(),
+      db.prepare(
+        "SELECT j.key AS position, e.revision FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value",
+      ),
+    );
     copyEmbeddingsOnce(db);
     if (model) this.model.record(model);
     this.index = new SqliteVectorIndex(db, this.dimensions);

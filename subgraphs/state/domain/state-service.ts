@@ -6,7 +6,7 @@ import type DataLoader from "dataloader";
 import type { AgentDirectory } from "../../../core/agents/directory.js";
 import type { AuditLog } from "../../../core/audit/audit-log.js";
 import type { Principal } from "../../../core/auth/principal.js";
-import type { CacheLayer } from "../../../core/cache/cache.js";
+import type { CacheLayer } from "../../../core/cache/index.js";
 import type { CacheRef } from "../../../core/cache/keys.js";
 import { badUserInput, notFound, payloadTooLarge, versionConflict } from "../../../core/errors.js";
 import { type EventBus, OrderedPublisher, topic } from "../../../core/events.js";
@@ -69,9 +69,13 @@ export class StateService {
     );
     // The same loads serve requests, prefetch and warmAgent (none depends on the request).
     const { cache, store } = deps;
+    // Both types carry the agent's revision, so one probe checks either (a store in this process only).
+    const revisions = store.revisions;
+    const probe = revisions && ((refs: readonly CacheRef[]) => revisions(refs.map((ref) => ref.agentId)));
     cache.registerSource("AGENT_STATE", {
       load: this.loadCurrent,
       warmRefs: async (agentId) => [StateService.currentRef(agentId)],
+      probe,
     });
     cache.registerSource("STATE_VERSION", {
       load: this.loadVersions,
@@ -79,6 +83,7 @@ export class StateService {
         const [current] = await store.currentStates([agentId]);
         return current?.value ? [StateService.versionRef(agentId, current.value.version)] : [];
       },
+      probe,
     });
   }
 
@@ -92,8 +97,8 @@ export class StateService {
   createLoaders(): StateLoaders {
     const { cache } = this.deps;
     return {
-      current: cache.loader("AGENT_STATE", this.loadCurrent),
-      version: cache.loader("STATE_VERSION", this.loadVersions),
+      current: cache.loader("AGENT_STATE"),
+      version: cache.loader("STATE_VERSION"),
     };
   }
 

@@ -2,7 +2,7 @@
  * The StateStore port: everything the state subgraph needs from its store of record. Two
  * adapters implement it (SQLite, Neo4j) and one contract suite tests both.
  */
-import type { Revisioned } from "../../../core/cache/cache.js";
+import type { Revisioned, RevisionProbe } from "../../../core/store/revisioned.js";
 import type { JsonValue } from "../domain/json.js";
 
 export interface StateVersionRecord {
@@ -80,6 +80,12 @@ export interface StateStore {
   deleteAgent(agentId: string): Promise<{ deleted: boolean; revision: number }>;
   /** Keeps the newest `keepLast` versions; returns how many were removed. */
   prune(agentId: string, keepLast: number): Promise<{ removed: number; revision: number }>;
+  /**
+   * Each agent's current revision, answered synchronously: only a store in this process
+   * (SQLite) has it. The cache then checks a copy it holds against the store instead of asking
+   * Redis (see core/cache/near-cache.ts).
+   */
+  readonly revisions?: RevisionProbe;
   /** Answers when the store is reachable (for /ready). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,7 +6,8 @@
  */
 import path from "node:path";
 import { type Encryptor, plaintextStorage } from "../../../core/crypto/encryption.js";
-import { migrate, openSqlite, type SqliteDatabase } from "../../../core/store/sqlite.js";
+import type { RevisionProbe } from "../../../core/store/revisioned.js";
+import { migrate, openSqlite, revisionProbe, type SqliteDatabase } from "../../../core/store/sqlite.js";
 import type { JsonValue } from "../domain/json.js";
 import {
   type AppendRequest,
@@ -80,6 +81,12 @@ export class SqliteStateStore implements StateStore {
     private readonly encryption: Encryptor = plaintextStorage,
   ) {
     migrate(db, MIGRATIONS);
+    this.revisions = revisionProbe(
+      db.prepare("SELECT revision FROM agent_heads WHERE agent_id = ?").pluck(),
+      db.prepare(
+        "SELECT j.key AS position, h.revision FROM json_each(?) j JOIN agent_heads h ON h.agent_id = j.value",
+      ),
+    );
     this.statements = {
       head: db.prepare("SELECT current_version, revision FROM agent_heads WHERE agent_id = ?"),
       version: db.prepare(
@@ -129,6 +136,8 @@ export class SqliteStateStore implements StateStore {
   private toRecord(row: VersionRow): StateVersionRecord {
     return toRecord(row, this.encryption);
   }
+
+  readonly revisions: RevisionProbe;
 
   async currentStates(agentIds: readonly string[]): Promise<RevisionedVersion[]> {
     const results: RevisionedVersion[] = agentIds.map(() => ({ revision: 0, value: null }));

@@ -1,6 +1,7 @@
 /**
  * The policies this process applies: the defaults, overlaid with the changes stored in the
- * shared PolicyStore. Changing one persists it first, so a failure changes nothing.
+ * shared PolicyStore. Changing one persists it first (a failure changes nothing), applies it
+ * here and announces it, so every replica re-reads the store (see docs/cache.md, "Policies").
  */
 import type { Logger } from "../logger.js";
 import type { PolicyRecord } from "./cache-events.js";
@@ -14,13 +15,15 @@ import {
 } from "./policy.js";
 import type { PolicyStore, StoredPolicies, StoredPolicy } from "./policy-store.js";
 
-export class PolicyRegistry {
+export class CachePolicies {
   private readonly policies = new Map<CacheDataType, { policy: CachePolicy; stored: StoredPolicy | null }>();
 
   constructor(
     private readonly store: PolicyStore,
     initial: Partial<Record<CacheDataType, CachePolicy>> = {},
     private readonly logger?: Logger,
+    /** Tells the other replicas (a POLICY_CHANGE event); they re-read the store. */
+    private readonly announce: (record: PolicyRecord) => void = () => {},
   ) {
     for (const type of CACHE_DATA_TYPES) {
       this.policies.set(type, {
@@ -30,11 +33,14 @@ export class PolicyRegistry {
     }
   }
 
-  get(type: CacheDataType): CachePolicy {
+  get(type: CacheDataType): Readonly<CachePolicy> {
     return this.policies.get(type)!.policy;
   }
 
-  /** In this process only: not persisted, not broadcast. */
+  /**
+   * Changes a policy in this process only (not persisted, not announced): for benchmarks and
+   * tests. The admin API uses `update`.
+   */
   setLocal(type: CacheDataType, policy: CachePolicy): void {
     const current = this.policies.get(type)!;
     this.policies.set(type, { policy: { ...policy }, stored: current.stored });
@@ -55,7 +61,10 @@ export class PolicyRegistry {
     return CACHE_DATA_TYPES.map((type) => this.record(type));
   }
 
-  /** Persists, then applies. Returns the new policy, or the problems with the patch. */
+  /**
+   * Changes a type's policy for every replica: persisted first (a failure changes nothing and
+   * throws), then applied here and announced. Returns the new policy, or the problems with the patch.
+   */
   async update(
     type: CacheDataType,
     patch: CachePolicyPatch,
@@ -66,7 +75,9 @@ export class PolicyRegistry {
     const stored: StoredPolicy = { ...next, updatedAt: new Date().toISOString(), updatedBy };
     await this.store.save(type, stored);
     this.policies.set(type, { policy: next, stored });
-    return this.record(type);
+    const record = this.record(type);
+    this.announce(record);
+    return record;
   }
 
   /** Re-reads the shared policies; re-seeds the store if it lost them (Redis restarted empty). */
