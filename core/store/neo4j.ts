@@ -44,7 +44,39 @@ export async function ensureSchema(
       if (!(error instanceof Neo4jError && SCHEMA_ALREADY_THERE.has(error.code))) throw error;
     }
   }
-  await runRead(driver, database, (tx) => tx.run("CALL db.awaitIndexes(300)"));
+  await awaitIndexesOnline(driver, database);
+}
+
+/**
+ * Waits until every index is ONLINE, asking in short read transactions, and fails on a FAILED
+ * one. Not `CALL db.awaitIndexes`: that holds a transaction open while it waits, and a
+ * uniqueness constraint created meanwhile by another service waits for open transactions before
+ * its index can come online, so each waited for the other until the 300 s timeout (found with
+ * six stores starting at once on a real server).
+ */
+export async function awaitIndexesOnline(
+  driver: Driver,
+  database: string,
+  timeoutMs = 300_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pauseMs = 20; ; pauseMs = Math.min(pauseMs * 2, 500)) {
+    const { records } = await runRead(driver, database, (tx) =>
+      tx.run(
+        "SHOW INDEXES YIELD name, state, failureMessage WHERE state <> 'ONLINE' RETURN name, state, failureMessage",
+      ),
+    );
+    if (records.length === 0) return;
+    const failed = records.find((record) => record.get("state") === "FAILED");
+    if (failed) {
+      throw new Error(`Neo4j index ${failed.get("name")} failed: ${failed.get("failureMessage")}`);
+    }
+    if (Date.now() > deadline) {
+      const waiting = records.map((record) => record.get("name")).join(", ");
+      throw new Error(`Neo4j indexes not online after ${timeoutMs / 1000} s: ${waiting}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
 }
 
 const SCHEMA_ALREADY_THERE = new Set([

@@ -9,7 +9,14 @@
  * transactions of their own): until that index is online, vector search finds nothing and recall
  * ranks by its other signals.
  */
-import { type Driver, neo4j, runRead, runWrite, toNumber } from "../../../core/store/neo4j.js";
+import {
+  awaitIndexesOnline,
+  type Driver,
+  neo4j,
+  runRead,
+  runWrite,
+  toNumber,
+} from "../../../core/store/neo4j.js";
 import {
   type EmbeddingModel,
   EmbeddingModelMismatchError,
@@ -40,7 +47,6 @@ REMOVE m.embeddingNext`,
   recordSwitch: `MATCH (s:MemoryStoreMeta {name: 'memory'})
 SET s.embeddingModel = $model, s.dimensions = $dimensions, s.reembedTarget = null`,
   dropVectorIndex: "DROP INDEX memory_embedding IF EXISTS",
-  awaitIndexes: "CALL db.awaitIndexes(300)",
 };
 
 const parse = (value: unknown): EmbeddingModel | null =>
@@ -161,7 +167,7 @@ export class Neo4jEmbeddingModel {
       await runWrite(this.driver, this.database, async (tx) => {
         await tx.run(createIndex(outcome.switched!.dimensions));
       });
-      await runRead(this.driver, this.database, (tx) => tx.run(EMBEDDING_MODEL_CYPHER.awaitIndexes));
+      await awaitIndexesOnline(this.driver, this.database);
     }
     return outcome;
   }
