@@ -575,6 +575,41 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       const withoutVectors = await store.candidates(agent, allIds, {}, NOW(), new Set());
       expect(withoutVectors.map((c) => c.embedding)).toEqual([null, null, null]);
     });
+    it("computes exact cosine similarities of the agent's memories to a vector, in order, null where there is none", async () => {
+      const agent = freshAgent();
+      const query = axisVector(0, 1, 0.5);
+      const near = axisVector(0, 1, 0.2);
+      const far = axisVector(2, 3, 0.7);
+      const written = await write(
+        store,
+        batch(agent, [
+          item(agent, "near", { embedding: near }),
+          item(agent, "without a vector"),
+          item(agent, "far", { embedding: far }),
+        ]),
+      );
+      const [nearId, noneId, farId] = written.results.map((r) => r.memory.id);
+      const exact = (v: Float32Array) => {
+        let dot = 0;
+        let a = 0;
+        let b = 0;
+        for (let i = 0; i < v.length; i++) {
+          dot += v[i]! * query[i]!;
+          a += v[i]! * v[i]!;
+          b += query[i]! * query[i]!;
+        }
+        return dot / Math.sqrt(a * b);
+      };
+      const found = await store.similarities(agent, [farId!, "no-such-memory", nearId!, noneId!], query);
+      expect(found).toHaveLength(4);
+      expect(found[0]).toBeCloseTo(exact(far), 5);
+      expect(found[1]).toBeNull();
+      expect(found[2]).toBeCloseTo(exact(near), 5);
+      expect(found[3]).toBeNull();
+      // Another agent's memories are not this agent's to score.
+      expect(await store.similarities(freshAgent(), [nearId!, farId!], query)).toEqual([null, null]);
+      expect(await store.similarities(agent, [], query)).toEqual([]);
+    });
     it("re-embeds every memory batch by batch while search keeps the old vectors, then switches in one step", async () => {
       const [alpha, beta] = (
         await write(

@@ -11,7 +11,6 @@
 import type { EntityRecord, MemoryConfig, MemoryFilter, MemoryRecord, RecallWeights } from "./model.js";
 import {
   type CandidateEvidence,
-  cosineSimilarity,
   GRAPH_EVIDENCE,
   type MemoryUsage,
   normalisers,
@@ -140,22 +139,22 @@ export async function gatherCandidates(
   if (seeds.length > 0) await expandFromSeeds(store, request, seeds, entityWeight, entry);
 
   // Stage 3: load every candidate once (the filter is applied again: graph neighbours were not
-  // filtered), with vectors only for those the vector search did not score.
-  const missingCosine = new Set(
-    request.vector ? [...evidence].filter(([, e]) => e.cosine === null).map(([id]) => id) : [],
-  );
-  const candidates = await store.candidates(agentId, [...evidence.keys()], filter, now, missingCosine);
+  // filtered). Candidates found by words or the graph get their exact similarity too, so every
+  // hit is comparable; the store computes it where the vectors are.
+  const candidates = await store.candidates(agentId, [...evidence.keys()], filter, now, new Set());
   const ids = candidates.map((candidate) => candidate.record.id);
-  const [mentions, usage] = await Promise.all([
+  const unscored = request.vector ? ids.filter((id) => evidence.get(id)!.cosine === null) : [];
+  const [mentions, usage, similarities] = await Promise.all([
     entityWeight.size > 0 ? store.mentions(ids) : Promise.resolve(ids.map(() => [] as string[])),
     request.hasFeedback ? store.accessStats(ids) : Promise.resolve(ids.map(() => null)),
+    unscored.length > 0 && request.vector
+      ? store.similarities(agentId, unscored, request.vector)
+      : Promise.resolve([] as (number | null)[]),
   ]);
+  const similarityOf = new Map(unscored.map((id, i) => [id, similarities[i] ?? null]));
   const scored: CandidateEvidence[] = candidates.map((candidate, i) => {
     const e = evidence.get(candidate.record.id)!;
-    // Candidates found by words or the graph get their exact similarity too, so every hit is comparable.
-    const cosine =
-      e.cosine ??
-      (request.vector && candidate.embedding ? cosineSimilarity(request.vector, candidate.embedding) : null);
+    const cosine = e.cosine ?? similarityOf.get(candidate.record.id) ?? null;
     const entityEvidence =
       mentions[i]!.reduce((sum, id) => sum + (entityWeight.get(id) ?? 0), 0) +
       subjectEvidence(candidate.record, queryEntities);

@@ -379,6 +379,12 @@ export interface MemoryStore {
     now: string,
   ): Promise<{ id: string; entityIds: string[] }[]>;
   /**
+   * The exact cosine similarity of each of these memories of the agent to `vector`, in order;
+   * null for one without a vector (or not the agent's). Computed where the vectors are, so a
+   * store across a network sends numbers, not vectors.
+   */
+  similarities(agentId: string, ids: readonly string[], vector: Float32Array): Promise<(number | null)[]>;
+  /**
    * Full records of these memories, dropping those that fail the filter, with the vectors of
    * those in `vectorsFor` (reading a vector costs more than the record: ask only for what is missing).
    */

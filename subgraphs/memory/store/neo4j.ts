@@ -292,6 +292,10 @@ RETURN position, m`,
   entitiesById: `UNWIND range(0, size($ids) - 1) AS position
 MATCH (e:Entity {id: $ids[position]})
 RETURN position, e`,
+  similarities: `UNWIND range(0, size($ids) - 1) AS position
+MATCH (m:Memory {id: $ids[position]})
+WHERE m.agentId = $agentId AND m.embedding IS NOT NULL
+RETURN position, vector.similarity.cosine(m.embedding, $vector) AS score`,
   accessById: `UNWIND range(0, size($ids) - 1) AS position
 MATCH (m:Memory {id: $ids[position]})
 RETURN position, m.lastAccessedAt AS lastAccessedAt, coalesce(m.accessCount, 0) AS accessCount,
@@ -584,6 +588,22 @@ export class Neo4jMemoryStore implements MemoryStore {
         revision: toNumber(node.properties.revision),
         value: toEntity(node),
       };
+    }
+    return results;
+  }
+
+  async similarities(
+    agentId: string,
+    ids: readonly string[],
+    vector: Float32Array,
+  ): Promise<(number | null)[]> {
+    const results: (number | null)[] = ids.map(() => null);
+    if (ids.length === 0) return results;
+    const result = await this.readTx((tx) =>
+      tx.run(MEMORY_CYPHER.similarities, { agentId, ids: [...ids], vector: [...vector] }),
+    );
+    for (const row of result.records) {
+      results[toNumber(row.get("position"))] = scoreToCosine(row.get("score") as number);
     }
     return results;
   }

@@ -27,6 +27,7 @@ import type {
   RelationRecord,
   ScoreComponents,
 } from "../domain/model.js";
+import { cosineSimilarity } from "../domain/scoring.js";
 import {
   type AccessUpdate,
   type Candidate,
@@ -327,6 +328,12 @@ export class SqliteMemoryStore implements MemoryStore {
       entitiesById: db.prepare(
         `SELECT j.key AS position, e.* FROM json_each(?) j CROSS JOIN entities e ON e.id = j.value`,
       ),
+      vectorsById: db.prepare(
+        `SELECT j.key AS position, e.embedding
+         FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value
+         JOIN memory_embeddings e ON e.seq = m.seq
+         WHERE m.agent_id = ?`,
+      ),
       accessById: db.prepare(
         `SELECT j.key AS position, m.last_accessed_at, m.access_count, m.useful_count, m.not_useful_count
          FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value`,
@@ -570,6 +577,21 @@ export class SqliteMemoryStore implements MemoryStore {
     for (const row of this.s.entitiesById.all(JSON.stringify(ids)) as (EntityRow & { position: number })[]) {
       results[row.position] = { revision: row.revision, value: toEntity(row) };
     }
+    return results;
+  }
+
+  async similarities(
+    agentId: string,
+    ids: readonly string[],
+    vector: Float32Array,
+  ): Promise<(number | null)[]> {
+    const results: (number | null)[] = ids.map(() => null);
+    if (ids.length === 0) return results;
+    const rows = this.s.vectorsById.all(JSON.stringify(ids), agentId) as {
+      position: number;
+      embedding: Buffer;
+    }[];
+    for (const row of rows) results[row.position] = cosineSimilarity(vector, blobVector(row.embedding));
     return results;
   }
 
