@@ -5,15 +5,10 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { newMemoryId } from "../../subgraphs/memory/domain/ids.js";
-import { DEFAULT_MEMORY_CONFIG, type MemoryRecord } from "../../subgraphs/memory/domain/model.js";
-import { analyzeStatement, frameKeyText } from "../../subgraphs/memory/domain/statements.js";
-import {
-  type MemoryStore,
-  type NewMemory,
-  UnknownMemoryError,
-} from "../../subgraphs/memory/domain/store-port.js";
-import { contentHash, normalizeName, searchTerms } from "../../subgraphs/memory/domain/text.js";
-import { planWrite, type WriteRequest, writeQuery } from "../../subgraphs/memory/domain/write-plan.js";
+import { DEFAULT_MEMORY_CONFIG } from "../../subgraphs/memory/domain/model.js";
+import { type MemoryStore, UnknownMemoryError } from "../../subgraphs/memory/domain/store-port.js";
+import { searchTerms } from "../../subgraphs/memory/domain/text.js";
+import { batch, item, write } from "../support/memory-writes.js";
 
 export const CONTRACT_DIMENSIONS = 8;
 
@@ -33,85 +28,6 @@ export function axisVector(axis: number, towards?: number, amount = 0): Float32A
   if (towards !== undefined) vector[towards] = amount;
   const norm = Math.hypot(...vector);
   return vector.map((v) => v / norm);
-}
-
-export interface ItemOptions extends Partial<Omit<MemoryRecord, "id" | "agentId" | "content">> {
-  embedding?: Float32Array | null;
-  entities?: string[];
-  relations?: { from: string; to: string; type: string }[];
-  derivedFrom?: string[];
-  pinned?: boolean;
-  supersedes?: string;
-}
-
-export function item(agentId: string, content: string, options: ItemOptions = {}): NewMemory {
-  const now = options.createdAt ?? new Date().toISOString();
-  return {
-    record: {
-      id: newMemoryId(agentId),
-      agentId,
-      content,
-      kind: options.kind ?? "EPISODIC",
-      tags: options.tags ?? [],
-      importance: options.importance ?? 0.5,
-      createdAt: now,
-      occurredAt: options.occurredAt ?? now,
-      metadata: options.metadata ?? null,
-      modality: options.modality ?? "TEXT",
-      mediaUri: options.mediaUri ?? null,
-      caption: options.caption ?? null,
-      validFrom: options.validFrom ?? null,
-      validUntil: options.validUntil ?? null,
-      sessionId: options.sessionId ?? null,
-      pinned: options.pinned ?? false,
-      consolidation: null,
-      variants: [],
-    },
-    contentHash: contentHash(content),
-    statementKey: analyzeStatement(content, options.entities?.map(normalizeName)).canonical,
-    frameKey: frameKeyText(analyzeStatement(content, options.entities?.map(normalizeName))),
-    searchText: content,
-    embedding: options.embedding === undefined ? null : options.embedding,
-    entities: (options.entities ?? []).map((name) => ({
-      name,
-      normalizedName: normalizeName(name),
-      type: "PERSON",
-    })),
-    relations: (options.relations ?? []).map((r) => ({
-      from: normalizeName(r.from),
-      to: normalizeName(r.to),
-      type: r.type,
-    })),
-    derivedFrom: options.derivedFrom ?? [],
-    supersedes: options.supersedes ?? null,
-  };
-}
-
-/** A write as the memory service makes it (exact duplicates only unless `dedupThreshold` < 1). */
-export function batch(
-  agentId: string,
-  items: NewMemory[],
-  options: Partial<WriteRequest> = {},
-): WriteRequest {
-  return {
-    agentId,
-    items,
-    dedupThreshold: 1,
-    capacity: null,
-    contradictionPolicy: "KEEP_BOTH",
-    now: new Date().toISOString(),
-    ...options,
-  };
-}
-
-/** Runs the domain's write algorithm on the store: what MemoryService.remember does. */
-export async function write(store: MemoryStore, request: WriteRequest) {
-  const result = await store.write(writeQuery(request), (snapshot) => planWrite(request, snapshot));
-  return {
-    ...result,
-    results: result.plan.outcomes,
-    evicted: result.plan.deletions,
-  };
 }
 
 const NOW = () => new Date().toISOString();

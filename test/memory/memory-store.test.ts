@@ -14,13 +14,11 @@ import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js"
 import { APPROXIMATE_FROM } from "../../subgraphs/memory/store/sqlite-vector-index.js";
 import {
   axisVector,
-  batch,
   CONTRACT_DIMENSIONS,
   describeMemoryStoreContract,
   freshAgent,
-  item,
-  write,
 } from "../contract/memory-store.contract.js";
+import { batch, item, write } from "../support/memory-writes.js";
 import { neo4jTestDriver } from "../support/neo4j.js";
 
 describeMemoryStoreContract("sqlite", async () => {

@@ -12,7 +12,8 @@ import { describe, expect, it } from "vitest";
 import type { Embedder } from "../../subgraphs/memory/analysis/embedder.js";
 import { type ReembedProgress, reembedStore } from "../../subgraphs/memory/domain/reembedding.js";
 import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js";
-import { batch, freshAgent, item, write } from "../contract/memory-store.contract.js";
+import { freshAgent } from "../contract/memory-store.contract.js";
+import { batch, item, write } from "../support/memory-writes.js";
 import { startTestStack } from "../support/stack.js";
 
 const run = promisify(execFile);

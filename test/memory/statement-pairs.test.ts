@@ -7,14 +7,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newMemoryId } from "../../subgraphs/memory/domain/ids.js";
-import { analyzeStatement, frameKeyText } from "../../subgraphs/memory/domain/statements.js";
-import type { MemoryStore, NewMemory } from "../../subgraphs/memory/domain/store-port.js";
-import { contentHash } from "../../subgraphs/memory/domain/text.js";
-import { planWrite, type WriteRequest, writeQuery } from "../../subgraphs/memory/domain/write-plan.js";
+import type { MemoryStore } from "../../subgraphs/memory/domain/store-port.js";
 import { createNeo4jMemoryStore } from "../../subgraphs/memory/store/neo4j.js";
 import { createSqliteMemoryStore } from "../../subgraphs/memory/store/sqlite.js";
 import { mayMerge, mustStayApart, type StatementPair } from "../fixtures/statement-pairs.js";
+import { batch, item, write } from "../support/memory-writes.js";
 import { neo4jTestDriver, STORES, type TestStore } from "../support/neo4j.js";
 
 /** The categories of paraphrase the rule is built to recognise (all but "other words"). */
@@ -24,56 +21,12 @@ const RECOGNISED = new Set(
     .filter((category) => category !== "other words"),
 );
 
-function newMemory(agentId: string, content: string): NewMemory {
-  const now = new Date().toISOString();
-  const statement = analyzeStatement(content);
-  const frame = frameKeyText(statement);
-  return {
-    record: {
-      id: newMemoryId(agentId),
-      agentId,
-      content,
-      kind: "EPISODIC",
-      tags: [],
-      importance: 0.5,
-      createdAt: now,
-      occurredAt: now,
-      metadata: null,
-      modality: "TEXT",
-      mediaUri: null,
-      caption: null,
-      validFrom: null,
-      validUntil: null,
-      sessionId: null,
-      pinned: false,
-      consolidation: null,
-      variants: [],
-    },
-    contentHash: contentHash(content),
-    statementKey: statement.canonical,
-    frameKey: frame,
-    searchText: content,
-    embedding: null,
-    entities: [],
-    relations: [],
-    derivedFrom: [],
-  };
-}
-
 /** Writes `first` then `second` for a fresh agent, as remember does with the default settings. */
 async function writePair(store: MemoryStore, agentId: string, pair: StatementPair) {
   const outcomes = [];
   for (const content of [pair.first, pair.second]) {
-    const request: WriteRequest = {
-      agentId,
-      items: [newMemory(agentId, content)],
-      dedupThreshold: 0.97,
-      capacity: null,
-      contradictionPolicy: "KEEP_BOTH",
-      now: new Date().toISOString(),
-    };
-    const result = await store.write(writeQuery(request), (snapshot) => planWrite(request, snapshot));
-    outcomes.push(result.plan.outcomes[0]!);
+    const written = await write(store, batch(agentId, [item(agentId, content)], { dedupThreshold: 0.97 }));
+    outcomes.push(written.results[0]!);
   }
   return outcomes;
 }
