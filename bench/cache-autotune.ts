@@ -26,6 +26,7 @@ import { createInProcessEventBus } from "../core/events.js";
 import { closeRedis, createRedisClient, waitForRedis } from "../core/redis.js";
 import type { Revisioned } from "../core/store/revisioned.js";
 import { RedisServer } from "../test/support/redis-server.js";
+import { seededRandom } from "../test/support/seeded-random.js";
 import { printTable } from "./support/report.js";
 
 const PHASE_SECONDS = Number(process.env.BENCH_AUTOTUNE_PHASE_SECONDS ?? 60);
@@ -41,18 +42,6 @@ const HOT_A = 40;
 const HOT_B = 300;
 const TYPE = "MEMORY" as const;
 const VALUE = { text: "x".repeat(200) };
-
-/** mulberry32, seeded: every run sees the same reads. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Contender {
   name: string;
@@ -119,7 +108,7 @@ export async function runAutoTuneComparison(): Promise<Record<string, unknown>> 
     ...(await Promise.all(FIXED_TTLS.map((ttl) => contender(`fixed ${ttl} s`, ttl)))),
     await contender(`auto (${BOUNDS.minTtlSeconds}-${BOUNDS.maxTtlSeconds} s)`, "auto"),
   ];
-  const random = prng(42);
+  const random = seededRandom(42);
   let oneOff = 0;
   const nextKey = (phase: number) => {
     if (random() >= HOT_SHARE) return `once-${oneOff++}`;

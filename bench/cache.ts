@@ -34,7 +34,6 @@ import { AuditLog, type AuditStore } from "../core/audit/audit-log.js";
 import type { Principal } from "../core/auth/principal.js";
 import { type CacheLayer, createCacheLayer } from "../core/cache/index.js";
 import { CACHE_DATA_TYPES } from "../core/cache/policy.js";
-import type { Neo4jConfig } from "../core/config.js";
 import { createInProcessEventBus, createRedisEventBus } from "../core/events.js";
 import { createLogger } from "../core/logger.js";
 import { closeRedis, createRedisClient, waitForRedis } from "../core/redis.js";
@@ -44,8 +43,9 @@ import type { StateStore } from "../subgraphs/state/domain/store-port.js";
 import { createNeo4jStateStore } from "../subgraphs/state/store/neo4j.js";
 import { createSqliteStateStore } from "../subgraphs/state/store/sqlite.js";
 import { RedisServer } from "../test/support/redis-server.js";
+import { seededRandom } from "../test/support/seeded-random.js";
 import { runAutoTuneComparison } from "./cache-autotune.js";
-import { type BenchNeo4j, startBenchNeo4j } from "./support/neo4j.js";
+import { type BenchNeo4j, benchStores, startBenchNeo4j } from "./support/neo4j.js";
 import { type LatencySummary, printTable, summarize, writeResults } from "./support/report.js";
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
@@ -73,18 +73,6 @@ const noAudit: AuditStore = {
   list: async () => ({ entries: [], hasNextPage: false, totalCount: 0 }),
   close: async () => {},
 };
-
-/** mulberry32: a small seeded PRNG, so every configuration sees the same request sequence. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zipf over ranks 0..n-1: P(k) ∝ 1/(k+1)^s, sampled by binary search on the CDF. */
 function zipf(n: number, s: number): (random: number) => number {
@@ -267,7 +255,7 @@ async function runMode(redisUrl: string, profile: StoreProfile, mode: Mode) {
     const start = counters();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, worker) => {
-        const random = prng(7 + worker);
+        const random = seededRandom(7 + worker);
         while (issued++ < requests) {
           const { before, run } = task(random);
           await before?.();
@@ -359,7 +347,7 @@ async function runMix(
 
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, worker) => {
-      const random = prng(1000 + worker);
+      const random = seededRandom(1000 + worker);
       for (;;) {
         const agentId = `z-${pickAgent(random())}`;
         if (random() < WRITE_RATIO) {
@@ -408,26 +396,6 @@ async function runMix(
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
-/** BENCH_STORES: the stores to run on, "sqlite,neo4j" by default. */
-function benchStores(): ("sqlite" | "neo4j")[] {
-  const wanted = (process.env.BENCH_STORES ?? "sqlite,neo4j").split(",");
-  for (const name of wanted) {
-    if (name !== "sqlite" && name !== "neo4j")
-      throw new Error(`BENCH_STORES takes sqlite and/or neo4j (got "${name}")`);
-  }
-  return wanted as ("sqlite" | "neo4j")[];
-}
-
-/** The Neo4j settings in a benchmark server's environment. */
-function neo4jConfigOf(neo4j: BenchNeo4j): Neo4jConfig {
-  return {
-    uri: neo4j.env.NEO4J_URI!,
-    user: neo4j.env.NEO4J_USER!,
-    password: neo4j.env.NEO4J_PASSWORD!,
-    database: neo4j.env.NEO4J_DATABASE!,
-  };
-}
-
 async function main() {
   if (process.env.BENCH_ONLY === "autotune") {
     writeResults("cache-autotune", await runAutoTuneComparison());
@@ -444,8 +412,8 @@ async function main() {
       if (name === "sqlite") profiles.push(sqliteProfile(dataDir));
       else {
         neo4j = await startBenchNeo4j();
-        driver = createNeo4jDriver(neo4jConfigOf(neo4j));
-        profiles.push(neo4jProfile(driver, neo4jConfigOf(neo4j).database));
+        driver = createNeo4jDriver(neo4j.config);
+        profiles.push(neo4jProfile(driver, neo4j.config.database));
       }
     }
     for (const profile of profiles) {

@@ -33,16 +33,14 @@ import { createRuntime } from "../core/runtime.js";
 import { createNeo4jDriver } from "../core/store/neo4j.js";
 import { createEmbedder } from "../subgraphs/memory/analysis/embedder.js";
 import { acquireAnalysisPool } from "../subgraphs/memory/analysis/pool.js";
-import { newMemoryId } from "../subgraphs/memory/domain/ids.js";
 import { DEFAULT_MEMORY_CONFIG } from "../subgraphs/memory/domain/model.js";
 import { recallMemories } from "../subgraphs/memory/domain/recall.js";
-import { analyzeStatement } from "../subgraphs/memory/domain/statements.js";
-import type { MemoryStore, NewMemory } from "../subgraphs/memory/domain/store-port.js";
-import { contentHash, normalizeName } from "../subgraphs/memory/domain/text.js";
-import { planWrite, type WriteRequest, writeQuery } from "../subgraphs/memory/domain/write-plan.js";
+import type { MemoryStore } from "../subgraphs/memory/domain/store-port.js";
 import { createNeo4jMemoryStore } from "../subgraphs/memory/store/neo4j.js";
 import { createSqliteMemoryStore } from "../subgraphs/memory/store/sqlite.js";
 import { APPROXIMATE_FROM } from "../subgraphs/memory/store/sqlite-vector-index.js";
+import { batch, item, write } from "../test/support/memory-writes.js";
+import { seededRandom } from "../test/support/seeded-random.js";
 import { startBenchNeo4j } from "./support/neo4j.js";
 import { type LatencySummary, printTable, summarize, writeResults } from "./support/report.js";
 
@@ -53,18 +51,8 @@ const QUERIES = Number(process.env.BENCH_QUERIES ?? 40);
 
 // ---- data -------------------------------------------------------------------------------
 
-/** Deterministic randomness, so two runs measure the same data. */
-function rng(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(42);
+/** Deterministic, so two runs measure the same data. */
+const random = seededRandom(42);
 
 function gaussian(): number {
   return Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
@@ -173,53 +161,19 @@ async function fillDirect(
   const written: { id: string; vector: Float32Array }[] = [];
   const chunk = 1000;
   for (let i = 0; i < level; i += chunk) {
-    const now = new Date().toISOString();
-    const items: NewMemory[] = Array.from({ length: Math.min(chunk, level - i) }, (_, j) => {
+    const items = Array.from({ length: Math.min(chunk, level - i) }, (_, j) => {
       const content = `${sentence(10)} (${i + j})`;
       const name = pick(NAMES);
       const vector = Float32Array.from(randomVector());
-      const id = newMemoryId(agentId);
-      written.push({ id, vector });
-      return {
-        record: {
-          id,
-          agentId,
-          content,
-          kind: "EPISODIC",
-          tags: [],
-          importance: 0.5,
-          createdAt: now,
-          occurredAt: now,
-          metadata: null,
-          modality: "TEXT",
-          mediaUri: null,
-          caption: null,
-          validFrom: null,
-          validUntil: null,
-          sessionId: `s${Math.floor((i + j) / 20)}`,
-          pinned: false,
-          consolidation: null,
-          variants: [],
-        },
-        contentHash: contentHash(content),
-        statementKey: analyzeStatement(content).canonical,
-        frameKey: null,
-        searchText: content,
+      const memory = item(agentId, content, {
         embedding: vector,
-        entities: [{ name, normalizedName: normalizeName(name), type: "PERSON" }],
-        relations: [],
-        derivedFrom: [],
-      };
+        entities: [name],
+        sessionId: `s${Math.floor((i + j) / 20)}`,
+      });
+      written.push({ id: memory.record.id, vector });
+      return memory;
     });
-    const request: WriteRequest = {
-      agentId,
-      items,
-      dedupThreshold: 1,
-      capacity: null,
-      contradictionPolicy: "KEEP_BOTH",
-      now,
-    };
-    await store.write(writeQuery(request), (snapshot) => planWrite(request, snapshot));
+    await write(store, batch(agentId, items));
   }
   return written;
 }
@@ -602,14 +556,9 @@ async function main() {
     .map(Number);
   if (neo4jLevels.length > 0) {
     const server = await startBenchNeo4j();
-    const driver = createNeo4jDriver({
-      uri: server.env.NEO4J_URI!,
-      user: server.env.NEO4J_USER!,
-      password: server.env.NEO4J_PASSWORD!,
-      database: server.env.NEO4J_DATABASE!,
-    });
+    const driver = createNeo4jDriver(server.config);
     try {
-      const neo = await createNeo4jMemoryStore(driver, server.env.NEO4J_DATABASE!, dimensions);
+      const neo = await createNeo4jMemoryStore(driver, server.config.database, dimensions);
       for (const level of neo4jLevels) {
         const agentId = `neo4j-${level}`;
         const started = performance.now();

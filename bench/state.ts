@@ -17,7 +17,6 @@
 import os from "node:os";
 import { Redis } from "ioredis";
 import type { CacheLayer } from "../core/cache/index.js";
-import type { Neo4jConfig } from "../core/config.js";
 import { createNeo4jDriver } from "../core/store/neo4j.js";
 import { hashVersion } from "../subgraphs/state/domain/hash-chain.js";
 import type { StateStore } from "../subgraphs/state/domain/store-port.js";
@@ -25,7 +24,7 @@ import { createNeo4jStateStore } from "../subgraphs/state/store/neo4j.js";
 import { createSqliteStateStore } from "../subgraphs/state/store/sqlite.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { ADMIN, startTestStack, type TestStack } from "../test/support/stack.js";
-import { type BenchNeo4j, startBenchNeo4j } from "./support/neo4j.js";
+import { type BenchNeo4j, benchStores, startBenchNeo4j } from "./support/neo4j.js";
 import {
   createGraphQLPoster,
   type LoadResult,
@@ -176,9 +175,9 @@ async function benchStore(store: "sqlite" | "neo4j", redis: RedisServer, neo4j: 
       readTask,
     ),
   );
-  const floorDriver = neo4j ? createNeo4jDriver(neo4jConfigOf(neo4j)) : null;
+  const floorDriver = neo4j ? createNeo4jDriver(neo4j.config) : null;
   const floorStore: StateStore = floorDriver
-    ? await createNeo4jStateStore(floorDriver, neo4jConfigOf(neo4j!).database)
+    ? await createNeo4jStateStore(floorDriver, neo4j!.config.database)
     : createSqliteStateStore(mnemo.dataDir);
   const floorLatencies: number[] = [];
   const floorStarted = performance.now();
@@ -334,26 +333,6 @@ async function benchStore(store: "sqlite" | "neo4j", redis: RedisServer, neo4j: 
   inspector.disconnect();
   await mnemo.close();
   return { store, reads, floor, many, writes, appendFloor, memory, loadAverage: os.loadavg() };
-}
-
-/** BENCH_STORES: the stores to run on, "sqlite,neo4j" by default. */
-function benchStores(): ("sqlite" | "neo4j")[] {
-  const wanted = (process.env.BENCH_STORES ?? "sqlite,neo4j").split(",");
-  for (const name of wanted) {
-    if (name !== "sqlite" && name !== "neo4j")
-      throw new Error(`BENCH_STORES takes sqlite and/or neo4j (got "${name}")`);
-  }
-  return wanted as ("sqlite" | "neo4j")[];
-}
-
-/** The Neo4j settings in a benchmark server's environment. */
-function neo4jConfigOf(neo4j: BenchNeo4j): Neo4jConfig {
-  return {
-    uri: neo4j.env.NEO4J_URI!,
-    user: neo4j.env.NEO4J_USER!,
-    password: neo4j.env.NEO4J_PASSWORD!,
-    database: neo4j.env.NEO4J_DATABASE!,
-  };
 }
 
 async function main() {

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STORES } from "../support/neo4j.js";
 import { RedisServer } from "../support/redis-server.js";
+import { seededRandom } from "../support/seeded-random.js";
 import { ADMIN, startTestStack, type TestStack } from "../support/stack.js";
 import {
   FUZZ_OPERATIONS,
@@ -30,18 +31,6 @@ const CLIENT_CODES = new Set([
   "FORBIDDEN",
   "UNAUTHENTICATED",
 ]);
-
-/** A small deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Outcome {
   kind: "ok" | "client-error" | "server-error";
@@ -112,7 +101,7 @@ describe.each(STORES)("hostile input through the gateway (%s)", (store) => {
 
   it("answers every bad input with a client error or a correct result, and changes nothing else", async () => {
     const seed = Number(process.env.FUZZ_SEED ?? 20261121);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
     // Known data that no generated request may touch: a control agent and its memory.
