@@ -379,27 +379,19 @@ RETURN m {.id, .agentId, .content, .kind, .tags, .importance, .createdAt, .occur
 } as const;
 
 /**
- * Links between memories, one statement per type: relationship types are fixed in the
- * statement text, never built from data. Both ends must be the agent's.
+ * Links between memories, one statement per type: a relationship type cannot be a parameter, so
+ * each is written into its statement from the fixed list of link types (never from data). Both
+ * ends must be the agent's.
  */
-export const LINK_CYPHER: Record<MemoryLinkType, string> = {
-  FOLLOWS: `UNWIND $pairs AS pair
+export const LINK_CYPHER = Object.fromEntries(
+  MEMORY_LINK_TYPES.map((type) => [
+    type,
+    `UNWIND $pairs AS pair
 MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
 MATCH (t:Memory {id: pair.toId, agentId: $agentId})
-MERGE (f)-[:FOLLOWS]->(t)`,
-  DERIVED_FROM: `UNWIND $pairs AS pair
-MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
-MATCH (t:Memory {id: pair.toId, agentId: $agentId})
-MERGE (f)-[:DERIVED_FROM]->(t)`,
-  CONTRADICTS: `UNWIND $pairs AS pair
-MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
-MATCH (t:Memory {id: pair.toId, agentId: $agentId})
-MERGE (f)-[:CONTRADICTS]->(t)`,
-  SUPERSEDES: `UNWIND $pairs AS pair
-MATCH (f:Memory {id: pair.fromId, agentId: $agentId})
-MATCH (t:Memory {id: pair.toId, agentId: $agentId})
-MERGE (f)-[:SUPERSEDES]->(t)`,
-};
+MERGE (f)-[:${type}]->(t)`,
+  ]),
+) as Record<MemoryLinkType, string>;
 
 type GraphNode = Node<Integer, Record<string, unknown>>;
 
