@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { MONTHS } from "../../subgraphs/memory/domain/statements.js";
 
 /** 1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop. Category 5 (adversarial) has no answer. */
 export const RECALL_CATEGORIES = [1, 2, 3, 4] as const;
@@ -136,21 +137,6 @@ function parseSample(sample: RawSample, where: string): Conversation {
   }
   return { sampleId: sample.sample_id, turns, questions };
 }
-
-const MONTHS = [
-  "january",
-  "february",
-  "march",
-  "april",
-  "may",
-  "june",
-  "july",
-  "august",
-  "september",
-  "october",
-  "november",
-  "december",
-];
 
 /** "1:56 pm on 8 May, 2023" → 2023-05-08T13:56:00.000Z (the dataset gives no time zone; UTC is assumed). */
 export function parseSessionDate(text: string, where: string): string {

@@ -92,7 +92,8 @@ const NUMBER_WORDS: Record<string, string> = {
   thousand: "1000",
 };
 
-const MONTHS = [
+/** Month names in calendar order (the index is the month, from 0). */
+export const MONTHS = [
   "january",
   "february",
   "march",
