@@ -15,11 +15,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loadConfig } from "../core/config.js";
 import { createRuntime } from "../core/runtime.js";
 import { normalizeText } from "../subgraphs/memory/domain/text.js";
 import { createMemoryComponents } from "../subgraphs/memory/index.js";
 import { mayMerge, mustStayApart, type StatementPair } from "../test/fixtures/statement-pairs.js";
+import { testConfig } from "../test/support/stack.js";
 import { startBenchNeo4j } from "./support/neo4j.js";
 import { printTable, writeResults } from "./support/report.js";
 
@@ -86,17 +86,7 @@ async function runStore(
   neo4jEnv: Record<string, string>,
 ) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `mnemo-bench-dedup-${store}-`));
-  const config = loadConfig(
-    {
-      NODE_ENV: "development",
-      LOG_LEVEL: "silent",
-      DATA_DIR: dataDir,
-      AUTH_JWT_SECRET: "bench-jwt-secret-that-is-at-least-32-bytes",
-      INTERNAL_SECRET: "bench-internal-secret-at-least-32-bytes-long",
-      ...(store === "neo4j" ? neo4jEnv : {}),
-    },
-    { services: ["gateway", "state", "memory", "cache-admin"] },
-  );
+  const config = testConfig({ dataDir, env: store === "neo4j" ? neo4jEnv : {} });
   const runtime = await createRuntime(config);
   const memory = await createMemoryComponents(runtime);
   const run = async (pairs: StatementPair[], prefix: string) => {
@@ -156,18 +146,7 @@ async function main(): Promise<void> {
     }
     // The previous rule on the offline model's cosines.
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-dedup-embed-"));
-    const runtime = await createRuntime(
-      loadConfig(
-        {
-          NODE_ENV: "development",
-          LOG_LEVEL: "silent",
-          DATA_DIR: dataDir,
-          AUTH_JWT_SECRET: "bench-jwt-secret-that-is-at-least-32-bytes",
-          INTERNAL_SECRET: "bench-internal-secret-at-least-32-bytes-long",
-        },
-        { services: ["gateway", "state", "memory", "cache-admin"] },
-      ),
-    );
+    const runtime = await createRuntime(testConfig({ dataDir }));
     const memory = await createMemoryComponents(runtime);
     embedWith = memory.service;
     const decide = async (pairs: StatementPair[]) => {

@@ -41,6 +41,7 @@ import { createSqliteMemoryStore } from "../subgraphs/memory/store/sqlite.js";
 import { APPROXIMATE_FROM } from "../subgraphs/memory/store/sqlite-vector-index.js";
 import { batch, item, write } from "../test/support/memory-writes.js";
 import { seededRandom } from "../test/support/seeded-random.js";
+import { testConfig } from "../test/support/stack.js";
 import { startBenchNeo4j } from "./support/neo4j.js";
 import { type LatencySummary, printTable, summarize, writeResults } from "./support/report.js";
 
@@ -181,17 +182,9 @@ async function fillDirect(
 type EmbedderName = "onnx" | "local";
 
 function benchConfig(dataDir: string, embedder: EmbedderName, workers: number) {
-  return loadConfig(
-    {
-      NODE_ENV: "development",
-      LOG_LEVEL: "silent",
-      GATEWAY_PORT: "0",
-      STATE_PORT: "0",
-      MEMORY_PORT: "0",
-      CACHE_ADMIN_PORT: "0",
-      DATA_DIR: dataDir,
-      AUTH_JWT_SECRET: "bench-jwt-secret-that-is-at-least-32-bytes",
-      INTERNAL_SECRET: "bench-internal-secret-at-least-32-bytes-long",
+  return testConfig({
+    dataDir,
+    env: {
       EMBEDDINGS_WORKERS: String(workers),
       EMBEDDINGS_PROVIDER: embedder,
       ...(embedder === "onnx" && process.env.EMBEDDINGS_MODEL_PATH
@@ -199,8 +192,7 @@ function benchConfig(dataDir: string, embedder: EmbedderName, workers: number) {
         : {}),
       REQUEST_MAX_BYTES: String(16 * 1024 * 1024),
     },
-    { services: ["gateway", "state", "memory", "cache-admin"] },
-  );
+  });
 }
 
 /** A stack on a fresh data directory, with a GraphQL helper authorised as admin. */

@@ -34,6 +34,7 @@ import { DEFAULT_MEMORY_CONFIG, SIGNALS } from "../subgraphs/memory/domain/model
 import { rank, scoreCandidates } from "../subgraphs/memory/domain/scoring.js";
 import { searchTerms } from "../subgraphs/memory/domain/text.js";
 import { createMemoryComponents } from "../subgraphs/memory/index.js";
+import { testConfig } from "../test/support/stack.js";
 import { cachingEmbedder } from "./support/embedding-cache.js";
 import { crossValidate, type QuestionCandidates, type Weights, weightGrid } from "./support/fusion.js";
 import {
@@ -171,13 +172,9 @@ async function runEmbedder(
   storeEnv: Record<string, string> = {},
 ): Promise<EmbedderRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-recall-"));
-  const config = loadConfig(
-    {
-      NODE_ENV: "development",
-      LOG_LEVEL: "silent",
-      DATA_DIR: dataDir,
-      AUTH_JWT_SECRET: "bench-jwt-secret-that-is-at-least-32-bytes",
-      INTERNAL_SECRET: "bench-internal-secret-at-least-32-bytes-long",
+  const config = testConfig({
+    dataDir,
+    env: {
       EMBEDDINGS_WORKERS: process.env.EMBEDDINGS_WORKERS ?? "1",
       EMBEDDINGS_PROVIDER: name,
       ...(name === "onnx" && process.env.EMBEDDINGS_MODEL_PATH
@@ -185,8 +182,7 @@ async function runEmbedder(
         : {}),
       ...storeEnv,
     },
-    { services: ["gateway", "state", "memory", "cache-admin"] },
-  );
+  });
   const runtime = await createRuntime(config);
   let cache: ReturnType<typeof cachingEmbedder> | null = null;
   const memory = await createMemoryComponents(runtime, {
