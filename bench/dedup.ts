@@ -144,9 +144,10 @@ async function main(): Promise<void> {
       const { result, seconds } = await runStore(store, apart, same, neo4j?.env ?? {});
       systems[store] = { ...result, seconds: Math.round(seconds * 10) / 10 };
     }
-    // The previous rule on the offline model's cosines.
+    // The previous rule on the cosines of the embedder it shipped with (USE lite): with
+    // EMBEDDINGS_PROVIDER left to `auto` the figures would change with whether `npm run models` ran.
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-dedup-embed-"));
-    const runtime = await createRuntime(testConfig({ dataDir }));
+    const runtime = await createRuntime(testConfig({ dataDir, env: { EMBEDDINGS_PROVIDER: "local" } }));
     const memory = await createMemoryComponents(runtime);
     embedWith = memory.service;
     const decide = async (pairs: StatementPair[]) => {
