@@ -4,7 +4,6 @@
  */
 import { spawn } from "node:child_process";
 import { Redis } from "ioredis";
-import { freePort } from "./ports.js";
 import { RedisServer } from "./redis-server.js";
 
 export class RedisCluster {
@@ -19,11 +18,9 @@ export class RedisCluster {
     const servers: RedisServer[] = [];
     try {
       for (let i = 0; i < size; i++) {
-        const port = await freePort();
         servers.push(
           await RedisServer.start({
-            port,
-            args: [
+            args: (port) => [
               "--cluster-enabled",
               "yes",
               "--cluster-config-file",

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { freePort } from "./ports.js";
-import { RedisServer } from "./redis-server.js";
+import { RedisServer, serverProcessId } from "./redis-server.js";
 
 export const SENTINEL_MASTER_NAME = "mymaster";
 
@@ -51,6 +51,10 @@ export class RedisSentinelSetup {
         const replicas = (await client.call("SENTINEL", "REPLICAS", SENTINEL_MASTER_NAME)) as string[][];
         return replicas.length === 1;
       });
+      // Another worker's sentinel (same master name) could hold the port: see redis-server.ts.
+      if ((await serverProcessId(sentinelPort)) !== sentinel.pid) {
+        throw new Error(`sentinel port ${sentinelPort} is answered by another process`);
+      }
     } catch (error) {
       await setup.close();
       throw error;
