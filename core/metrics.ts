@@ -32,13 +32,13 @@ export class ServiceMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "mnemo_" });
     this.requests = new Counter({
       name: "mnemo_graphql_requests_total",
-      help: "GraphQL operations handled, by operation name, outcome (ok | error) and transport (http | ws)",
+      help: "GraphQL operations handled, by operation name, outcome (ok | error) and transport (http | ws | in-process)",
       labelNames: ["operation", "outcome", "transport"],
       registers: [this.registry],
     });
     this.duration = new Histogram({
       name: "mnemo_graphql_request_duration_seconds",
-      help: "GraphQL query and mutation latency in seconds, by operation name and transport (http | ws)",
+      help: "GraphQL query and mutation latency in seconds, by operation name and transport (http | ws | in-process)",
       labelNames: ["operation", "transport"],
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],

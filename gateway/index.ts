@@ -5,6 +5,7 @@
  */
 import { ApolloGateway } from "@apollo/gateway";
 import { type ApolloServerPlugin, HeaderMap } from "@apollo/server";
+import type { GatewayInterface } from "@apollo/server-gateway-interface";
 import type { Request } from "express";
 import {
   type DocumentNode,
@@ -26,6 +27,7 @@ import type { LocalSubgraph } from "../core/service/subgraph.js";
 import { createMcpEndpoint } from "../mcp/index.js";
 import { createDataSources } from "./data-sources.js";
 import { createGraphiqlRoutes } from "./graphiql/index.js";
+import { PassThrough } from "./pass-through.js";
 import { createArmor } from "./protection.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { createSelfCallMark, SELF_CALL_HEADER } from "./self-calls.js";
@@ -86,9 +88,16 @@ export async function startGateway(
   // One data source per subgraph, shared by Apollo Gateway and the subscription executor.
   const dataSources = createDataSources(urls, sign, subgraphFetcher.fetcher, options.localSubgraphs);
 
-  const gateway = new ApolloGateway({
+  const passedThrough = new Counter({
+    name: "mnemo_gateway_pass_through_total",
+    help: "Operations sent straight to the one subgraph that answers them, without a query plan walk",
+    registers: [metrics.registry],
+  });
+  const passThrough = new PassThrough(dataSources, () => passedThrough.inc());
+  const apolloGateway = new ApolloGateway({
     supergraphSdl,
     logger: logger.child({ component: "apollo-gateway" }),
+    experimental_didResolveQueryPlan: passThrough.learn,
     buildService: ({ name }) => {
       const dataSource = dataSources[name as SubgraphName];
       if (!dataSource) {
@@ -97,6 +106,20 @@ export async function startGateway(
       return dataSource;
     },
   });
+  // Apollo Gateway, with single-subgraph operations sent straight through (pass-through.ts).
+  const gateway: GatewayInterface = {
+    async load(options) {
+      const loaded = await apolloGateway.load(options);
+      return { ...loaded, executor: passThrough.wrap(loaded.executor) };
+    },
+    onSchemaLoadOrUpdate(callback) {
+      return apolloGateway.onSchemaLoadOrUpdate((schema) => {
+        passThrough.reset();
+        callback(schema);
+      });
+    },
+    stop: () => apolloGateway.stop(),
+  };
   // graphql-ws on the same /graphql path, with the same token check, limits and rate limit.
   const attachWebSocket = createSubscriptions({
     config,

@@ -25,6 +25,7 @@ import type { Config, ServiceName } from "../config.js";
 import { createErrorFormatter, ErrorCode, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
+import { createLocalExecution } from "./local-execution.js";
 import { type ReadinessChecks, runReadinessChecks } from "./readiness.js";
 
 export interface RunningService {
@@ -61,10 +62,10 @@ export interface LocalResponse {
 }
 
 /**
- * A service's GraphQL endpoint called from this process: the request goes through the same
- * Apollo Server pipeline as over HTTP (plugins, limits, caches, error formatting), with the
- * context built from the same header the HTTP path reads. Only the HTTP hop and the JSON
- * encoding in both directions are left out.
+ * A subgraph's GraphQL endpoint called from this process (local-execution.ts): the context is
+ * built from the same header the HTTP path reads, the document validated against the same
+ * schema, errors formatted and operations recorded the same way. The HTTP hop, the JSON
+ * encoding in both directions and Apollo's per-request pipeline are left out.
  */
 export interface LocalEndpoint {
   execute(request: LocalRequest, header: string | undefined): Promise<LocalResponse>;
@@ -107,8 +108,8 @@ export interface ServiceOptions<TContext extends BaseContext> {
   /** Called after Apollo has stopped, to release what the service owns (stores, connections). */
   onClose?: () => Promise<void>;
   /**
-   * Offer the endpoint in process too (`RunningService.local`): builds the context from the
-   * header an HTTP caller would send, exactly as `context` does from the request.
+   * Offer a subgraph's endpoint in process too (`RunningService.local`): builds the context
+   * from the header an HTTP caller would send, exactly as `context` does from the request.
    */
   localContext?: (header: string | undefined) => Promise<TContext>;
 }
@@ -223,16 +224,22 @@ export async function startService<TContext extends BaseContext>(
   logger.debug({ url }, "service listening");
 
   let closing: Promise<void> | undefined;
-  const localContext = options.localContext;
-  const local: LocalEndpoint | undefined = localContext && {
+  const executeLocally =
+    options.localContext && options.schema
+      ? createLocalExecution({
+          schema: options.schema,
+          context: options.localContext,
+          formatError: common.formatError,
+          includeStacktrace: common.includeStacktraceInErrorResponses,
+          logger,
+          metrics,
+        })
+      : undefined;
+  const local: LocalEndpoint | undefined = executeLocally && {
     async execute(request, header) {
       // What a caller over HTTP sees from a stopped service, without an address to leak.
       if (closing) throw unavailable(`The ${options.name} service is shutting down; try again shortly`);
-      const contextValue = await localContext(header);
-      const response = await apollo.executeOperation(request, { contextValue });
-      if (response.body.kind !== "single")
-        throw new Error("incremental delivery is not supported in process");
-      return response.body.singleResult;
+      return executeLocally(request, header);
     },
   };
   return {

@@ -18,7 +18,7 @@ import { subscribeWithEventContext } from "../graphql/subscribe.js";
 import { createLogger } from "../logger.js";
 import { ServiceMetrics } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
-import { type UsageOfResult, usagePlugin } from "../usage/usage-plugin.js";
+import { instrumentRootFields, type UsageOfResult } from "../usage/root-field-usage.js";
 import { type LocalEndpoint, type RunningService, startService } from "./http-service.js";
 import type { ReadinessChecks } from "./readiness.js";
 import { OperationRecords } from "./ws-operations.js";
@@ -57,7 +57,7 @@ export interface SubgraphOptions<TContext extends SubgraphContext> {
   onClose?: () => Promise<void>;
   /** The service's metrics, when the caller registers its own in them (e.g. store timing). */
   metrics?: ServiceMetrics;
-  /** What each write field stored, for usage analytics (see core/usage/usage-plugin.ts). */
+  /** What each write field stored, for usage analytics (see core/usage/root-field-usage.ts). */
   usage?: UsageOfResult;
 }
 
@@ -71,6 +71,11 @@ export async function startSubgraph<TContext extends SubgraphContext>(
   const schema = buildSubgraphSchema({
     typeDefs: loadSubgraphSdl(name),
     resolvers: options.resolvers as GraphQLResolverMap<unknown>,
+  });
+  instrumentRootFields(schema, {
+    recorder: runtime.usage,
+    stored: options.usage,
+    latency: metrics.rootFieldDuration,
   });
   const verifyPrincipal = createPrincipalVerifier(runtime.config.auth.internalSecret);
 
@@ -86,13 +91,6 @@ export async function startSubgraph<TContext extends SubgraphContext>(
     cors: false,
     readiness: { ...runtime.readiness(), ...options.readiness },
     onClose: options.onClose,
-    plugins: [
-      usagePlugin<TContext>({
-        recorder: runtime.usage,
-        stored: options.usage,
-        latency: metrics.rootFieldDuration,
-      }),
-    ],
     async context(req) {
       const principal = await verifyPrincipal(req.header(PRINCIPAL_HEADER));
       return options.createContext(principal);

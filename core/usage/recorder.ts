@@ -1,6 +1,6 @@
 /**
  * Usage analytics: who used Mnemo how much. Each subgraph reports every root Query and Mutation
- * field it answers (usage-plugin.ts); this process adds the counts up in memory (no Redis call
+ * field it answers (root-field-usage.ts); this process adds the counts up in memory (no Redis call
  * on the request path) and sends them to the shared UsageStore every few seconds, so the admin
  * `usage` query sees every replica. Deltas that fail to flush are kept for the next flush.
  *

@@ -9,7 +9,7 @@ import type { Runtime } from "../../core/runtime.js";
 import type { RunningService } from "../../core/service/http-service.js";
 import { startSubgraph } from "../../core/service/subgraph.js";
 import { instrumentStore } from "../../core/store/instrument.js";
-import type { UsageOfResult } from "../../core/usage/usage-plugin.js";
+import type { UsageOfResult } from "../../core/usage/root-field-usage.js";
 import { createEmbedder, type Embedder } from "./analysis/embedder.js";
 import { acquireAnalysisPool } from "./analysis/pool.js";
 import { ForgettingRunner } from "./domain/forgetting.js";

@@ -1,7 +1,8 @@
 /**
  * A gateway sharing its process with the subgraphs calls them in process: the subgraph still
- * verifies the signed principal with its own verifier and runs the request through its own
- * pipeline (metrics, error formatting). A process running only the gateway builds nothing for
+ * verifies the signed principal with its own verifier, validates the document against its own
+ * schema, formats errors and records the operation in its own metrics
+ * (core/service/local-execution.ts). A process running only the gateway builds nothing for
  * stores. (test/security/isolation.test.ts runs every principal check both ways.)
  */
 import { readdirSync } from "node:fs";
@@ -64,7 +65,7 @@ describe("the gateway and the subgraphs in one process", () => {
     expect(other.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 
-  it("runs the subgraph's own request pipeline (its metrics count the call)", async () => {
+  it("records the call in the subgraph's own metrics", async () => {
     const before = await requestCount(mnemo.url("state"), "InProcessProbe");
     const response = await mnemo.query(`query InProcessProbe { agent(id: "ip-3") { state { version } } }`);
     expect(response.errors).toBeUndefined();
