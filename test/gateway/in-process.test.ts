@@ -65,6 +65,20 @@ describe("the gateway and the subgraphs in one process", () => {
     expect(other.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 
+  it("refuses a document or variables the subgraph's schema does not accept, with the usual codes", async () => {
+    const local = mnemo.stack.services.state!.local!;
+    const signed = await createPrincipalSigner(TEST_INTERNAL_SECRET)(ADMIN);
+    const codes = async (query: string, variables?: Record<string, unknown>) =>
+      (await local.execute({ query, variables }, signed)).errors?.map((e) => e.extensions?.code);
+    expect(await codes(`{ agent(id: "ip-4") { state { version `)).toEqual(["GRAPHQL_PARSE_FAILED"]);
+    expect(await codes(`{ agent(id: "ip-4") { noSuchField } }`)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+    expect(await codes(`query Q($id: ID!) { agent(id: $id) { id } }`, { id: { no: 1 } })).toEqual([
+      "BAD_USER_INPUT",
+    ]);
+    // The same operation with fitting variables answers without errors.
+    expect(await codes(`query Q($id: ID!) { agent(id: $id) { id } }`, { id: "ip-4" })).toBeUndefined();
+  });
+
   it("records the call in the subgraph's own metrics", async () => {
     const before = await requestCount(mnemo.url("state"), "InProcessProbe");
     const response = await mnemo.query(`query InProcessProbe { agent(id: "ip-3") { state { version } } }`);
