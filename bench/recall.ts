@@ -383,7 +383,7 @@ async function main() {
   }
   for (const { run, cv } of results) {
     const show = (w: Weights) =>
-      `semantic ${w.semantic}, lexical ${w.lexical}, graph ${w.graph}, temporal ${w.temporal}`;
+      `semantic ${w.semantic}, lexical ${w.lexical}, graph ${w.graph}, temporal ${w.temporal}, session ${w.session}`;
     console.log(`\n${label(run)} (${run.modelId}): shipped weights ${show(run.shippedWeights)}`);
     for (const fold of cv.folds) console.log(`  fold without ${fold.heldOut}: ${show(fold.weights)}`);
     console.log(

@@ -31,11 +31,15 @@ export type Weights = Record<SignalName, number>;
  * benchmark where every memory has the default importance and all turns are years old, they
  * cannot change an order, so fitting them would only fit noise.
  */
-export const WEIGHT_GRID: Record<"semantic" | "lexical" | "graph" | "temporal", readonly number[]> = {
+export const WEIGHT_GRID: Record<
+  "semantic" | "lexical" | "graph" | "temporal" | "session",
+  readonly number[]
+> = {
   semantic: [0, 0.1, 0.2, 0.35, 0.5, 0.75, 1],
   lexical: [0, 0.1, 0.2, 0.35, 0.5, 0.75, 1],
   graph: [0, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2],
   temporal: [0, 0.15, 0.3, 0.6],
+  session: [0, 0.1, 0.25, 0.5],
 };
 
 export function weightGrid(base: Weights): Weights[] {
@@ -43,10 +47,11 @@ export function weightGrid(base: Weights): Weights[] {
   for (const semantic of WEIGHT_GRID.semantic)
     for (const lexical of WEIGHT_GRID.lexical)
       for (const graph of WEIGHT_GRID.graph)
-        for (const temporal of WEIGHT_GRID.temporal) {
-          if (semantic + lexical + graph === 0) continue;
-          grid.push({ ...base, semantic, lexical, graph, temporal });
-        }
+        for (const temporal of WEIGHT_GRID.temporal)
+          for (const session of WEIGHT_GRID.session) {
+            if (semantic + lexical + graph === 0) continue;
+            grid.push({ ...base, semantic, lexical, graph, temporal, session });
+          }
   return grid;
 }
 

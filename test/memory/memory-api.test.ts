@@ -448,11 +448,11 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
     const configured = await env.mnemo.query<{ configureMemory: Record<string, unknown> }>(
       `mutation { configureMemory(agentId: "api-config", config: {
           weights: { semantic: 2, lexical: 1 }, recencyHalfLifeHours: 12, capacity: 2 }) {
-        weights { semantic lexical graph recency importance } recencyHalfLifeHours dedupThreshold capacity } }`,
+        weights { semantic lexical graph recency importance session } recencyHalfLifeHours dedupThreshold capacity } }`,
     );
     expect(configured.errors).toBeUndefined();
     expect(configured.data!.configureMemory).toEqual({
-      weights: { semantic: 2, lexical: 1, graph: 1, recency: 0.1, importance: 0.05 },
+      weights: { semantic: 2, lexical: 1, graph: 0.75, recency: 0.1, importance: 0.05, session: 0.25 },
       recencyHalfLifeHours: 12,
       dedupThreshold: 0.97,
       capacity: 2,

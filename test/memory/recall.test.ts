@@ -10,12 +10,19 @@ import { defaultEmbeddingDimensions, startTestStack, type TestStack } from "../s
 interface Hit {
   score: number;
   memory: { id: string; content: string };
-  components: { semantic: number; lexical: number; graph: number; recency: number; importance: number };
+  components: {
+    semantic: number;
+    lexical: number;
+    graph: number;
+    recency: number;
+    importance: number;
+    session: number;
+  };
 }
 
 const RECALL = `query Recall($agentId: ID!, $query: String!, $k: Int, $filter: MemoryFilter, $weights: RecallWeights, $queryEmbedding: [Float!]) {
   recall(agentId: $agentId, query: $query, k: $k, filter: $filter, weights: $weights, queryEmbedding: $queryEmbedding) {
-    score memory { id content } components { semantic lexical graph recency importance }
+    score memory { id content } components { semantic lexical graph recency importance session }
   }
 }`;
 
@@ -104,6 +111,41 @@ describe.each(STORES)("recall ranks the relevant memory first (%s)", (store) => 
     const reply = hits.find((hit) => hit.memory.id === answer)!;
     expect(reply.components.graph).toBeGreaterThan(0);
     expect(hits.findIndex((hit) => hit.memory.id === answer)).toBe(1);
+  });
+
+  it("by session: a later turn of the session whose words matched, over a twin from another session", async () => {
+    // One vector for every memory and the query: meaning cannot tell them apart.
+    const vector = Array.from({ length: defaultEmbeddingDimensions() }, (_, i) => (i === 0 ? 1 : 0));
+    const turn = (content: string, sessionId: string, minute: number) => ({
+      content,
+      sessionId,
+      occurredAt: `2026-05-02T10:0${minute}:00Z`,
+      embedding: vector,
+    });
+    const [, , answer, , , twin] = await rememberAll("recall-session-words", [
+      turn("Planning the Lisbon trip now", "chat-9", 0),
+      turn("Give me a minute to add it up", "chat-9", 1),
+      turn("It comes to about 900 euros all in", "chat-9", 2),
+      turn("Planning the garden party now", "chat-10", 3),
+      turn("Hold on while I total it", "chat-10", 4),
+      // Newer: without the session signal it comes first.
+      turn("It comes to about 400 euros all in", "chat-10", 5),
+    ]);
+    const order = async (weights: Record<string, number>) => {
+      const hits = await recall("recall-session-words", "How much is the Lisbon trip?", {
+        k: 6,
+        queryEmbedding: vector,
+        weights,
+      });
+      const position = (id: string) => hits.findIndex((hit) => hit.memory.id === id);
+      return { hits, answer: position(answer!), twin: position(twin!) };
+    };
+    const withSession = await order({});
+    expect(withSession.hits[withSession.answer]!.components.session).toBeGreaterThan(0);
+    expect(withSession.hits[withSession.twin]!.components.session).toBe(0);
+    expect(withSession.answer).toBeLessThan(withSession.twin);
+    const without = await order({ session: 0 });
+    expect(without.twin).toBeLessThan(without.answer);
   });
 
   it("by recency: of two equally good matches, the newer one", async () => {

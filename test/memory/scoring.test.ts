@@ -39,7 +39,13 @@ function candidate(
     consolidation: null,
     variants: [],
   };
-  return { record, cosine: evidence.cosine ?? null, bm25: evidence.bm25 ?? 0, graph: evidence.graph ?? 0 };
+  return {
+    record,
+    cosine: evidence.cosine ?? null,
+    bm25: evidence.bm25 ?? 0,
+    graph: evidence.graph ?? 0,
+    sessionBm25: evidence.sessionBm25 ?? 0,
+  };
 }
 
 const context = { maxBm25: 8, at: AT, halfLifeHours: 24, hasQueryVector: true };
@@ -83,6 +89,7 @@ describe("scoring", () => {
       recency: 0,
       importance: 0,
       feedback: 0,
+      session: 0,
     };
     const [withVector] = scoreCandidates([candidate("m", { cosine: 0.6, bm25: 8 })], weights, context);
     expect(withVector!.score).toBeCloseTo((3 * 0.6 + 1 * 1) / 4);
@@ -94,6 +101,20 @@ describe("scoring", () => {
     expect(without!.components.semantic).toBe(0);
   });
 
+  it("scores a memory by the best word match of its session, and only when some session has one", () => {
+    const weights = { ...DEFAULT_MEMORY_CONFIG.weights, session: 1 };
+    const [answer, unrelated] = scoreCandidates(
+      [candidate("answer", { bm25: 0, sessionBm25: 6 }), candidate("other", { bm25: 0, sessionBm25: 0 })],
+      weights,
+      { ...context, hasSessionWords: true },
+    );
+    expect(answer!.components.session).toBeCloseTo(6 / 8); // on the lexical scale of the query
+    expect(unrelated!.components.session).toBe(0);
+    expect(answer!.score).toBeGreaterThan(unrelated!.score);
+    const [alone] = scoreCandidates([candidate("answer", { sessionBm25: 6 })], weights, context);
+    expect(alone!.components.session).toBe(0); // no session holds a word match: the signal sits out
+  });
+
   it("ranks by score, then the more recent, then id", () => {
     const weights = {
       semantic: 0,
@@ -103,6 +124,7 @@ describe("scoring", () => {
       recency: 0,
       importance: 1,
       feedback: 0,
+      session: 0,
     };
     const ranked = rank(
       scoreCandidates(

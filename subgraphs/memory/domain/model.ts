@@ -164,6 +164,7 @@ export const SIGNALS = [
   "recency",
   "importance",
   "feedback",
+  "session",
 ] as const;
 export type SignalName = (typeof SIGNALS)[number];
 export type RecallWeights = Record<SignalName, number>;
@@ -177,18 +178,19 @@ export const NO_FORGETTING: ForgettingPolicy = {
 
 export const DEFAULT_MEMORY_CONFIG: MemoryConfig = {
   // Connections (entities the query names, the speaker, session neighbours of strong hits) first,
-  // then words and meaning; time cues when the query names a time; recency, importance and
-  // feedback break near-ties. Chosen on the LoCoMo development split by leave-one-conversation-out
+  // then words and meaning, then the session of the best word matches; time cues when the query
+  // names a time; recency, importance and feedback break near-ties. Chosen on the LoCoMo development split by leave-one-conversation-out
   // cross-validation with the default ONNX model: these are the weights fitted on all four
   // conversations, and the figures a held-out conversation gets are in docs/retrieval.md.
   weights: {
-    semantic: 0.35,
-    lexical: 0.5,
-    graph: 1,
+    semantic: 0.5,
+    lexical: 0.35,
+    graph: 0.75,
     temporal: 0.6,
     recency: 0.1,
     importance: 0.05,
     feedback: 0.3,
+    session: 0.25,
   },
   recencyHalfLifeHours: 24 * 7,
   dedupThreshold: 0.97,

@@ -152,6 +152,7 @@ export async function gatherCandidates(
       : Promise.resolve([] as (number | null)[]),
   ]);
   const similarityOf = new Map(unscored.map((id, i) => [id, similarities[i] ?? null]));
+  const sessionBm25 = bestWordMatchPerSession(candidates, evidence);
   const scored: CandidateEvidence[] = candidates.map((candidate, i) => {
     const e = evidence.get(candidate.record.id)!;
     const cosine = e.cosine ?? similarityOf.get(candidate.record.id) ?? null;
@@ -165,6 +166,7 @@ export async function gatherCandidates(
       bm25: e.bm25,
       graph: e.graph + entityEvidence,
       timeMatch: windows.length > 0 ? timeCueMatch(Date.parse(candidate.record.occurredAt), windows) : 0,
+      sessionBm25: candidate.record.sessionId ? (sessionBm25.get(candidate.record.sessionId) ?? 0) : 0,
       usage: stats
         ? ({
             useful: stats.usefulCount,
@@ -183,9 +185,24 @@ export async function gatherCandidates(
       hasQueryVector: request.vector !== null,
       hasTimeCue: windows.length > 0,
       hasFeedback: request.hasFeedback === true,
+      hasSessionWords: sessionBm25.size > 0,
       ...normalisers(scored),
     },
   };
+}
+
+/** Per session, the best BM25 among its candidates (sessions without a word match are left out). */
+function bestWordMatchPerSession(
+  candidates: readonly { record: MemoryRecord }[],
+  evidence: ReadonlyMap<string, { bm25: number }>,
+): Map<string, number> {
+  const best = new Map<string, number>();
+  for (const { record } of candidates) {
+    const bm25 = evidence.get(record.id)?.bm25 ?? 0;
+    if (record.sessionId === null || bm25 <= 0) continue;
+    best.set(record.sessionId, Math.max(best.get(record.sessionId) ?? 0, bm25));
+  }
+  return best;
 }
 
 /**

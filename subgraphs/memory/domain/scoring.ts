@@ -22,6 +22,11 @@ export interface CandidateEvidence {
   timeMatch?: number;
   /** What the agent said about this memory (`reinforceMemory`) and how often recall returned it. */
   usage?: MemoryUsage;
+  /**
+   * The best BM25 score among the candidates of this memory's session (its own included); 0
+   * without a session. How strongly the query's words are matched in the conversation it is from.
+   */
+  sessionBm25?: number;
 }
 
 export interface MemoryUsage {
@@ -43,6 +48,8 @@ export interface ScoringContext {
   hasTimeCue?: boolean;
   /** True once the agent has given feedback: the feedback signal takes part. */
   hasFeedback?: boolean;
+  /** True when some candidate's session holds a word match: the session signal takes part. */
+  hasSessionWords?: boolean;
   /** Per-query normalisers of the two retriever scores (see `normalisers`). */
   semantic?: (cosine: number) => number;
   lexical?: (bm25: number) => number;
@@ -218,6 +225,17 @@ export const SIGNAL_REGISTRY: readonly Signal[] = [
     name: "feedback",
     active: (context) => context.hasFeedback === true,
     score: (candidate) => clamp01(feedbackValue(candidate.usage)),
+  },
+  {
+    // A question's answer is often a turn near its words rather than the turn that repeats them
+    // ("When did she go?" / "Yesterday!"): the session's best word match, on the lexical scale.
+    name: "session",
+    active: (context) => context.hasSessionWords === true,
+    score: (candidate, context) => {
+      const bm25 = candidate.sessionBm25 ?? 0;
+      if (context.lexical) return clamp01(context.lexical(bm25));
+      return context.maxBm25 && context.maxBm25 > 0 ? clamp01(bm25 / context.maxBm25) : 0;
+    },
   },
 ];
 

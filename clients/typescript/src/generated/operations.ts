@@ -154,6 +154,7 @@ export type RecallWeights = {
   recency?: number | null | undefined;
   importance?: number | null | undefined;
   feedback?: number | null | undefined;
+  session?: number | null | undefined;
 };
 
 /** A relation between two entities, by name; unknown entities are created. */
@@ -259,7 +260,7 @@ export type RecallQueryVariables = Exact<{
 }>;
 
 
-export type RecallQuery = { recall: Array<{ score: number, components: { semantic: number, lexical: number, graph: number, temporal: number, recency: number, importance: number, feedback: number }, memory: { id: string, agentId: string, content: string, kind: MemoryKind, tags: Array<string>, importance: number, createdAt: string, occurredAt: string, metadata: unknown, modality: Modality, mediaUri: string | null, caption: string | null, validFrom: string | null, validUntil: string | null, sessionId: string | null, pinned: boolean, entities: Array<{ name: string, type: string }> } }> };
+export type RecallQuery = { recall: Array<{ score: number, components: { semantic: number, lexical: number, graph: number, temporal: number, recency: number, importance: number, feedback: number, session: number }, memory: { id: string, agentId: string, content: string, kind: MemoryKind, tags: Array<string>, importance: number, createdAt: string, occurredAt: string, metadata: unknown, modality: Modality, mediaUri: string | null, caption: string | null, validFrom: string | null, validUntil: string | null, sessionId: string | null, pinned: boolean, entities: Array<{ name: string, type: string }> } }> };
 
 export type ListMemoriesQueryVariables = Exact<{
   agentId: string | number;
@@ -639,6 +640,7 @@ export const RecallDocument = new TypedDocumentString(`
       recency
       importance
       feedback
+      session
     }
     memory {
       ...MemoryFields
