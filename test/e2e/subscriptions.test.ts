@@ -125,8 +125,12 @@ describe.each(STORES)("subscriptions through the gateway (real Redis, real WebSo
       `subscription { agentStateChanged(agentId: "sub-fresh") { version agent { state { version data } } } }`,
     );
     await subscribed("sub-fresh");
-    for (let step = 1; step <= 3; step++) await putState("sub-fresh", { step });
-    await watch.waitForEvents(3);
+    // Each event's nested fields are resolved when it is delivered ("afresh"), so the next write
+    // waits for it: otherwise a fast second write can already be what the first event reads.
+    for (let step = 1; step <= 3; step++) {
+      await putState("sub-fresh", { step });
+      await watch.waitForEvents(step);
+    }
     expect(watch.events.map((event) => event.data?.agentStateChanged)).toEqual([
       { version: 1, agent: { state: { version: 1, data: { step: 1 } } } },
       { version: 2, agent: { state: { version: 2, data: { step: 2 } } } },
