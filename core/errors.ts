@@ -108,3 +108,19 @@ export function createErrorFormatter(production: boolean) {
     };
   };
 }
+
+/**
+ * The same error with `extensions.code` set: for graphql-js's own errors (parse, validation,
+ * variables), which carry none. `hideSuggestions` drops "Did you mean …?" (schema hints).
+ */
+export function withErrorCode(error: GraphQLError, code: string, hideSuggestions = false): GraphQLError {
+  const message = hideSuggestions ? error.message.replace(/ *Did you mean .+\?$/, "") : error.message;
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code },
+  });
+}

@@ -14,7 +14,7 @@
 import {
   type DocumentNode,
   execute,
-  GraphQLError,
+  type GraphQLError,
   type GraphQLFormattedError,
   type GraphQLSchema,
   getOperationAST,
@@ -23,7 +23,7 @@ import {
 } from "graphql";
 import { LRUCache } from "lru-cache";
 import { recordOperation } from "../apollo/observability-plugin.js";
-import { ErrorCode } from "../errors.js";
+import { ErrorCode, withErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
 import type { LocalRequest, LocalResponse } from "./http-service.js";
@@ -63,10 +63,10 @@ export function createLocalExecution<TContext>(
     try {
       document = parse(request.query);
     } catch (error) {
-      return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
+      return [withErrorCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
     }
     const invalid = validate(schema, document);
-    if (invalid.length > 0) return invalid.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
+    if (invalid.length > 0) return invalid.map((error) => withErrorCode(error, "GRAPHQL_VALIDATION_FAILED"));
     const operation = getOperationAST(document, request.operationName);
     const parsed = {
       document,
@@ -110,7 +110,7 @@ export function createLocalExecution<TContext>(
       // Without `data` the operation never ran: its variables did not fit (graphql-js reports
       // that before executing); the caller's input, as Apollo Server also says.
       const errors = result.errors?.map((error) =>
-        "data" in result || error.extensions.code ? error : withCode(error, ErrorCode.BAD_USER_INPUT),
+        "data" in result || error.extensions.code ? error : withErrorCode(error, ErrorCode.BAD_USER_INPUT),
       );
       response = { data: result.data, ...(errors ? { errors: format(errors) } : {}) };
     }
@@ -123,15 +123,4 @@ export function createLocalExecution<TContext>(
     });
     return response;
   };
-}
-
-function withCode(error: GraphQLError, code: string): GraphQLError {
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError,
-    extensions: { ...error.extensions, code },
-  });
 }

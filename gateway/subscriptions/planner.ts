@@ -21,7 +21,7 @@ import {
   validate,
 } from "graphql";
 import { LRUCache } from "lru-cache";
-import { ErrorCode } from "../../core/errors.js";
+import { ErrorCode, withErrorCode } from "../../core/errors.js";
 
 export type OperationContext = ReturnType<typeof buildOperationContext>;
 
@@ -90,12 +90,12 @@ export class OperationPlanner {
     try {
       document = parse(query, this.limits.parseOptions);
     } catch (error) {
-      return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
+      return [withErrorCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
     }
     const validationErrors = validate(this.schema, document, this.validationRules);
     if (validationErrors.length > 0) {
       return validationErrors.map((error) =>
-        withCode(error, "GRAPHQL_VALIDATION_FAILED", this.limits.hideSuggestions),
+        withErrorCode(error, "GRAPHQL_VALIDATION_FAILED", this.limits.hideSuggestions),
       );
     }
     const operation = getOperationAST(document, operationName ?? undefined);
@@ -143,18 +143,6 @@ export class OperationPlanner {
   variableErrors(prepared: PreparedOperation, variables: Record<string, unknown>): GraphQLError[] {
     const definitions = prepared.operationContext.operation.variableDefinitions ?? [];
     const { errors } = getVariableValues(this.schema, definitions, variables);
-    return (errors ?? []).map((error) => withCode(error, ErrorCode.BAD_USER_INPUT));
+    return (errors ?? []).map((error) => withErrorCode(error, ErrorCode.BAD_USER_INPUT));
   }
-}
-
-function withCode(error: GraphQLError, code: string, hideSuggestions = false): GraphQLError {
-  const message = hideSuggestions ? error.message.replace(/ *Did you mean .+\?$/, "") : error.message;
-  return new GraphQLError(message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError,
-    extensions: { ...error.extensions, code },
-  });
 }
