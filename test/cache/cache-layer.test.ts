@@ -15,6 +15,7 @@ import {
   tempDir,
   WRITER,
 } from "../support/cache-fixture.js";
+import { pick, raceReadsAgainstWrites } from "../support/read-race.js";
 import { RedisServer } from "../support/redis-server.js";
 
 const current = (agentId: string) => StateService.currentRef(agentId);
@@ -201,45 +202,20 @@ describe("cache layer (real Redis)", () => {
     const [a, b] = [await replica({ prefetch: true }), await replica({ prefetch: true })];
     for (const r of [a, b]) r.store.latencyMs = 8;
     const agents = ["race-0", "race-1"];
-    const acknowledged = new Map(agents.map((id) => [id, 0]));
-    const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)]!;
-    const violations: string[] = [];
-    let running = true;
-    let reads = 0;
-
-    const writer = async () => {
-      for (let i = 0; i < 60; i++) {
-        const agentId = pick(agents);
-        const record = await pick([a, b]).state.putState(WRITER, { agentId, data: { i } });
-        acknowledged.set(agentId, Math.max(acknowledged.get(agentId)!, record.version));
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 6));
-      }
-    };
-    const reader = async () => {
-      while (running) {
-        const agentId = pick(agents);
-        const floor = acknowledged.get(agentId)!;
-        const state = await pick([a, b]).state.createLoaders().current.load(current(agentId));
-        reads++;
-        if ((state?.version ?? 0) < floor)
-          violations.push(`${agentId}: read ${state?.version} after ${floor}`);
-      }
-    };
-    const churn = async () => {
-      for (let i = 0; running; i++) {
+    const { violations, reads } = await raceReadsAgainstWrites({
+      replicas: [a, b],
+      agents,
+      read: (r, agentId) => r.state.createLoaders().current.load(current(agentId)),
+      churn: async (round) => {
         await pick([a, b]).cache.policies.update(
           "AGENT_STATE",
-          { writeMode: i % 2 ? "WRITE_THROUGH" : "INVALIDATE" },
+          { writeMode: round % 2 ? "WRITE_THROUGH" : "INVALIDATE" },
           "t",
         );
         await pick([a, b]).cache.admin.invalidateAgent(pick(agents));
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    };
-    const background = [...Array.from({ length: 8 }, reader), churn()];
-    await Promise.all([writer(), writer(), writer()]);
-    running = false;
-    await Promise.all(background);
+      },
+      writeJitterMs: 6,
+    });
     expect(violations).toEqual([]);
     expect(reads).toBeGreaterThan(100);
   });

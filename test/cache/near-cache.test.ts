@@ -11,6 +11,7 @@ import { hashVersion } from "../../subgraphs/state/domain/hash-chain.js";
 import { StateService } from "../../subgraphs/state/domain/state-service.js";
 import { createSqliteStateStore } from "../../subgraphs/state/store/sqlite.js";
 import { eventually, type Replica, startReplica, tempDir, WRITER } from "../support/cache-fixture.js";
+import { pick, raceReadsAgainstWrites } from "../support/read-race.js";
 import { RedisServer } from "../support/redis-server.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
@@ -162,48 +163,22 @@ describe("near cache of an embedded store (two replicas, real Redis)", () => {
     const [a, b] = [await replica(), await replica()];
     for (const r of [a, b]) r.store.latencyMs = 4;
     const agents = ["race-0", "race-1"];
-    const acknowledged = new Map(agents.map((id) => [id, 0]));
-    const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)]!;
-    const violations: string[] = [];
-    let running = true;
-    let reads = 0;
-
-    const writer = async () => {
-      for (let i = 0; i < 60; i++) {
-        const agentId = pick(agents);
-        const record = await pick([a, b]).state.putState(WRITER, { agentId, data: { i } });
-        acknowledged.set(agentId, Math.max(acknowledged.get(agentId)!, record.version));
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
-      }
-    };
-    const reader = async () => {
-      while (running) {
-        const agentId = pick(agents);
-        const floor = acknowledged.get(agentId)!;
-        const state = await readState(pick([a, b]), agentId);
-        reads++;
-        if ((state?.version ?? 0) < floor)
-          violations.push(`${agentId}: read ${state?.version} after ${floor}`);
-        // A near-cache hit completes without I/O: yield, or this loop would starve the writers.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    };
-    const churn = async () => {
-      for (let i = 0; running; i++) {
+    const { violations, reads } = await raceReadsAgainstWrites({
+      replicas: [a, b],
+      agents,
+      read: readState,
+      churn: async (round) => {
         const admin = pick([a, b]).cache;
         await admin.policies.update(
           "AGENT_STATE",
-          { writeMode: i % 2 ? "WRITE_THROUGH" : "INVALIDATE", enabled: i % 5 !== 0 },
+          { writeMode: round % 2 ? "WRITE_THROUGH" : "INVALIDATE", enabled: round % 5 !== 0 },
           "t",
         );
         await admin.admin.invalidateAgent(pick(agents));
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    };
-    const background = [...Array.from({ length: 8 }, reader), churn()];
-    await Promise.all([writer(), writer(), writer()]);
-    running = false;
-    await Promise.all(background);
+      },
+      writeJitterMs: 4,
+      yieldAfterRead: true,
+    });
     expect(violations).toEqual([]);
     expect(reads).toBeGreaterThan(100);
     expect(a.cache.stats("AGENT_STATE").nearHits + b.cache.stats("AGENT_STATE").nearHits).toBeGreaterThan(0);
