@@ -33,6 +33,13 @@ import {
   type ThreadRef,
 } from "../domain/checkpoint-port.js";
 
+/** The checkpoints a listing selects (its page and its count alike); parameters, never text. */
+const LIST_FILTER = `c.agentId = $agentId
+  AND ($threadId IS NULL OR c.threadId = $threadId)
+  AND ($namespace IS NULL OR c.namespace = $namespace)
+  AND ($beforeId IS NULL OR c.checkpointId < $beforeId)
+  AND all(wanted IN $metadataKeys WHERE wanted IN c.metadataKeys)`;
+
 /** Every statement this adapter sends; each is linted by the Cypher linter in `npm test`. */
 export const CHECKPOINT_CYPHER = {
   checkpointConstraint:
@@ -74,21 +81,13 @@ RETURN c AS checkpoint
 ORDER BY c.checkpointId DESC
 LIMIT 1`,
   listPage: `MATCH (c:Checkpoint)
-WHERE c.agentId = $agentId
-  AND ($threadId IS NULL OR c.threadId = $threadId)
-  AND ($namespace IS NULL OR c.namespace = $namespace)
-  AND ($beforeId IS NULL OR c.checkpointId < $beforeId)
-  AND all(wanted IN $metadataKeys WHERE wanted IN c.metadataKeys)
+WHERE ${LIST_FILTER}
   AND ($afterSortKey IS NULL OR c.sortKey < $afterSortKey)
 RETURN c AS checkpoint
 ORDER BY c.sortKey DESC
 LIMIT $limit`,
   listCount: `MATCH (c:Checkpoint)
-WHERE c.agentId = $agentId
-  AND ($threadId IS NULL OR c.threadId = $threadId)
-  AND ($namespace IS NULL OR c.namespace = $namespace)
-  AND ($beforeId IS NULL OR c.checkpointId < $beforeId)
-  AND all(wanted IN $metadataKeys WHERE wanted IN c.metadataKeys)
+WHERE ${LIST_FILTER}
 RETURN count(c) AS total`,
   channelValuesMany: `UNWIND $refs AS ref
 MATCH (v:CheckpointChannelValue {key: ref.key})
