@@ -351,10 +351,12 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
       );
       expect(errorCodes(recall)).toEqual(["BAD_USER_INPUT"]);
     }
-    const badWeights = await env.mnemo.query(
-      `query { recall(agentId: "${agent}", query: "x", weights: { semantic: -1 }) { score } }`,
-    );
-    expect(errorCodes(badWeights)).toEqual(["BAD_USER_INPUT"]);
+    for (const signal of ["semantic", "session"]) {
+      const badWeights = await env.mnemo.query(
+        `query { recall(agentId: "${agent}", query: "x", weights: { ${signal}: -1 }) { score } }`,
+      );
+      expect(errorCodes(badWeights)).toEqual(["BAD_USER_INPUT"]);
+    }
     const badQueryVector = await env.mnemo.query(
       `query { recall(agentId: "${agent}", query: "x", queryEmbedding: [1, 2]) { score } }`,
     );
