@@ -56,6 +56,11 @@ export interface EmbeddingsConfig {
   dimensions: number;
   /** Worker threads used by the local and ONNX embedders and entity extraction. */
   workers: number;
+  /**
+   * How much of its session's previous memory a model-made vector carries, 0 to 1 (0: none);
+   * see subgraphs/memory/domain/session-context.ts.
+   */
+  contextWeight: number;
   /** For `onnx`: a model directory (model.onnx, tokenizer.json, tokenizer_config.json). */
   modelPath: string;
   /** For `onnx` with EMBEDDINGS_MODEL and no EMBEDDINGS_MODEL_PATH: the Hugging Face model id to download. */
@@ -452,6 +457,8 @@ export function loadConfig(
       apiKey: read.raw("EMBEDDINGS_API_KEY"),
       dimensions,
       workers: read.int("EMBEDDINGS_WORKERS", 1, 1, 64),
+      // The default is the weight cross-validation chose on LoCoMo (session-context.ts).
+      contextWeight: read.number("EMBEDDINGS_CONTEXT_WEIGHT", 0.5, 0, 1),
       requested: requestedProvider,
       modelPath,
       hubModel: embeddingsProvider === "onnx" && !modelPathSet ? read.raw("EMBEDDINGS_MODEL") : undefined,

@@ -1,5 +1,5 @@
 /**
- * `npm run reembed [-- --batch 256]`: re-embeds the memory store (STORE, DATA_DIR or NEO4J_*, as
+ * `npm run reembed [-- --batch 256] [--force]`: re-embeds the memory store (STORE, DATA_DIR or NEO4J_*, as
  * the server reads them) with the configured embedder (EMBEDDINGS_PROVIDER, EMBEDDINGS_MODEL_PATH,
  * ...), printing progress, then switches the store to that model in one step.
  *
@@ -7,6 +7,8 @@
  * vectors until the switch, and then must be restarted with the new model (its recall drops the
  * semantic signal and its writes are refused until then, rather than mixing two models).
  * Interrupted (Ctrl-C), it stops after the current batch; running it again goes on from there.
+ * `--force` re-embeds a store whose vectors are already the configured model's: after changing
+ * EMBEDDINGS_CONTEXT_WEIGHT, so every memory carries the new mix.
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../core/config.js";
@@ -17,7 +19,10 @@ import { REEMBED_BATCH, reembedStore } from "../subgraphs/memory/domain/reembedd
 import { createMemoryStore } from "../subgraphs/memory/index.js";
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { batch: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    options: { batch: { type: "string" }, force: { type: "boolean", default: false } },
+    strict: true,
+  });
   const batchSize = Number(values.batch ?? REEMBED_BATCH);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
     console.error(`--batch takes a whole number from 1 to 10000 (got "${values.batch}")`);
@@ -53,6 +58,8 @@ async function main(): Promise<number> {
       const outcome = await reembedStore(store, embedder, {
         batchSize,
         signal: stop.signal,
+        contextWeight: config.embeddings.contextWeight,
+        force: values.force,
         onProgress: ({ done, memories, rate }) => {
           const line = `re-embedded ${done}/${memories} (${rate.toFixed(0)} memories/s)`;
           if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);

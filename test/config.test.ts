@@ -86,6 +86,12 @@ describe("configuration", () => {
     expect(problems({ EMBEDDINGS_PROVIDER: "word2vec" })).toEqual([
       'EMBEDDINGS_PROVIDER must be one of auto, onnx, local, http, none (got "word2vec")',
     ]);
+    // How much session context a vector carries: 0.5 unless set, 0 turns it off, at most 1.
+    expect(loadConfig({}).embeddings.contextWeight).toBe(0.5);
+    expect(loadConfig({ EMBEDDINGS_CONTEXT_WEIGHT: "0" }).embeddings.contextWeight).toBe(0);
+    expect(problems({ EMBEDDINGS_CONTEXT_WEIGHT: "1.5" })).toEqual([
+      'EMBEDDINGS_CONTEXT_WEIGHT must be a number from 0 to 1 (got "1.5")',
+    ]);
     rmSync(otherModel, { recursive: true, force: true });
     rmSync(empty, { recursive: true, force: true });
   });

@@ -94,6 +94,7 @@ export async function createMemoryComponents(
     audit: runtime.audit,
     fingerprint: runtime.encryption.fingerprint,
     limits: { maxBytes: runtime.config.limits.memoryMaxBytes },
+    contextWeight: runtime.config.embeddings.contextWeight,
     logger: runtime.logger.child({ service: "memory" }),
   });
   const locks = createLockManager(runtime.redis);

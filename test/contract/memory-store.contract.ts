@@ -6,6 +6,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { newMemoryId } from "../../subgraphs/memory/domain/ids.js";
 import { DEFAULT_MEMORY_CONFIG } from "../../subgraphs/memory/domain/model.js";
+import { reembedStore } from "../../subgraphs/memory/domain/reembedding.js";
 import { type MemoryStore, UnknownMemoryError } from "../../subgraphs/memory/domain/store-port.js";
 import { searchTerms } from "../../subgraphs/memory/domain/text.js";
 import { batch, item, write } from "../support/memory-writes.js";
@@ -385,6 +386,66 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       expect(await store.links([d])).toEqual([{ fromId: d, toId: a, type: "FOLLOWS" }]);
     });
 
+    it("stores a model-made vector mixed with its session's previous memory, a client's vector as given", async () => {
+      const fromModel = { embeddingFromModel: true };
+      const first = await write(
+        store,
+        batch(agent, [
+          item(agent, "opening", { ...fromModel, embedding: axisVector(0), sessionId: "s1" }),
+          item(agent, "reply", { ...fromModel, embedding: axisVector(1), sessionId: "s1" }),
+          item(agent, "alone", { ...fromModel, embedding: axisVector(4) }),
+        ]),
+      );
+      // The next batch finds its previous memory in the store (the session's head and its vector).
+      const second = await write(
+        store,
+        batch(agent, [
+          item(agent, "follow-up", { ...fromModel, embedding: axisVector(2), sessionId: "s1" }),
+          item(agent, "client's own", { embedding: axisVector(3), sessionId: "s1" }),
+          item(agent, "after the client's", { ...fromModel, embedding: axisVector(5), sessionId: "s1" }),
+        ]),
+      );
+      const ids = [...first.results, ...second.results].map((r) => r.memory.id);
+      const stored = new Map(
+        (await store.candidates(agent, ids, {}, NOW(), new Set(ids))).map((c) => [
+          c.record.content,
+          c.embedding!,
+        ]),
+      );
+      const mix = (own: Float32Array, previous: Float32Array) => {
+        const sum = own.map((value, i) => value + 0.5 * previous[i]!);
+        const norm = Math.hypot(...sum);
+        return sum.map((value) => value / norm);
+      };
+      const opening = axisVector(0);
+      const reply = mix(axisVector(1), opening);
+      const followUp = mix(axisVector(2), reply);
+      const expected: Record<string, Float32Array> = {
+        opening,
+        reply,
+        alone: axisVector(4),
+        "follow-up": followUp,
+        "client's own": axisVector(3),
+        "after the client's": mix(axisVector(5), axisVector(3)),
+      };
+      expect(stored.size).toBe(6);
+      for (const [content, vector] of Object.entries(expected)) {
+        const actual = Array.from(stored.get(content)!);
+        expect(
+          actual.map((value) => Number(value.toFixed(5))),
+          content,
+        ).toEqual(Array.from(vector, (value) => Number(value.toFixed(5))));
+      }
+      // The reply is found by its own meaning first, and by the opening's after it.
+      expect((await store.vectorSearch(agent, axisVector(1), 1, {}, NOW())).map((hit) => hit.id)).toEqual([
+        ids[1],
+      ]);
+      expect((await store.vectorSearch(agent, axisVector(0), 2, {}, NOW())).map((hit) => hit.id)).toEqual([
+        ids[0],
+        ids[1],
+      ]);
+    });
+
     it("refuses a derivation from an unknown memory and writes nothing of the batch", async () => {
       const source = await write(store, batch(agent, [item(agent, "source")]));
       const sourceId = source.results[0]!.memory.id;
@@ -591,6 +652,76 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       const delta = (await write(store, batch(agent, [item(agent, "delta", { embedding: axisVector(3) })])))
         .results[0]!.memory.id;
       expect(ids(await store.vectorSearch(agent, axisVector(3), 1, {}, NOW()))).toEqual([delta]);
+    });
+
+    it("re-embeds a session with its context, as writing it afresh with the new model would store it", async () => {
+      // The "new model": a text's character codes folded into the 8 axes, unit length.
+      const fold = (text: string) => {
+        const vector = new Float32Array(CONTRACT_DIMENSIONS);
+        for (let i = 0; i < text.length; i++) vector[text.charCodeAt(i) % CONTRACT_DIMENSIONS]! += 1;
+        const norm = Math.hypot(...vector);
+        return vector.map((value) => value / norm);
+      };
+      const model = {
+        provider: "http" as const,
+        modelId: `folding-${agent}`,
+        dimensions: CONTRACT_DIMENSIONS,
+        available: true,
+        embed: async (texts: readonly string[]) => texts.map(fold),
+      };
+      const texts = ["where shall we meet", "at the harbour cafe", "at noon then", "bring the maps"];
+      // Old vectors from the client; two batches, so a memory's context is in an earlier one.
+      const old = axisVector(7);
+      await write(
+        store,
+        batch(
+          agent,
+          texts.slice(0, 2).map((t) => item(agent, t, { embedding: old, sessionId: "trip" })),
+        ),
+      );
+      await write(
+        store,
+        batch(
+          agent,
+          texts.slice(2).map((t) => item(agent, t, { embedding: old, sessionId: "trip" })),
+        ),
+      );
+      // The same session written afresh with the new model's vectors.
+      const fresh = freshAgent();
+      await write(
+        store,
+        batch(
+          fresh,
+          texts.map((t) =>
+            item(fresh, t, { embedding: fold(t), embeddingFromModel: true, sessionId: "trip" }),
+          ),
+        ),
+      );
+      // Batches of 3: the fourth memory's context comes from the store, the others' from their batch.
+      expect((await reembedStore(store, model, { batchSize: 3, contextWeight: 0.5 })).state).toBe("switched");
+
+      const vectorsOf = async (agentId: string) => {
+        const page = await store.listMemories(agentId, 10, undefined, {}, NOW());
+        const memoryIds = page.items.map((edge) => edge.node.id);
+        const found = await store.candidates(agentId, memoryIds, {}, NOW(), new Set(memoryIds));
+        return Object.fromEntries(
+          found.map((c) => [c.record.content, Array.from(c.embedding!, (v) => Number(v.toFixed(5)))]),
+        );
+      };
+      const reembedded = await vectorsOf(agent);
+      expect(Object.keys(reembedded).sort()).toEqual([...texts].sort());
+      expect(reembedded).toEqual(await vectorsOf(fresh));
+      // And the context is really in there: only the first memory's vector is its own text's.
+      expect(reembedded[texts[0]!]).toEqual(Array.from(fold(texts[0]!), (v) => Number(v.toFixed(5))));
+      expect(reembedded[texts[1]!]).not.toEqual(Array.from(fold(texts[1]!), (v) => Number(v.toFixed(5))));
+
+      // Forced with the same model and the context turned off: every vector is its own text's.
+      expect((await reembedStore(store, model, { contextWeight: 0 })).state).toBe("unchanged");
+      expect((await reembedStore(store, model, { contextWeight: 0, force: true })).state).toBe("switched");
+      const plain = await vectorsOf(agent);
+      for (const text of texts) {
+        expect(plain[text], text).toEqual(Array.from(fold(text), (v) => Number(v.toFixed(5))));
+      }
     });
   });
 }

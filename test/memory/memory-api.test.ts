@@ -454,7 +454,7 @@ describe.each(STORES)("memory API through the gateway (real Redis, %s)", (store)
     );
     expect(configured.errors).toBeUndefined();
     expect(configured.data!.configureMemory).toEqual({
-      weights: { semantic: 2, lexical: 1, graph: 0.75, recency: 0.1, importance: 0.05, session: 0.25 },
+      weights: { semantic: 2, lexical: 1, graph: 1, recency: 0.1, importance: 0.05, session: 0.25 },
       recencyHalfLifeHours: 12,
       dedupThreshold: 0.97,
       capacity: 2,

@@ -12,6 +12,8 @@ import { planWrite, type WriteRequest, writeQuery } from "../../subgraphs/memory
 
 export interface ItemOptions extends Partial<Omit<MemoryRecord, "id" | "agentId" | "content">> {
   embedding?: Float32Array | null;
+  /** The vector is the model's (mixed with its session's context); default false: stored as given. */
+  embeddingFromModel?: boolean;
   entities?: string[];
   relations?: { from: string; to: string; type: string }[];
   derivedFrom?: string[];
@@ -48,6 +50,7 @@ export function item(agentId: string, content: string, options: ItemOptions = {}
     frameKey: frameKeyText(statement),
     searchText: content,
     embedding: options.embedding === undefined ? null : options.embedding,
+    embeddingFromModel: options.embeddingFromModel ?? false,
     entities: (options.entities ?? []).map((name) => ({
       name,
       normalizedName: normalizeName(name),
@@ -75,6 +78,7 @@ export function batch(
     dedupThreshold: 1,
     capacity: null,
     contradictionPolicy: "KEEP_BOTH",
+    contextWeight: 0.5,
     now: new Date().toISOString(),
     ...options,
   };

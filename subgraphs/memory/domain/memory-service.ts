@@ -90,6 +90,8 @@ export interface MemoryServiceDeps {
   /** Keyed fingerprint for exact-duplicate keys (runtime.encryption.fingerprint). */
   fingerprint: (text: string) => string;
   limits: { maxBytes: number };
+  /** EMBEDDINGS_CONTEXT_WEIGHT: how much of its session's previous memory a vector carries. */
+  contextWeight: number;
   logger: Logger;
 }
 
@@ -269,6 +271,7 @@ export class MemoryService {
         frameKey: frame === null ? null : fingerprint(`frame\u0000${frame}`),
         searchText: input.searchText,
         embedding: vectors[i] ?? null,
+        embeddingFromModel: clientVectors[i] === null,
         entities,
         relations: input.relations,
         derivedFrom: input.derivedFrom,
@@ -282,6 +285,7 @@ export class MemoryService {
       dedupThreshold: config.dedupThreshold,
       capacity: config.capacity,
       contradictionPolicy: config.contradictionPolicy,
+      contextWeight: this.deps.contextWeight,
       now,
     };
     let result: WriteResult;

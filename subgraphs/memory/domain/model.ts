@@ -184,8 +184,8 @@ export const DEFAULT_MEMORY_CONFIG: MemoryConfig = {
   // conversations, and the figures a held-out conversation gets are in docs/retrieval.md.
   weights: {
     semantic: 0.5,
-    lexical: 0.35,
-    graph: 0.75,
+    lexical: 0.5,
+    graph: 1,
     temporal: 0.6,
     recency: 0.1,
     importance: 0.05,

@@ -48,6 +48,11 @@ export interface NewMemory {
   searchText: string;
   /** Unit-length; null when no embedder is configured and the client sent none. */
   embedding: Float32Array | null;
+  /**
+   * Whether `embedding` was made by the model from this memory's text (not sent by the client):
+   * such a vector is stored mixed with its session's context (domain/session-context.ts).
+   */
+  embeddingFromModel: boolean;
   entities: NewEntity[];
   relations: NewRelation[];
   /** Ids of this agent's memories this one was derived from. */
@@ -95,7 +100,8 @@ export interface WriteSnapshot {
   matches: StoredStatement[];
   /** The referenced memories that exist for this agent. */
   referenced: MemoryRecord[];
-  sessionHeads: { sessionId: string; id: string }[];
+  /** The latest memory of each session of the query, with its stored vector (null: it has none). */
+  sessionHeads: { sessionId: string; id: string; embedding: Float32Array | null }[];
   /** Unpinned memories, least valuable first (lowest importance, then least recently used, then oldest). */
   evictionOrder: string[];
 }
@@ -250,11 +256,15 @@ export interface ReembedStatus {
   done: number;
 }
 
-/** What re-embedding needs of a memory: its id and the text it is embedded from (decrypted). */
+/**
+ * What re-embedding needs of a memory: its id, the text it is embedded from (decrypted), and the
+ * memory it follows in its session with that one's target vector when it already has one.
+ */
 export interface MemoryToEmbed {
   id: string;
   content: string;
   caption: string | null;
+  follows: { id: string; vector: Float32Array | null } | null;
 }
 
 export interface MemoryStore {
@@ -404,7 +414,10 @@ export interface MemoryStore {
   reembedStatus(): Promise<ReembedStatus>;
   /** Starts re-embedding for `target`, or resumes one already under way for it; another target is refused. */
   startReembed(target: EmbeddingModel): Promise<ReembedStatus>;
-  /** Memories (of every agent) without a target vector yet, oldest first. */
+  /**
+   * Memories (of every agent) without a target vector yet, oldest first within an agent, so a
+   * memory comes after the one it follows (its context, domain/session-context.ts).
+   */
   memoriesToReembed(limit: number): Promise<MemoryToEmbed[]>;
   /** Stores target vectors (unit length, the target's size); memories gone meanwhile are skipped. */
   saveReembedded(vectors: readonly { id: string; vector: Float32Array }[]): Promise<void>;

@@ -16,6 +16,7 @@
 
 import { searchTextOf } from "./dedup.js";
 import type { ContradictionPolicy, MemoryRecord, MemoryVariant } from "./model.js";
+import { withSessionContext } from "./session-context.js";
 import { analyzeStatement, contradicts, type Statement } from "./statements.js";
 import {
   type MemoryLink,
@@ -36,6 +37,8 @@ export interface WriteRequest {
   dedupThreshold: number;
   capacity: number | null;
   contradictionPolicy: ContradictionPolicy;
+  /** How much of the session's previous memory a model-made vector carries (0: none). */
+  contextWeight: number;
   /** The instant validity is judged at (ISO 8601). */
   now: string;
 }
@@ -69,7 +72,8 @@ export function planWrite(request: WriteRequest, snapshot: WriteSnapshot): Write
     snapshot.matches.map((match) => [match.record.id, { ...match, isNew: false }]),
   );
   const referenced = new Map(snapshot.referenced.map((record) => [record.id, record]));
-  const sessionHeads = new Map(snapshot.sessionHeads.map((head) => [head.sessionId, head.id]));
+  const sessionHeads = new Map(snapshot.sessionHeads.map((head) => [head.sessionId, head]));
+  const embeddings = new Map<string, Float32Array | null>();
   const created: string[] = [];
   const merged = new Set<string>();
   const invalidations = new Map<string, string>();
@@ -112,11 +116,18 @@ export function planWrite(request: WriteRequest, snapshot: WriteSnapshot): Write
       };
       known.set(memoryId, entry);
       referenced.set(memoryId, record);
+      let embedding = item.embedding;
       if (record.sessionId !== null) {
         const previous = sessionHeads.get(record.sessionId);
-        if (previous) link(memoryId, previous, "FOLLOWS");
-        sessionHeads.set(record.sessionId, memoryId);
+        if (previous) {
+          link(memoryId, previous.id, "FOLLOWS");
+          if (embedding && item.embeddingFromModel && previous.embedding) {
+            embedding = withSessionContext(embedding, previous.embedding, request.contextWeight);
+          }
+        }
+        sessionHeads.set(record.sessionId, { sessionId: record.sessionId, id: memoryId, embedding });
       }
+      embeddings.set(memoryId, embedding);
       if (item.frameKey !== null) {
         const mine = statementOf(statements, entry, names);
         const people = new Set(
@@ -164,7 +175,11 @@ export function planWrite(request: WriteRequest, snapshot: WriteSnapshot): Write
   const current = (id: string) => known.get(id)!.record;
   const creates = request.items
     .filter((item) => created.includes(item.record.id))
-    .map((item) => ({ ...item, record: current(item.record.id) }));
+    .map((item) => ({
+      ...item,
+      record: current(item.record.id),
+      embedding: embeddings.get(item.record.id) ?? null,
+    }));
   // A new memory invalidated in its own write is stored with its end already set.
   const storedInvalidations = [...invalidations]
     .filter(([id]) => !created.includes(id))

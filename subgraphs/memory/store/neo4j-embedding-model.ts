@@ -36,8 +36,13 @@ RETURN s.embeddingModel AS model`,
   setTarget: `MATCH (s:MemoryStoreMeta {name: 'memory'})
 SET s.reembedTarget = $target`,
   clearNext: "MATCH (m:Memory) WHERE m.embeddingNext IS NOT NULL REMOVE m.embeddingNext",
+  // Oldest first within an agent, so a memory comes after the one it FOLLOWS (its context).
   missing: `MATCH (m:Memory) WHERE m.embeddingNext IS NULL
-RETURN m.id AS id, m.content AS content, m.caption AS caption LIMIT $limit`,
+WITH m ORDER BY m.agentId, m.seq LIMIT $limit
+OPTIONAL MATCH (m)-[:FOLLOWS]->(p:Memory)
+WITH m, head(collect(p)) AS p
+RETURN m.id AS id, m.content AS content, m.caption AS caption, p.id AS followsId, p.embeddingNext AS followsVector
+ORDER BY m.agentId, m.seq`,
   save: `UNWIND $rows AS row
 MATCH (m:Memory {id: row.id})
 SET m.embeddingNext = row.vector`,
@@ -121,7 +126,16 @@ export class Neo4jEmbeddingModel {
         metadata: null,
         variants: null,
       });
-      return { id, content, caption };
+      const followsId = row.get("followsId") as string | null;
+      const followsVector = row.get("followsVector") as number[] | null;
+      return {
+        id,
+        content,
+        caption,
+        follows: followsId
+          ? { id: followsId, vector: followsVector ? Float32Array.from(followsVector) : null }
+          : null,
+      };
     });
   }
 

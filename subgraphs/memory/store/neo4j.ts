@@ -154,11 +154,11 @@ RETURN m`,
 CALL (sessionId) {
   MATCH (m:Memory)
   WHERE m.agentId = $agentId AND m.sessionId = sessionId
-  RETURN m.id AS id
+  RETURN m.id AS id, m.embedding AS embedding
   ORDER BY m.occurredAt DESC, m.seq DESC
   LIMIT 1
 }
-RETURN sessionId, id`,
+RETURN sessionId, id, embedding`,
   // A write's changes, one statement per kind of change (UNWIND over the batch): a batch of 100
   // memories with their entities costs a handful of round trips, not hundreds.
   insertMemories: `MATCH (a:Agent {id: $agentId})
@@ -736,10 +736,14 @@ export class Neo4jMemoryStore implements MemoryStore {
         };
       }),
       referenced: referenced.records.map((row) => toMemory(row.get("m") as GraphNode, this.encryption)),
-      sessionHeads: heads.records.map((row) => ({
-        sessionId: row.get("sessionId") as string,
-        id: row.get("id") as string,
-      })),
+      sessionHeads: heads.records.map((row) => {
+        const embedding = row.get("embedding") as number[] | null;
+        return {
+          sessionId: row.get("sessionId") as string,
+          id: row.get("id") as string,
+          embedding: embedding ? Float32Array.from(embedding) : null,
+        };
+      }),
       evictionOrder: eviction ? eviction.records.map((row) => row.get("id") as string) : [],
     };
   }

@@ -49,7 +49,11 @@ export class SqliteEmbeddingModel {
       memories: db.prepare("SELECT count(*) AS n FROM memories"),
       done: db.prepare("SELECT count(*) AS n FROM memory_embeddings_next"),
       missing: db.prepare(
-        `SELECT m.id, m.content, m.caption FROM memories m
+        `SELECT m.id, m.content, m.caption, p.id AS follows_id, pn.embedding AS follows_vector
+         FROM memories m
+         LEFT JOIN memories p ON p.seq =
+           (SELECT to_seq FROM memory_links WHERE from_seq = m.seq AND type = 'FOLLOWS' LIMIT 1)
+         LEFT JOIN memory_embeddings_next pn ON pn.seq = p.seq
          WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings_next n WHERE n.seq = m.seq)
          ORDER BY m.seq LIMIT ?`,
       ),
@@ -107,14 +111,36 @@ export class SqliteEmbeddingModel {
   }
 
   next(limit: number): MemoryToEmbed[] {
-    const rows = this.s.missing.all(limit) as { id: string; content: string; caption: string | null }[];
+    const rows = this.s.missing.all(limit) as {
+      id: string;
+      content: string;
+      caption: string | null;
+      follows_id: string | null;
+      follows_vector: Buffer | null;
+    }[];
     return rows.map((row) => {
       const { content, caption } = openMemoryFields(this.encryption, row.id, {
-        ...row,
+        content: row.content,
+        caption: row.caption,
         metadata: null,
         variants: null,
       });
-      return { id: row.id, content, caption };
+      const vector = row.follows_vector;
+      return {
+        id: row.id,
+        content,
+        caption,
+        follows: row.follows_id
+          ? {
+              id: row.follows_id,
+              vector: vector
+                ? new Float32Array(
+                    vector.buffer.slice(vector.byteOffset, vector.byteOffset + vector.byteLength),
+                  )
+                : null,
+            }
+          : null,
+      };
     });
   }
 

@@ -437,7 +437,8 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       insertLink: db.prepare("INSERT OR IGNORE INTO memory_links (from_seq, to_seq, type) VALUES (?, ?, ?)"),
       sessionHead: db.prepare(
-        `SELECT id FROM memories WHERE agent_id = ? AND session_id = ? ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
+        `SELECT m.id, e.embedding FROM memories m LEFT JOIN memory_embeddings e ON e.seq = m.seq
+         WHERE m.agent_id = ? AND m.session_id = ? ORDER BY m.occurred_at DESC, m.seq DESC LIMIT 1`,
       ),
       agentMemorySeq: db.prepare("SELECT seq FROM memories WHERE id = ? AND agent_id = ?"),
       followsOf: db.prepare(
@@ -709,8 +710,12 @@ export class SqliteMemoryStore implements MemoryStore {
       s.referenced.all({ agentId, ids: JSON.stringify(query.referencedIds) }) as MemoryRow[]
     ).map((row) => toMemory(row, this.encryption));
     const sessionHeads = query.sessionIds.flatMap((sessionId) => {
-      const head = s.sessionHead.get(agentId, sessionId) as { id: string } | undefined;
-      return head ? [{ sessionId, id: head.id }] : [];
+      const head = s.sessionHead.get(agentId, sessionId) as
+        | { id: string; embedding: Buffer | null }
+        | undefined;
+      return head
+        ? [{ sessionId, id: head.id, embedding: head.embedding ? blobVector(head.embedding) : null }]
+        : [];
     });
     const evictionOrder =
       query.evictionCandidates === 0
