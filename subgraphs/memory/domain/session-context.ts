@@ -14,7 +14,7 @@
  * rule, so a re-embedded store ranks as one written afresh.
  *
  * Measured on the LoCoMo dev split (docs/retrieval.md, "Vectors in context"): vector-only
- * recall@10 0.478 → 0.529 with all-MiniLM-L6-v2 and 0.388 → 0.465 with USE lite at weight 0.5,
+ * recall@10 0.478 → 0.537 with all-MiniLM-L6-v2 and 0.388 → 0.465 with USE lite at weight 0.5,
  * better in each of the four conversations; 0.5 and 0.6 tie, and every held-out fold chose one
  * of them.
  */
