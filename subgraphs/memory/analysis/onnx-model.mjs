@@ -12,11 +12,14 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 
 /**
- * Texts padded together in one run. Padding to the longest text of a run wastes work on the
- * short ones, so each batch is sorted by length first; 32 measured as fast per text as 64 with
- * less memory (short conversational turns).
+ * A run pads its texts to the longest one, so a task's texts are sorted by length and cut into
+ * runs of at most RUN_TOKENS padded tokens (and RUN_TEXTS texts): many short texts run together,
+ * long ones a few at a time. On LoCoMo turns (35 tokens on average, some over 200) in writes of
+ * 100 this took 40% less CPU per text than runs of a fixed 32 texts; 256 to 1,024 tokens measured
+ * alike.
  */
-const RUN_BATCH = 32;
+const RUN_TOKENS = 512;
+const RUN_TEXTS = 64;
 
 const loaded = new Map();
 
@@ -105,8 +108,18 @@ export async function embedWithOnnx(spec, texts) {
   }));
   encoded.sort((a, b) => a.ids.length - b.ids.length);
   const results = new Array(texts.length);
-  for (let start = 0; start < encoded.length; start += RUN_BATCH) {
-    const slice = encoded.slice(start, start + RUN_BATCH);
+  for (let start = 0; start < encoded.length; ) {
+    // Sorted, so the last text of a run is its longest: grow the run while it fits the budget.
+    let end = start + 1;
+    while (
+      end < encoded.length &&
+      end - start < RUN_TEXTS &&
+      (end + 1 - start) * encoded[end].ids.length <= RUN_TOKENS
+    ) {
+      end++;
+    }
+    const slice = encoded.slice(start, end);
+    start = end;
     const vectors = await runBatch(
       model,
       spec,
