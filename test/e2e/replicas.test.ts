@@ -71,7 +71,13 @@ describe("two replicas of each service, one of each killed under load", () => {
     // Every replica kind lost one process, and the run kept going after the last kill.
     expect(Object.keys(kills).sort()).toEqual(["gateway", "memory", "state"]);
     const lastKill = Math.max(...Object.values(kills));
-    for (const log of logs) expect(log.acked.filter((a) => a.at > lastKill + 1000).length).toBeGreaterThan(0);
+    for (const log of logs) {
+      const lastAck = log.acked.at(-1)?.at ?? 0;
+      expect(
+        log.acked.filter((a) => a.at > lastKill + 1000).length,
+        `${log.agentId}: last acknowledged write ${lastAck - lastKill} ms after the last kill; failures ${JSON.stringify(stats.failures)}`,
+      ).toBeGreaterThan(0);
+    }
 
     expect(stats.staleReads).toEqual([]);
     expect(await missingAcknowledgedWrites(cluster.gatewayA.url(), token, logs)).toEqual([]);
