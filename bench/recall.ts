@@ -177,7 +177,9 @@ async function runEmbedder(
     env: {
       EMBEDDINGS_WORKERS: process.env.EMBEDDINGS_WORKERS ?? "1",
       EMBEDDINGS_PROVIDER: name,
-      ...(process.env.EMBEDDINGS_CONTEXT_WEIGHT ? { EMBEDDINGS_CONTEXT_WEIGHT: process.env.EMBEDDINGS_CONTEXT_WEIGHT } : {}),
+      ...(process.env.EMBEDDINGS_CONTEXT_WEIGHT
+        ? { EMBEDDINGS_CONTEXT_WEIGHT: process.env.EMBEDDINGS_CONTEXT_WEIGHT }
+        : {}),
       ...(name === "onnx" && process.env.EMBEDDINGS_MODEL_PATH
         ? { EMBEDDINGS_MODEL_PATH: process.env.EMBEDDINGS_MODEL_PATH }
         : {}),
