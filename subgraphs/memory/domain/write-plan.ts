@@ -1,8 +1,9 @@
 /**
  * The one write algorithm of the memory store, for every adapter: which new memories are
  * duplicates of stored ones (and are merged, keeping every wording), which replace or contradict
- * one (linked, and invalidated when asked), how they link to their session and sources, and
- * which memories capacity evicts.
+ * one (linked, and invalidated when asked), how they link to their session and sources, the
+ * vector each new one is stored with (its session's context mixed in, domain/session-context.ts),
+ * and which memories capacity evicts.
  *
  * It runs in two pure steps around the store's transaction: `writeQuery` says what to read
  * under the agent's write lock, `planWrite` decides from what was read. The adapter only reads
