@@ -5,6 +5,7 @@
  */
 import { newMemoryId } from "../../subgraphs/memory/domain/ids.js";
 import type { MemoryRecord } from "../../subgraphs/memory/domain/model.js";
+import { DEFAULT_CONTEXT_WEIGHT } from "../../subgraphs/memory/domain/session-context.js";
 import { analyzeStatement, frameKeyText } from "../../subgraphs/memory/domain/statements.js";
 import type { MemoryStore, NewMemory } from "../../subgraphs/memory/domain/store-port.js";
 import { contentHash, normalizeName } from "../../subgraphs/memory/domain/text.js";
@@ -78,7 +79,7 @@ export function batch(
     dedupThreshold: 1,
     capacity: null,
     contradictionPolicy: "KEEP_BOTH",
-    contextWeight: 0.5,
+    contextWeight: DEFAULT_CONTEXT_WEIGHT,
     now: new Date().toISOString(),
     ...options,
   };

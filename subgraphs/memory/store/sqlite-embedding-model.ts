@@ -18,6 +18,7 @@ import {
   type ReembedStatus,
 } from "../domain/store-port.js";
 import { openMemoryFields } from "./field-cipher.js";
+import { blobVector, vectorBlob } from "./sqlite-vector-blob.js";
 
 const MODEL_KEY = "embedding_model";
 const TARGET_KEY = "reembed_target";
@@ -133,11 +134,7 @@ export class SqliteEmbeddingModel {
         follows: row.follows_id
           ? {
               id: row.follows_id,
-              vector: vector
-                ? new Float32Array(
-                    vector.buffer.slice(vector.byteOffset, vector.byteOffset + vector.byteLength),
-                  )
-                : null,
+              vector: vector ? blobVector(vector) : null,
             }
           : null,
       };
@@ -152,7 +149,7 @@ export class SqliteEmbeddingModel {
         if (vector.length !== target.dimensions) {
           throw new Error(`a ${vector.length}-d vector for a ${target.dimensions}-d re-embedding`);
         }
-        this.s.save.run({ id, embedding: Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength) });
+        this.s.save.run({ id, embedding: vectorBlob(vector) });
       }
     })();
   }

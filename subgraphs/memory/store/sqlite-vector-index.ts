@@ -21,6 +21,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { SqliteDatabase } from "../../../core/store/sqlite.js";
+import { blobVector, vectorBlob } from "./sqlite-vector-blob.js";
 
 /** Below this many memories, the exact scan is as fast and loses nothing. */
 export const APPROXIMATE_FROM = 2_000;
@@ -216,10 +217,8 @@ function dot(query: Float32Array, blob: Buffer): number {
   const vector =
     blob.byteOffset % 4 === 0
       ? new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4)
-      : new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+      : blobVector(blob);
   let sum = 0;
   for (let i = 0; i < vector.length; i++) sum += query[i]! * vector[i]!;
   return sum;
 }
-
-const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);

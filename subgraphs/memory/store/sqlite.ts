@@ -52,6 +52,7 @@ import {
 import { agentToken } from "./agent-token.js";
 import { openMemoryFields, sealMemoryFields } from "./field-cipher.js";
 import { SqliteEmbeddingModel, vectorTableSql } from "./sqlite-embedding-model.js";
+import { blobVector, vectorBlob } from "./sqlite-vector-blob.js";
 import { APPROXIMATE_FROM, MEMORY_CODES_MIGRATION, SqliteVectorIndex } from "./sqlite-vector-index.js";
 
 const MIGRATIONS = [
@@ -258,10 +259,6 @@ function filterParams(filter: MemoryFilter, now: string) {
 
 const pick = <T extends object, K extends keyof T>(value: T, ...keys: K[]) =>
   Object.fromEntries(keys.map((key) => [key, value[key]])) as Pick<T, K>;
-
-const vectorBlob = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
-const blobVector = (blob: Buffer) =>
-  new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
 /**
  * `dimensions` 0 opens the store with the size it holds (maintenance tools such as re-embedding);
