@@ -23,18 +23,9 @@ function roleOptions(role: RedisRole): RedisOptions {
   if (role === "command") {
     return { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 };
   }
-  if (role === "subscriber") {
-    // ioredis 5.8.2+ sends its connect handshake (CLIENT SETINFO, then INFO for the ready check)
-    // after a tick, so a (re)subscription can slip in first and the INFO is refused in subscriber
-    // mode: an unhandled rejection and a failed ready check (ioredis#2037, fixed in 6.x). A
-    // subscriber runs no other command, so it skips both (but see Sentinel below).
-    return {
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      disableClientInfo: true,
-      enableReadyCheck: false,
-    };
-  }
+  // Publisher and subscriber alike. ioredis 6 holds user commands (a (re)subscription too) until
+  // its connect handshake and ready check are done, so the 5.8.2+ race where SUBSCRIBE got in
+  // before the ready check's INFO (ioredis#2037) no longer needs the subscriber to skip them.
   return { enableOfflineQueue: true, maxRetriesPerRequest: null };
 }
 
@@ -50,9 +41,8 @@ export function createRedisClient(config: RedisConfig, role: RedisRole, logger?:
     client = new Redis(config.url, base);
   } else if (config.mode === "sentinel") {
     client = new Redis({
+      // ioredis' ready check (on by default) also confirms the node is still the master.
       ...base,
-      // Behind Sentinel the ready check also confirms the node is still the master: keep it.
-      enableReadyCheck: true,
       sentinels: config.sentinels,
       name: config.name,
       password: config.password,

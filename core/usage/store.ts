@@ -80,7 +80,7 @@ export function createRedisUsageStore(client: RedisClient): UsageStore {
       const totals = new Map<string, number>();
       const ranks = await Promise.all(
         buckets.map((bucket) =>
-          client.zrange(key(bucket, `rank:${DIMENSION_TAG[dimension]}`), 0, -1, "WITHSCORES"),
+          client.zrange(key(bucket, `rank:${DIMENSION_TAG[dimension]}`), 0, "-1", "WITHSCORES"),
         ),
       );
       for (const flat of ranks) {
