@@ -12,7 +12,7 @@ pool it.
 
 Models (see docs/retrieval.md, "Choosing the model", for the measurements behind the default):
   all-minilm-l6-v2        (default) sentence-transformers/all-MiniLM-L6-v2, int8 ONNX, 384 d, Apache-2.0
-  e5-small-v2                       intfloat/e5-small-v2, int8 ONNX, 384 d, MIT (finds more by meaning, ~40% more CPU per write)
+  e5-small-v2                       intfloat/e5-small-v2, int8 ONNX, 384 d, MIT (finds more by meaning, ~50% more CPU per write)
   paraphrase-minilm-l3-v2           sentence-transformers/paraphrase-MiniLM-L3-v2, fp32 ONNX, 384 d, Apache-2.0
 
 A model directory that is already complete, with the same manifest, is left alone, so a second
