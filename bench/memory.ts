@@ -238,9 +238,10 @@ const RECALL = `query ($agentId: ID!, $query: String!, $k: Int, $queryEmbedding:
 
 async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mnemo-bench-memory-"));
-  // The deployment default (EMBEDDINGS_WORKERS=1): on two cores a second model thread only contends.
-  const workers = Number(process.env.EMBEDDINGS_WORKERS ?? loadConfig({}).embeddings.workers);
-  const modelInstalled = loadConfig({}).embeddings.provider === "onnx";
+  // The deployment defaults (EMBEDDINGS_WORKERS is 2, capped at the cores) unless overridden.
+  const defaults = loadConfig({}).embeddings;
+  const workers = Number(process.env.EMBEDDINGS_WORKERS ?? defaults.workers);
+  const modelInstalled = defaults.provider === "onnx";
   const embedders = (process.env.BENCH_EMBEDDERS ?? "onnx,local")
     .split(",")
     .filter((name): name is EmbedderName => name === "local" || (name === "onnx" && modelInstalled));
