@@ -117,6 +117,16 @@ describe("the ONNX sentence embedder (the model placed by `npm run models`)", ()
       await expect(createEmbedder(fromHub, pool)).rejects.toThrow(
         /Could not download mnemo-test\/no-such-model from Hugging Face .*EMBEDDINGS_MODEL_PATH|has none of onnx\/model\.onnx/,
       );
+      // A manifest says whether texts may be batched; anything but a boolean is refused by name.
+      for (const file of ["tokenizer.json", "tokenizer_config.json"])
+        writeFileSync(path.join(dir, file), "{}");
+      writeFileSync(
+        path.join(dir, "mnemo-model.json"),
+        JSON.stringify({ dimensions: 384, batchInvariant: "false" }),
+      );
+      await expect(createEmbedder(config, pool)).rejects.toThrow(
+        /"batchInvariant" in .* must be true or false \(got "false"\)/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -73,6 +73,12 @@ export function readModelDirectory(dir: string, fallbackId?: string): OnnxModel 
       `Cannot tell the vector size of the model in ${dir}: give "dimensions" in ${MODEL_MANIFEST} or hidden_size in config.json`,
     );
   }
+  if (manifest.batchInvariant !== undefined && typeof manifest.batchInvariant !== "boolean") {
+    // A string "false" would batch a dynamically quantised model and let batches shift vectors.
+    throw new ModelUnavailableError(
+      `"batchInvariant" in ${path.join(dir, MODEL_MANIFEST)} must be true or false (got ${JSON.stringify(manifest.batchInvariant)})`,
+    );
+  }
   return {
     id: manifest.id ?? fallbackId ?? path.basename(dir),
     dimensions,
