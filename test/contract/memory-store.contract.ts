@@ -323,6 +323,25 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       expect(await store.textSearch(agent, ["apple"], 200, {}, NOW())).toHaveLength(61);
     });
 
+    it("ranks memories mentioning more of the entities first, then the newest, and widens past filtered ones", async () => {
+      const both = item(agent, "Ada and Charles met", { entities: ["Ada", "Charles"] });
+      const rare = item(agent, "how Ada debugs", { kind: "PROCEDURAL", entities: ["Ada"] });
+      const crowd = Array.from({ length: 60 }, (_, i) => item(agent, `Ada note ${i}`, { entities: ["Ada"] }));
+      const written = await write(store, batch(agent, [both, rare, ...crowd]));
+      const [bothId, rareId] = written.results.map((r) => r.memory.id);
+      const newest = written.results.at(-1)!.memory.id;
+      const [ada, charles] = await store.entitiesByName(agent, ["ada", "charles"]).then((found) =>
+        ["Ada", "Charles"].map((name) => found.find((e) => e.name === name)!),
+      );
+      const top = await store.memoriesMentioning(agent, [ada!.id, charles!.id], 2, {}, NOW());
+      expect(top.map((m) => m.id)).toEqual([bothId, newest]);
+      expect(top[0]!.entityIds.sort()).toEqual([ada!.id, charles!.id].sort());
+      expect(top[1]!.entityIds).toEqual([ada!.id]);
+      const filtered = await store.memoriesMentioning(agent, [ada!.id], 1, { kinds: ["PROCEDURAL"] }, NOW());
+      expect(filtered.map((m) => m.id)).toEqual([rareId]);
+      expect(await store.memoriesMentioning(agent, [ada!.id], 100, {}, NOW())).toHaveLength(62);
+    });
+
     it("merges entities by normalised name per agent and links mentions and relations", async () => {
       const other = freshAgent();
       await write(store, batch(other, [item(other, "x", { entities: ["Ada Lovelace"] })]));
