@@ -330,9 +330,9 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       const written = await write(store, batch(agent, [both, rare, ...crowd]));
       const [bothId, rareId] = written.results.map((r) => r.memory.id);
       const newest = written.results.at(-1)!.memory.id;
-      const [ada, charles] = await store.entitiesByName(agent, ["ada", "charles"]).then((found) =>
-        ["Ada", "Charles"].map((name) => found.find((e) => e.name === name)!),
-      );
+      const [ada, charles] = await store
+        .entitiesByName(agent, ["ada", "charles"])
+        .then((found) => ["Ada", "Charles"].map((name) => found.find((e) => e.name === name)!));
       const top = await store.memoriesMentioning(agent, [ada!.id, charles!.id], 2, {}, NOW());
       expect(top.map((m) => m.id)).toEqual([bothId, newest]);
       expect(top[0]!.entityIds.sort()).toEqual([ada!.id, charles!.id].sort());

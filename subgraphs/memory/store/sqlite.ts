@@ -1196,7 +1196,8 @@ export class SqliteMemoryStore implements MemoryStore {
       const ranking = entityIds.length === 1 ? this.s.mentioningOne : this.s.mentioning;
       const rows = ranking.all({ ...params, fetch }) as { id: string; entity_ids: string }[];
       const exhausted = () =>
-        (this.s.mentionedMemories.get({ agentId, entityIds: params.entityIds, fetch }) as { n: number }).n < fetch;
+        (this.s.mentionedMemories.get({ agentId, entityIds: params.entityIds, fetch }) as { n: number }).n <
+        fetch;
       if (rows.length >= limit || exhausted()) {
         return rows.map((row) => ({ id: row.id, entityIds: JSON.parse(row.entity_ids) as string[] }));
       }
