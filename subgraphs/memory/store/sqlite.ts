@@ -536,6 +536,14 @@ export class SqliteMemoryStore implements MemoryStore {
          WHERE m.agent_id = @agentId AND FILTER
          ORDER BY hits.rank ASC LIMIT @limit`,
       ),
+      // The same ranking with the filter applied to every match: one pass, for a filter that
+      // passes few of them (a dated window), where over-fetching would have to widen many times.
+      textSearchFilteredFirst: filtered(
+        `SELECT m.id, -bm25(memory_fts, 0.0, 1.0) AS score
+         FROM memory_fts CROSS JOIN memories m ON m.seq = memory_fts.rowid
+         WHERE memory_fts MATCH @match AND m.agent_id = @agentId AND FILTER
+         ORDER BY bm25(memory_fts, 0.0, 1.0) LIMIT @limit`,
+      ),
       countAll: db.prepare("SELECT count(*) AS n FROM memories"),
       textMatches: db.prepare(
         "SELECT count(*) AS n FROM (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
@@ -1108,13 +1116,15 @@ export class SqliteMemoryStore implements MemoryStore {
     // Terms are normalised words (letters and digits only), so quoting them is enough escaping.
     const match = `agent : "${agentToken(agentId)}" AND text : (${terms.map((t) => `"${t}"`).join(" OR ")})`;
     const params = { ...filterParams(filter, now), agentId, match, limit };
-    // Filters apply after ranking: over-fetch, and widen while the index had more to give.
-    for (let fetch = limit * 2 + 16; ; fetch *= 4) {
-      const rows = this.s.textSearch.all({ ...params, fetch }) as ScoredId[];
-      if (rows.length >= limit) return rows;
-      const { n } = this.s.textMatches.get(match, fetch) as { n: number };
-      if (n < fetch) return rows;
-    }
+    // Filters apply after ranking, over-fetched: most filters pass most rows. When too few
+    // passed and the index had more to give, the filter is selective: filter every match in one
+    // pass (widening step by step re-ranked every match up to five times: the slowest recalls).
+    const fetch = limit * 2 + 16;
+    const rows = this.s.textSearch.all({ ...params, fetch }) as ScoredId[];
+    if (rows.length >= limit) return rows;
+    const { n } = this.s.textMatches.get(match, fetch) as { n: number };
+    if (n < fetch) return rows;
+    return this.s.textSearchFilteredFirst.all(params) as ScoredId[];
   }
 
   /**
