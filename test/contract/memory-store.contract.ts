@@ -342,6 +342,27 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       expect(await store.memoriesMentioning(agent, [ada!.id], 100, {}, NOW())).toHaveLength(62);
     });
 
+    it("counts each entity's memories and the agent's memories, and the counts follow writes and forgets", async () => {
+      const written = await write(
+        store,
+        batch(agent, [
+          item(agent, "Ada met Charles", { entities: ["Ada", "Charles"] }),
+          item(agent, "Ada wrote notes", { entities: ["Ada"] }),
+          item(agent, "nothing named here"),
+        ]),
+      );
+      const byName = async () => {
+        const found = await store.entitiesByName(agent, ["ada", "charles"]);
+        return ["Ada", "Charles"].map((name) => found.find((e) => e.name === name)!.id);
+      };
+      const ids = await byName();
+      expect(await store.entityMentionCounts(agent, ids)).toEqual({ memories: 3, mentions: [2, 1] });
+      await write(store, batch(agent, [item(agent, "Charles again", { entities: ["Charles"] })]));
+      expect(await store.entityMentionCounts(agent, ids)).toEqual({ memories: 4, mentions: [2, 2] });
+      await store.forget(agent, written.results[1]!.memory.id);
+      expect(await store.entityMentionCounts(agent, ids)).toEqual({ memories: 3, mentions: [1, 2] });
+    });
+
     it("merges entities by normalised name per agent and links mentions and relations", async () => {
       const other = freshAgent();
       await write(store, batch(other, [item(other, "x", { entities: ["Ada Lovelace"] })]));
