@@ -4,6 +4,7 @@ import { cpSync } from "node:fs";
 cpSync("schema", "dist/schema", { recursive: true, filter: (source) => !source.endsWith(".md") });
 console.log("copied schema/ to dist/schema/");
 // Worker threads load plain JavaScript (see subgraphs/memory/analysis/worker.mjs).
+cpSync("subgraphs/memory/analysis/worker.cjs", "dist/subgraphs/memory/analysis/worker.cjs");
 cpSync("subgraphs/memory/analysis/worker.mjs", "dist/subgraphs/memory/analysis/worker.mjs");
 cpSync("subgraphs/memory/analysis/onnx-model.mjs", "dist/subgraphs/memory/analysis/onnx-model.mjs");
 console.log("copied the memory analysis worker to dist/");

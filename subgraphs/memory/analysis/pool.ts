@@ -1,8 +1,8 @@
 /**
  * The worker pool that runs embedding and entity extraction off the event loop (piscina over
- * worker.mjs). Loading the embedding model costs time and ~100 MB per worker, so one pool is
- * shared by everything in the process (tests start several stacks in one process) and closed
- * when its last user releases it.
+ * worker.cjs, which loads worker.mjs). Loading the embedding model costs time and ~100 MB per
+ * worker, so one pool is shared by everything in the process (tests start several stacks in one
+ * process) and closed when its last user releases it.
  */
 import os from "node:os";
 import { Piscina } from "piscina";
@@ -42,7 +42,8 @@ export interface AnalysisPool {
   readonly threads: number;
 }
 
-const WORKER_URL = new URL("./worker.mjs", import.meta.url).href;
+// worker.cjs loads worker.mjs; it says why piscina must not require() the ES module itself.
+const WORKER_URL = new URL("./worker.cjs", import.meta.url).href;
 
 let shared: { piscina: Piscina; users: number; threads: number } | null = null;
 
