@@ -323,6 +323,26 @@ export function describeMemoryStoreContract(adapter: string, open: () => Promise
       expect(await store.textSearch(agent, ["apple"], 200, {}, NOW())).toHaveLength(61);
     });
 
+    it("finds the agent's nearest memories after another agent's crowd the index (the next search widens)", async () => {
+      const own = Array.from({ length: 8 }, (_, i) =>
+        item(agent, `own note ${i}`, { embedding: axisVector(5, 6, 0.5 + 0.1 * i) }),
+      );
+      const ownIds = (await write(store, batch(agent, own))).results.map((r) => r.memory.id);
+      // Searches while the agent's memories are the nearest: a store may learn that few hits are needed.
+      for (let i = 0; i < 3; i++) {
+        expect(ids(await store.vectorSearch(agent, axisVector(5), 3, {}, NOW()))).toEqual(ownIds.slice(0, 3));
+        expect(ids(await store.textSearch(agent, ["own"], 3, {}, NOW()))).toHaveLength(3);
+      }
+      const other = freshAgent();
+      const crowd = Array.from({ length: 300 }, (_, i) =>
+        item(other, `own crowd ${i}`, { embedding: axisVector(5, 7, 0.001 * i) }),
+      );
+      await write(store, batch(other, crowd));
+      expect(ids(await store.vectorSearch(agent, axisVector(5), 3, {}, NOW()))).toEqual(ownIds.slice(0, 3));
+      expect(ids(await store.vectorSearch(agent, axisVector(5), 8, {}, NOW()))).toEqual(ownIds);
+      expect(new Set(ids(await store.textSearch(agent, ["own"], 8, {}, NOW())))).toEqual(new Set(ownIds));
+    });
+
     it("ranks memories mentioning more of the entities first, then the newest, and widens past filtered ones", async () => {
       const both = item(agent, "Ada and Charles met", { entities: ["Ada", "Charles"] });
       const rare = item(agent, "how Ada debugs", { kind: "PROCEDURAL", entities: ["Ada"] });

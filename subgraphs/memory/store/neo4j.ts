@@ -86,6 +86,24 @@ const MAX_VECTOR_FETCH = 10_000;
 const FRAME_MATCHES = 20;
 /** Largest over-fetch of the full-text index when a filter discards most of an agent's matches. */
 const MAX_TEXT_FETCH = 10_000;
+/**
+ * The share of index hits assumed to survive an agent's first search (before one was measured):
+ * the first fetch is then ~4 × limit, as it always was before shares were measured.
+ */
+const FIRST_SEARCH_SHARE = 0.3;
+
+/** Whether the filter is more than the validity check every recall applies. */
+function narrowing(filter: MemoryFilter): boolean {
+  return Boolean(
+    filter.kinds?.length ||
+      filter.tags?.length ||
+      filter.modalities?.length ||
+      filter.occurredAfter ||
+      filter.occurredBefore ||
+      filter.sessionId ||
+      filter.asOf,
+  );
+}
 
 /** The vector index's size is fixed at creation; `dimensions` is a validated integer from configuration. */
 export function memoryVectorIndexCypher(dimensions: number): string {
@@ -337,7 +355,8 @@ UNWIND $ids AS id
 MATCH (f:Memory)-[l:FOLLOWS|DERIVED_FROM|CONTRADICTS|SUPERSEDES]->(t:Memory {id: id})
 RETURN f.id AS fromId, t.id AS toId, type(l) AS type`,
   // Both searches return one row: how many hits the index gave (`fetched`, to know whether
-  // widening can find more) and those of this agent that pass the filter, best first.
+  // widening can find more), how many of them are this agent's and pass the filter
+  // (`survived`, to size the next search) and the best `limit` of those, best first.
   vectorSearch: `CALL db.index.vector.queryNodes('${VECTOR_INDEX}', $fetch, $vector) YIELD node, score
 WITH collect(node) AS hits
 CALL (hits) {
@@ -347,9 +366,10 @@ CALL (hits) {
   // The index's own score is approximate (off by up to ~3e-4 in cosine): rank and report the exact one.
   WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
   ORDER BY score DESC, m.seq DESC
-  RETURN collect({id: m.id, score: score})[..$limit] AS matches
+  WITH collect({id: m.id, score: score}) AS survivors
+  RETURN size(survivors) AS survived, survivors[..$limit] AS matches
 }
-RETURN size(hits) AS fetched, matches`,
+RETURN size(hits) AS fetched, survived, matches`,
   textSearch: `CALL db.index.fulltext.queryNodes('${TEXT_INDEX}', $query, {limit: $fetch}) YIELD node, score
 WITH collect({node: node, score: score}) AS hits
 CALL (hits) {
@@ -358,9 +378,10 @@ CALL (hits) {
   WHERE m.agentId = $agentId AND ${FILTER}
   WITH m, score
   ORDER BY score DESC, m.seq DESC
-  RETURN collect({id: m.id, score: score})[..$limit] AS matches
+  WITH collect({id: m.id, score: score}) AS survivors
+  RETURN size(survivors) AS survived, survivors[..$limit] AS matches
 }
-RETURN size(hits) AS fetched, matches`,
+RETURN size(hits) AS fetched, survived, matches`,
   entityMentionCounts: `UNWIND range(0, size($ids) - 1) AS position
 MATCH (e:Entity {id: $ids[position], agentId: $agentId})
 // Only memories mention entities, so the relationship count (the node's degree, stored) is the
@@ -522,6 +543,9 @@ export class Neo4jMemoryStore implements MemoryStore {
    * counting 100k memories on every recall cost tens of milliseconds.
    */
   private readonly memoryCounts = new LRUCache<string, { revision: number; count: number }>({ max: 10_000 });
+
+  /** Per agent, index and kind of filter: the share of the last search's hits that survived (see `widening`). */
+  private readonly searchShares = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(
     private readonly driver: Driver,
@@ -1034,19 +1058,35 @@ export class Neo4jMemoryStore implements MemoryStore {
   /**
    * Runs an index search with growing over-fetch until `limit` matches survive the post-filter,
    * the index has nothing more (it returned fewer hits than asked), or `maxFetch` is reached.
+   *
+   * The first fetch is sized by the share of hits that survived this agent's previous search of
+   * the same index (with or without a narrowing filter): an agent alone in the store keeps nearly
+   * all of them and fetches ~1.25 × limit, one of ten keeps a tenth and fetches ~12 × limit. A
+   * fixed 4 × limit cost a lone agent at 100k memories half its vector search (the HNSW search
+   * grows with how many it is asked for), and was still too few for an agent with a small share.
    */
   private async widening(
+    search: "vector" | "text",
     cypher: string,
     params: Record<string, unknown>,
     limit: number,
     maxFetch: number,
+    agentId: string,
+    filter: MemoryFilter,
   ): Promise<ScoredId[]> {
-    let fetch = Math.min(maxFetch, limit * 4 + 32);
+    const shareKey = `${search}\u0000${narrowing(filter) ? "filtered" : "all"}\u0000${agentId}`;
+    const share = this.searchShares.get(shareKey) ?? FIRST_SEARCH_SHARE;
+    let fetch = Math.min(maxFetch, Math.ceil((limit / share) * 1.25) + 16);
     for (;;) {
       const row = (await this.readTx((tx) => tx.run(cypher, { ...params, fetch: neo4j.int(fetch) })))
         .records[0]!;
       const matches = row.get("matches") as ScoredId[];
-      const exhausted = toNumber(row.get("fetched")) < fetch;
+      const fetched = toNumber(row.get("fetched"));
+      const exhausted = fetched < fetch;
+      if (!exhausted) {
+        // A share of 0 would ask for maxFetch next time: one survivor in the whole fetch is the floor.
+        this.searchShares.set(shareKey, Math.max(toNumber(row.get("survived")), 1) / fetched);
+      }
       if (matches.length >= limit || exhausted || fetch >= maxFetch) return matches;
       fetch = Math.min(maxFetch, fetch * 4);
     }
@@ -1061,7 +1101,15 @@ export class Neo4jMemoryStore implements MemoryStore {
   ): Promise<ScoredId[]> {
     const params = { ...filterParams(filter, now), agentId, vector: [...vector], limit: neo4j.int(limit) };
     // The index spans every agent: over-fetch, post-filter, and widen until `limit` survive.
-    const matches = await this.widening(MEMORY_CYPHER.vectorSearch, params, limit, MAX_VECTOR_FETCH);
+    const matches = await this.widening(
+      "vector",
+      MEMORY_CYPHER.vectorSearch,
+      params,
+      limit,
+      MAX_VECTOR_FETCH,
+      agentId,
+      filter,
+    );
     return matches.map((match) => ({ id: match.id, score: scoreToCosine(match.score) }));
   }
 
@@ -1078,7 +1126,7 @@ export class Neo4jMemoryStore implements MemoryStore {
     const params = { ...filterParams(filter, now), agentId, query, limit: neo4j.int(limit) };
     // The index holds this agent's memories only (the token clause), but the filter is applied
     // after it: over-fetch, and widen until `limit` survive or the index has no more.
-    return this.widening(MEMORY_CYPHER.textSearch, params, limit, MAX_TEXT_FETCH);
+    return this.widening("text", MEMORY_CYPHER.textSearch, params, limit, MAX_TEXT_FETCH, agentId, filter);
   }
 
   async entityMentionCounts(
