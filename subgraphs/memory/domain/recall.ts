@@ -79,12 +79,13 @@ export async function gatherCandidates(
   const terms = searchTerms(request.query);
 
   // Stage 1: independent retrievers, in parallel.
-  const [vectorHits, textHits, windowHits, queryEntities] = await Promise.all([
+  const [vectorHits, textHits, windowHits, named] = await Promise.all([
     request.vector ? store.vectorSearch(agentId, request.vector, depth, filter, now) : Promise.resolve([]),
     store.textSearch(agentId, terms, depth, filter, now),
     searchWithinWindows(store, request, terms, windows, depth),
-    store.entitiesByName(agentId, nameCandidates(request.query)),
+    findByNamedEntities(store, request, depth),
   ]);
+  const { queryEntities, entityWeight } = named;
 
   const evidence = new Map<string, { cosine: number | null; bm25: number; graph: number }>();
   const entry = (id: string) => {
@@ -99,27 +100,7 @@ export async function gatherCandidates(
   // Both full-text searches score against the same index, so their BM25 values are comparable.
   for (const hit of [...textHits, ...windowHits])
     entry(hit.id).bm25 = Math.max(entry(hit.id).bm25, hit.score);
-
-  // Entities named in the query and one RELATED hop from them, each weighted by how specific it is.
-  const entityWeight = new Map<string, number>();
-  if (queryEntities.length > 0) {
-    const queryIds = queryEntities.map((entity) => entity.id);
-    const related = new Set<string>();
-    for (const relation of await store.relations(queryIds)) {
-      for (const id of [relation.fromId, relation.toId]) if (!queryIds.includes(id)) related.add(id);
-    }
-    const ids = [...queryIds, ...related];
-    const { memories, mentions } = await store.entityMentionCounts(agentId, ids);
-    ids.forEach((id, i) => {
-      const base = i < queryIds.length ? GRAPH_EVIDENCE.queryEntity : GRAPH_EVIDENCE.relatedEntity;
-      entityWeight.set(id, base * entitySpecificity(mentions[i]!, memories));
-    });
-    // Only specific entities find candidates; common ones would flood the pool.
-    const finders = ids.filter((_, i) => mentions[i]! <= Math.max(depth / 2, memories * COMMON_ENTITY_SHARE));
-    if (finders.length > 0) {
-      for (const hit of await store.memoriesMentioning(agentId, finders, depth, filter, now)) entry(hit.id);
-    }
-  }
+  for (const id of named.memoryIds) entry(id);
 
   // Stage 2: expand from the strongest first-stage hits (by meaning and words only).
   const firstStage = [...evidence.entries()];
@@ -140,26 +121,30 @@ export async function gatherCandidates(
 
   // Stage 3: load every candidate once (the filter is applied again: graph neighbours were not
   // filtered). Candidates found by words or the graph get their exact similarity too, so every
-  // hit is comparable; the store computes it where the vectors are.
-  const candidates = await store.candidates(agentId, [...evidence.keys()], filter, now, new Set());
-  const ids = candidates.map((candidate) => candidate.record.id);
-  const unscored = request.vector ? ids.filter((id) => evidence.get(id)!.cosine === null) : [];
-  const [mentions, usage, similarities] = await Promise.all([
-    entityWeight.size > 0 ? store.mentions(ids) : Promise.resolve(ids.map(() => [] as string[])),
-    request.hasFeedback ? store.accessStats(ids) : Promise.resolve(ids.map(() => null)),
+  // hit is comparable; the store computes it where the vectors are. The records, their mentions,
+  // usage and missing similarities are read at once, for the whole pool (on Neo4j each read is a
+  // round trip; the few memories the filter then drops cost a little extra work).
+  const pooled = [...evidence.keys()];
+  const unscored = request.vector ? pooled.filter((id) => evidence.get(id)!.cosine === null) : [];
+  const [candidates, mentions, usage, similarities] = await Promise.all([
+    store.candidates(agentId, pooled, filter, now, new Set()),
+    entityWeight.size > 0 ? store.mentions(pooled) : Promise.resolve(null),
+    request.hasFeedback ? store.accessStats(pooled) : Promise.resolve(null),
     unscored.length > 0 && request.vector
       ? store.similarities(agentId, unscored, request.vector)
       : Promise.resolve([] as (number | null)[]),
   ]);
+  const positionOf = new Map(pooled.map((id, i) => [id, i]));
   const similarityOf = new Map(unscored.map((id, i) => [id, similarities[i] ?? null]));
   const sessionBm25 = bestWordMatchPerSession(candidates, evidence);
-  const scored: CandidateEvidence[] = candidates.map((candidate, i) => {
+  const scored: CandidateEvidence[] = candidates.map((candidate) => {
     const e = evidence.get(candidate.record.id)!;
+    const position = positionOf.get(candidate.record.id)!;
     const cosine = e.cosine ?? similarityOf.get(candidate.record.id) ?? null;
     const entityEvidence =
-      mentions[i]!.reduce((sum, id) => sum + (entityWeight.get(id) ?? 0), 0) +
+      (mentions?.[position] ?? []).reduce((sum, id) => sum + (entityWeight.get(id) ?? 0), 0) +
       subjectEvidence(candidate.record, queryEntities);
-    const stats = usage[i];
+    const stats = usage?.[position] ?? null;
     return {
       record: candidate.record,
       cosine,
@@ -203,6 +188,40 @@ function bestWordMatchPerSession(
     best.set(record.sessionId, Math.max(best.get(record.sessionId) ?? 0, bm25));
   }
   return best;
+}
+
+/**
+ * The entities the query names and those one RELATED hop from them, each weighted by how specific
+ * it is, and the memories that mention the specific ones. A retriever of its own: it runs beside
+ * the searches, since nothing here depends on them.
+ */
+async function findByNamedEntities(
+  store: MemoryStore,
+  request: RecallRequest,
+  depth: number,
+): Promise<{ queryEntities: EntityRecord[]; entityWeight: Map<string, number>; memoryIds: string[] }> {
+  const { agentId, filter, now } = request;
+  const queryEntities = await store.entitiesByName(agentId, nameCandidates(request.query));
+  const entityWeight = new Map<string, number>();
+  if (queryEntities.length === 0) return { queryEntities, entityWeight, memoryIds: [] };
+  const queryIds = queryEntities.map((entity) => entity.id);
+  const related = new Set<string>();
+  for (const relation of await store.relations(queryIds)) {
+    for (const id of [relation.fromId, relation.toId]) if (!queryIds.includes(id)) related.add(id);
+  }
+  const ids = [...queryIds, ...related];
+  const { memories, mentions } = await store.entityMentionCounts(agentId, ids);
+  ids.forEach((id, i) => {
+    const base = i < queryIds.length ? GRAPH_EVIDENCE.queryEntity : GRAPH_EVIDENCE.relatedEntity;
+    entityWeight.set(id, base * entitySpecificity(mentions[i]!, memories));
+  });
+  // Only specific entities find candidates; common ones would flood the pool.
+  const finders = ids.filter((_, i) => mentions[i]! <= Math.max(depth / 2, memories * COMMON_ENTITY_SHARE));
+  const memoryIds =
+    finders.length > 0
+      ? (await store.memoriesMentioning(agentId, finders, depth, filter, now)).map((hit) => hit.id)
+      : [];
+  return { queryEntities, entityWeight, memoryIds };
 }
 
 /**
