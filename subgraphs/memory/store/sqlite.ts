@@ -1201,14 +1201,15 @@ export class SqliteMemoryStore implements MemoryStore {
   ): Promise<{ id: string; entityIds: string[] }[]> {
     if (entityIds.length === 0) return [];
     const params = { ...filterParams(filter, now), agentId, entityIds: JSON.stringify(entityIds), limit };
+    const ranking = entityIds.length === 1 ? this.s.mentioningOne : this.s.mentioning;
     // Filters apply after ranking: over-fetch, and widen while there were more to give.
     for (let fetch = limit * 2 + 16; ; fetch *= 4) {
-      const ranking = entityIds.length === 1 ? this.s.mentioningOne : this.s.mentioning;
       const rows = ranking.all({ ...params, fetch }) as { id: string; entity_ids: string }[];
-      const exhausted = () =>
+      if (
+        rows.length >= limit ||
         (this.s.mentionedMemories.get({ agentId, entityIds: params.entityIds, fetch }) as { n: number }).n <
-        fetch;
-      if (rows.length >= limit || exhausted()) {
+          fetch
+      ) {
         return rows.map((row) => ({ id: row.id, entityIds: JSON.parse(row.entity_ids) as string[] }));
       }
     }
